@@ -1,0 +1,84 @@
+//! Applications that run on simulated hosts, on top of the host's real smoltcp
+//! stack. Each app is polled whenever its host is (a packet arrived, a stack
+//! timer fired, or the app's own timer came due) and returns its next timer.
+//!
+//! Apps own their sockets and their randomness (a seeded stream per app); they
+//! claim the local ports they use so the packets on them carry the app's label.
+
+pub mod connect_scan;
+pub mod http;
+pub mod http_client;
+pub mod syn_scan;
+pub mod top_ports;
+pub mod web_server;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use smoltcp::iface::{Interface, SocketHandle, SocketSet};
+use smoltcp::time::Instant;
+
+use crate::label::LabelId;
+use crate::ports::EphemeralPorts;
+
+/// What an app sees of its host while it runs.
+pub struct HostCtx<'a> {
+    /// Current virtual time.
+    pub now: Instant,
+    /// The host's address.
+    pub addr: Ipv4Addr,
+    /// The host's smoltcp interface.
+    pub iface: &'a mut Interface,
+    /// The host's sockets (shared by all apps on the host).
+    pub sockets: &'a mut SocketSet<'static>,
+    /// The host's ephemeral port allocator.
+    pub ports: &'a mut EphemeralPorts,
+    pub(crate) port_labels: &'a mut BTreeMap<u16, LabelId>,
+    pub(crate) label: LabelId,
+    pub(crate) retired: &'a mut Vec<(SocketHandle, Option<u16>)>,
+}
+
+impl HostCtx<'_> {
+    /// Marks `port` as this app's: packets sent from it carry the app's label
+    /// (unless they belong to a flow some other actor started).
+    pub fn claim_port(&mut self, port: u16) {
+        self.port_labels.insert(port, self.label);
+    }
+
+    /// Allocates an ephemeral port and claims it.
+    pub fn ephemeral_port(&mut self) -> Option<u16> {
+        let p = self.ports.alloc()?;
+        self.claim_port(p);
+        Some(p)
+    }
+
+    /// Returns an ephemeral port to the pool.
+    pub fn release_port(&mut self, port: u16) {
+        self.ports.release(port);
+    }
+
+    /// Hands a socket the app is done with to the host, which removes it (and
+    /// releases `port`) once the stack has sent what it still owes: the RST of
+    /// an `abort()`, the end of TIME-WAIT.
+    pub fn retire(&mut self, handle: SocketHandle, port: Option<u16>) {
+        self.retired.push((handle, port));
+    }
+}
+
+/// Counters an app reports at the end of a run.
+pub type AppStats = Vec<(&'static str, u64)>;
+
+/// An application on a simulated host.
+pub trait App {
+    /// Kind name (`web-server`, `http-client`, `poller`, `syn-scan`, `connect-scan`).
+    fn kind(&self) -> &'static str;
+
+    /// Runs the app at `ctx.now`. Returns when it next wants to run on its own
+    /// (packet arrivals wake it anyway), or `None` if only packets should wake it.
+    fn poll(&mut self, ctx: &mut HostCtx<'_>) -> Option<Instant>;
+
+    /// Counters for the run summary (requests made, ports found open, ...).
+    fn stats(&self) -> AppStats {
+        Vec::new()
+    }
+}

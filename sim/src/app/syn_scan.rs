@@ -1,0 +1,385 @@
+//! A SYN ("half-open") scanner that crafts raw probes as nmap `-sS` does.
+//!
+//! For each (target, port) it sends a SYN from one source port chosen per scan
+//! (window 1024, MSS 1460 option, random TTL 37-59 and IP ID, as nmap's raw
+//! packets). A SYN-ACK marks the port open and is answered with RST (a raw
+//! socket on the host suppresses smoltcp's own RSTs, so the scanner sends it, as
+//! nmap relies on the kernel to); a RST marks it closed; no reply within the
+//! probe timeout is retried, then the port is filtered.
+//!
+//! Timing follows nmap's templates (nmap reference guide, "Timing and
+//! Performance"): T0-T2 are serial with a fixed delay between probes (300 s,
+//! 15 s, 0.4 s); T3-T5 are parallel. See [`Timing`] for the exact numbers and
+//! where the model simplifies nmap's adaptive congestion control.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::Ipv4Addr;
+
+use rand::RngExt;
+use rand::seq::SliceRandom;
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::raw;
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{IpProtocol, IpVersion, Ipv4Packet, TcpPacket};
+
+use super::http_client::min_opt;
+use super::{App, AppStats, HostCtx};
+use crate::craft::{self, TcpFields};
+use crate::rng::SimRng;
+
+/// One nmap timing template, as the scanner uses it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    /// Template name, `T0`..`T5`.
+    pub name: &'static str,
+    /// Fixed delay between probes (`--scan-delay`); serial templates only.
+    pub scan_delay: Duration,
+    /// Probes outstanding at first; 1 for serial templates.
+    pub initial_window: usize,
+    /// Cap on probes outstanding; the window grows by one per answered probe.
+    pub max_window: usize,
+    /// How long to wait for a reply before a retry (`--initial-rtt-timeout`).
+    pub probe_timeout: Duration,
+    /// Retransmissions of an unanswered probe before the port is called filtered.
+    pub retries: u32,
+}
+
+impl Timing {
+    /// nmap's templates. Delays and RTT timeouts are nmap's documented values
+    /// (T0 5 min / T1 15 s / T2 0.4 s scan delay; initial RTT timeout 5 min, 15 s,
+    /// 1 s, 1 s, 500 ms, 250 ms). nmap's congestion window is adaptive; we model
+    /// it as a window starting at 10 probes and growing by one per reply up to a
+    /// cap (T3 100, T4 300, T5 1000). nmap retries an unanswered probe up to
+    /// `--max-retries` (T3 10, T4 6, T5 2) but in practice backs off after one
+    /// retry on a quiet filtered port; we retry once (T5 also once).
+    pub fn template(n: u8) -> Option<Timing> {
+        let ms = Duration::from_millis;
+        let s = Duration::from_secs;
+        Some(match n {
+            0 => Timing {
+                name: "T0",
+                scan_delay: s(300),
+                initial_window: 1,
+                max_window: 1,
+                probe_timeout: s(300),
+                retries: 1,
+            },
+            1 => Timing {
+                name: "T1",
+                scan_delay: s(15),
+                initial_window: 1,
+                max_window: 1,
+                probe_timeout: s(15),
+                retries: 1,
+            },
+            2 => Timing {
+                name: "T2",
+                scan_delay: ms(400),
+                initial_window: 1,
+                max_window: 1,
+                probe_timeout: s(1),
+                retries: 1,
+            },
+            3 => Timing {
+                name: "T3",
+                scan_delay: Duration::ZERO,
+                initial_window: 10,
+                max_window: 100,
+                probe_timeout: s(1),
+                retries: 1,
+            },
+            4 => Timing {
+                name: "T4",
+                scan_delay: Duration::ZERO,
+                initial_window: 10,
+                max_window: 300,
+                probe_timeout: ms(500),
+                retries: 1,
+            },
+            5 => Timing {
+                name: "T5",
+                scan_delay: Duration::ZERO,
+                initial_window: 10,
+                max_window: 1000,
+                probe_timeout: ms(250),
+                retries: 1,
+            },
+            _ => return None,
+        })
+    }
+
+    /// `T3`, `t4`, `3`, `aggressive`, ... (nmap also accepts the names).
+    pub fn parse(s: &str) -> Option<Timing> {
+        let n = match s.trim().to_ascii_lowercase().as_str() {
+            "t0" | "0" | "paranoid" => 0,
+            "t1" | "1" | "sneaky" => 1,
+            "t2" | "2" | "polite" => 2,
+            "t3" | "3" | "normal" => 3,
+            "t4" | "4" | "aggressive" => 4,
+            "t5" | "5" | "insane" => 5,
+            _ => return None,
+        };
+        Timing::template(n)
+    }
+}
+
+/// Scanner parameters.
+#[derive(Clone, Debug)]
+pub struct ScanSpec {
+    /// Target addresses (one for a vertical scan, many for a sweep).
+    pub targets: Vec<Ipv4Addr>,
+    /// Ports to probe on every target.
+    pub ports: Vec<u16>,
+    /// Timing template.
+    pub timing: Timing,
+    /// When the scan starts.
+    pub start: Instant,
+    /// Shuffle the probe order (nmap randomizes port order by default).
+    pub randomize: bool,
+    /// Repeat the whole scan this many times (benchmarks).
+    pub repeat: u32,
+}
+
+/// What the scan found for one probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PortState {
+    /// SYN-ACK received.
+    Open,
+    /// RST received.
+    Closed,
+    /// No reply after all retries.
+    Filtered,
+}
+
+#[derive(Clone, Copy)]
+struct Outstanding {
+    sent_at: Instant,
+    tries: u32,
+    seq: u32,
+}
+
+/// The SYN-scan app.
+pub struct SynScan {
+    spec: ScanSpec,
+    rng: SimRng,
+    raw: Option<SocketHandle>,
+    src_port: u16,
+    queue: VecDeque<(Ipv4Addr, u16, u32)>,
+    outstanding: BTreeMap<(Ipv4Addr, u16), Outstanding>,
+    window: usize,
+    last_send: Option<Instant>,
+    results: BTreeMap<PortState, u64>,
+    probes_sent: u64,
+    rounds_left: u32,
+}
+
+impl SynScan {
+    /// A scanner with its own random stream.
+    pub fn new(spec: ScanSpec, rng: SimRng) -> Self {
+        let window = spec.timing.initial_window;
+        let rounds_left = spec.repeat.max(1);
+        SynScan {
+            spec,
+            rng,
+            raw: None,
+            src_port: 0,
+            queue: VecDeque::new(),
+            outstanding: BTreeMap::new(),
+            window,
+            last_send: None,
+            results: BTreeMap::new(),
+            probes_sent: 0,
+            rounds_left,
+        }
+    }
+
+    /// Results so far: open / closed / filtered counts.
+    pub fn results(&self) -> &BTreeMap<PortState, u64> {
+        &self.results
+    }
+
+    fn fill_queue(&mut self) {
+        let mut probes: Vec<(Ipv4Addr, u16, u32)> = self
+            .spec
+            .targets
+            .iter()
+            .flat_map(|t| self.spec.ports.iter().map(move |p| (*t, *p, 0)))
+            .collect();
+        if self.spec.randomize {
+            probes.shuffle(&mut self.rng);
+        }
+        self.queue = probes.into();
+        self.rounds_left -= 1;
+    }
+
+    fn send(&mut self, ctx: &mut HostCtx<'_>, target: Ipv4Addr, port: u16, tries: u32) {
+        let seq: u32 = self.rng.random();
+        let pkt = craft::tcp(&TcpFields {
+            src: ctx.addr,
+            dst: target,
+            src_port: self.src_port,
+            dst_port: port,
+            seq,
+            ack: 0,
+            flags: 0x02,
+            window: 1024,
+            options: &[2, 4, 0x05, 0xb4],
+            ttl: self.rng.random_range(37..=59),
+            ident: self.rng.random(),
+            payload: &[],
+        });
+        self.send_raw(ctx, &pkt);
+        self.outstanding.insert(
+            (target, port),
+            Outstanding {
+                sent_at: ctx.now,
+                tries,
+                seq,
+            },
+        );
+        self.probes_sent += 1;
+        self.last_send = Some(ctx.now);
+    }
+
+    fn send_raw(&mut self, ctx: &mut HostCtx<'_>, pkt: &[u8]) {
+        let Some(h) = self.raw else { return };
+        let s = ctx.sockets.get_mut::<raw::Socket>(h);
+        if let Ok(buf) = s.send(pkt.len()) {
+            buf.copy_from_slice(pkt);
+        }
+    }
+
+    fn handle_replies(&mut self, ctx: &mut HostCtx<'_>) {
+        let Some(h) = self.raw else { return };
+        let mut replies = Vec::new();
+        {
+            let s = ctx.sockets.get_mut::<raw::Socket>(h);
+            while let Ok(bytes) = s.recv() {
+                let Ok(ip) = Ipv4Packet::new_checked(bytes) else {
+                    continue;
+                };
+                let Ok(t) = TcpPacket::new_checked(ip.payload()) else {
+                    continue;
+                };
+                if t.dst_port() != self.src_port {
+                    continue;
+                }
+                replies.push((
+                    ip.src_addr(),
+                    t.src_port(),
+                    t.syn() && t.ack(),
+                    t.rst(),
+                    t.ack_number().0 as u32,
+                    t.seq_number().0 as u32,
+                ));
+            }
+        }
+        for (from, port, syn_ack, rst, ack, seq) in replies {
+            let Some(o) = self.outstanding.get(&(from, port)).copied() else {
+                continue;
+            };
+            if ack != o.seq.wrapping_add(1) {
+                continue;
+            }
+            let state = if syn_ack {
+                // Tear down the half-open connection as the scanner's kernel would.
+                let rst_pkt = craft::tcp(&TcpFields {
+                    src: ctx.addr,
+                    dst: from,
+                    src_port: self.src_port,
+                    dst_port: port,
+                    seq: ack,
+                    ack: seq.wrapping_add(1),
+                    flags: 0x04,
+                    window: 0,
+                    options: &[],
+                    ttl: 64,
+                    ident: self.rng.random(),
+                    payload: &[],
+                });
+                self.send_raw(ctx, &rst_pkt);
+                PortState::Open
+            } else if rst {
+                PortState::Closed
+            } else {
+                continue;
+            };
+            self.outstanding.remove(&(from, port));
+            *self.results.entry(state).or_default() += 1;
+            self.window = (self.window + 1).min(self.spec.timing.max_window);
+        }
+    }
+}
+
+impl App for SynScan {
+    fn kind(&self) -> &'static str {
+        "syn-scan"
+    }
+
+    fn poll(&mut self, ctx: &mut HostCtx<'_>) -> Option<Instant> {
+        if ctx.now < self.spec.start {
+            return Some(self.spec.start);
+        }
+        if self.raw.is_none() {
+            let n = 4096;
+            let rx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; n], vec![0; n * 80]);
+            let tx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; n], vec![0; n * 80]);
+            let s = raw::Socket::new(Some(IpVersion::Ipv4), Some(IpProtocol::Tcp), rx, tx);
+            self.raw = Some(ctx.sockets.add(s));
+            self.src_port = ctx.ephemeral_port().unwrap_or(40000);
+            self.fill_queue();
+        }
+        self.handle_replies(ctx);
+        let timing = self.spec.timing;
+        // Timeouts: retry, or give the port up as filtered.
+        let expired: Vec<((Ipv4Addr, u16), Outstanding)> = self
+            .outstanding
+            .iter()
+            .filter(|(_, o)| ctx.now - o.sent_at >= timing.probe_timeout)
+            .map(|(k, o)| (*k, *o))
+            .collect();
+        for (key, o) in expired {
+            self.outstanding.remove(&key);
+            if o.tries < timing.retries {
+                self.queue.push_front((key.0, key.1, o.tries + 1));
+            } else {
+                *self.results.entry(PortState::Filtered).or_default() += 1;
+            }
+        }
+        // Send while the window and the scan delay allow.
+        let mut next = None;
+        while self.outstanding.len() < self.window {
+            if self.queue.is_empty() {
+                if self.outstanding.is_empty() && self.rounds_left > 0 {
+                    self.fill_queue();
+                } else {
+                    break;
+                }
+            }
+            if let Some(last) = self.last_send
+                && ctx.now < last + timing.scan_delay
+            {
+                next = Some(last + timing.scan_delay);
+                break;
+            }
+            let Some((t, p, tries)) = self.queue.pop_front() else {
+                break;
+            };
+            self.send(ctx, t, p, tries);
+        }
+        for o in self.outstanding.values() {
+            next = min_opt(next, Some(o.sent_at + timing.probe_timeout));
+        }
+        next
+    }
+
+    fn stats(&self) -> AppStats {
+        let get = |s| self.results.get(&s).copied().unwrap_or(0);
+        vec![
+            ("probes", self.probes_sent),
+            ("open", get(PortState::Open)),
+            ("closed", get(PortState::Closed)),
+            ("filtered", get(PortState::Filtered)),
+        ]
+    }
+}

@@ -1,0 +1,697 @@
+//! The fabric: hosts, routers and links, one event queue, one virtual clock.
+//!
+//! Events are ordered by (virtual time, insertion sequence), so ties resolve
+//! the same way on every run. The clock jumps from event to event: packet
+//! arrivals, host wake-ups (the earlier of smoltcp's `poll_at` and the apps'
+//! timers) and middlebox timers. It never ticks.
+//!
+//! Per instant, the loop first applies every event due at that time, then runs
+//! each host that became ready, in host order, and sends what it emitted.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::net::Ipv4Addr;
+
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::Ipv4Packet;
+
+use crate::error::{Error, Result};
+use crate::flows::{FlowLabels, tuple};
+use crate::host::{AppSlot, Host, HostSpec};
+use crate::label::{Label, LabelId, Labels};
+use crate::link::{Direction, LinkSpec};
+use crate::middlebox::{Action, Middlebox, MiddleboxCtx, Packet};
+use crate::rng::stream;
+use crate::app::App;
+
+/// Index of a node (host or router).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u32);
+
+/// Index of a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkId(pub u32);
+
+/// Index of a tap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TapId(pub u32);
+
+/// Where a tap records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TapPoint {
+    /// Every packet handed to the link, both directions, at the time it is
+    /// handed over (as a sniffer beside the sender sees it; packets the link
+    /// then loses are still recorded).
+    Link(LinkId),
+    /// Packets a router's middleboxes dropped and logged.
+    DropLog(NodeId),
+}
+
+/// One captured frame, streamed to the sinks as it happens.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    /// The tap that saw it.
+    pub tap: TapId,
+    /// Virtual time.
+    pub at: Instant,
+    /// Raw IPv4 bytes.
+    pub bytes: &'a [u8],
+    /// Ground truth.
+    pub label: &'a Label,
+}
+
+/// Receives frames from taps while the simulation runs.
+pub trait FrameSink {
+    /// One frame. Frames arrive in non-decreasing time order.
+    fn frame(&mut self, frame: &Frame<'_>);
+}
+
+impl<F: FnMut(&Frame<'_>)> FrameSink for F {
+    fn frame(&mut self, frame: &Frame<'_>) {
+        self(frame)
+    }
+}
+
+/// A router: forwards by destination address, after its middleboxes.
+struct Router {
+    middleboxes: Vec<Box<dyn Middlebox>>,
+    pending_timer: Option<Instant>,
+    no_route: u64,
+    drop_log: Vec<Packet>,
+    emitted: Vec<Packet>,
+}
+
+enum NodeKind {
+    Host(Box<Host>),
+    Router(Router),
+}
+
+struct Node {
+    name: String,
+    kind: NodeKind,
+    /// (link, side of the link this node is on).
+    ports: Vec<(LinkId, usize)>,
+    /// Destination address -> egress link and side; filled by `finish`.
+    routes: HashMap<Ipv4Addr, (LinkId, usize)>,
+    drop_taps: Vec<TapId>,
+}
+
+struct Link {
+    spec: LinkSpec,
+    ends: [NodeId; 2],
+    dirs: [Direction; 2],
+    taps: Vec<TapId>,
+}
+
+enum EventKind {
+    Arrive { node: NodeId, from: LinkId, pkt: Packet },
+    Wake(NodeId),
+    Resume { node: NodeId, pkt: Packet },
+}
+
+struct Event {
+    at: Instant,
+    seq: u64,
+    kind: EventKind,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Event {}
+impl PartialOrd for Event {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Event {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+/// Counters of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FabricStats {
+    /// Packets handed to links.
+    pub sent: u64,
+    /// Packets lost on links.
+    pub lost: u64,
+    /// Packets routers could not route (e.g. to unused addresses of a sweep).
+    pub no_route: u64,
+    /// Packets dropped by middleboxes.
+    pub middlebox_drops: u64,
+    /// Events processed.
+    pub events: u64,
+}
+
+/// The simulated network.
+pub struct Network {
+    seed: u64,
+    now: Instant,
+    nodes: Vec<Node>,
+    links: Vec<Link>,
+    taps: Vec<(String, TapPoint)>,
+    queue: BinaryHeap<Reverse<Event>>,
+    seq: u64,
+    labels: Labels,
+    flows: FlowLabels,
+    ready: BTreeSet<NodeId>,
+    stats: FabricStats,
+    finished: bool,
+}
+
+impl Network {
+    /// An empty network; every random stream derives from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Network {
+            seed,
+            now: Instant::ZERO,
+            nodes: Vec::new(),
+            links: Vec::new(),
+            taps: Vec::new(),
+            queue: BinaryHeap::new(),
+            seq: 0,
+            labels: Labels::default(),
+            flows: FlowLabels::default(),
+            ready: BTreeSet::new(),
+            stats: FabricStats::default(),
+            finished: false,
+        }
+    }
+
+    /// The scenario seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The label table.
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
+    /// Interns a label.
+    pub fn label(&mut self, label: Label) -> LabelId {
+        self.labels.intern(label)
+    }
+
+    /// Tap names, by [`TapId`].
+    pub fn tap_names(&self) -> Vec<&str> {
+        self.taps.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// Run counters.
+    pub fn stats(&self) -> &FabricStats {
+        &self.stats
+    }
+
+    /// A node by name.
+    pub fn node(&self, name: &str) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| NodeId(i as u32))
+    }
+
+    fn check_name(&self, name: &str) -> Result<()> {
+        if self.node(name).is_some() {
+            return Err(Error::DuplicateName(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Adds a host. Its stack seed, port allocator and default label derive from its name.
+    pub fn add_host(&mut self, spec: HostSpec, default_label: Label) -> Result<NodeId> {
+        self.check_name(&spec.name)?;
+        if spec.ephemeral.0 > spec.ephemeral.1 || spec.ephemeral.0 == 0 {
+            return Err(Error::BadPortRange {
+                host: spec.name.clone(),
+                lo: spec.ephemeral.0,
+                hi: spec.ephemeral.1,
+            });
+        }
+        if let Some(other) = self.nodes.iter().find(|n| match &n.kind {
+            NodeKind::Host(h) => h.spec.addr == spec.addr,
+            _ => false,
+        }) {
+            return Err(Error::AddrInUse {
+                addr: spec.addr,
+                owner: other.name.clone(),
+            });
+        }
+        let label = self.labels.intern(default_label);
+        let stack_seed = rand::RngExt::random(&mut stream(self.seed, &format!("host:{}:stack", spec.name)));
+        let mut port_rng = stream(self.seed, &format!("host:{}:ports", spec.name));
+        let name = spec.name.clone();
+        let host = Host::new(spec, stack_seed, &mut port_rng, label);
+        self.nodes.push(Node {
+            name,
+            kind: NodeKind::Host(Box::new(host)),
+            ports: Vec::new(),
+            routes: HashMap::new(),
+            drop_taps: Vec::new(),
+        });
+        Ok(NodeId(self.nodes.len() as u32 - 1))
+    }
+
+    /// Adds a router with middleboxes (run in order on every packet).
+    pub fn add_router(&mut self, name: &str, middleboxes: Vec<Box<dyn Middlebox>>) -> Result<NodeId> {
+        self.check_name(name)?;
+        self.nodes.push(Node {
+            name: name.to_string(),
+            kind: NodeKind::Router(Router {
+                middleboxes,
+                pending_timer: None,
+                no_route: 0,
+                drop_log: Vec::new(),
+                emitted: Vec::new(),
+            }),
+            ports: Vec::new(),
+            routes: HashMap::new(),
+            drop_taps: Vec::new(),
+        });
+        Ok(NodeId(self.nodes.len() as u32 - 1))
+    }
+
+    /// Adds an application on host `host`, labelled `label`.
+    pub fn add_app(&mut self, host: NodeId, app: Box<dyn App>, label: Label) -> Result<()> {
+        let label = self.labels.intern(label);
+        let node = &mut self.nodes[host.0 as usize];
+        match &mut node.kind {
+            NodeKind::Host(h) => {
+                h.apps.push(AppSlot { app, label });
+                Ok(())
+            }
+            NodeKind::Router(_) => Err(Error::NotAHost(node.name.clone())),
+        }
+    }
+
+    /// Connects two nodes. A host has exactly one link.
+    pub fn add_link(&mut self, a: NodeId, b: NodeId, spec: LinkSpec) -> Result<LinkId> {
+        if a == b {
+            return Err(Error::SelfLink(self.nodes[a.0 as usize].name.clone()));
+        }
+        for n in [a, b] {
+            let node = &self.nodes[n.0 as usize];
+            if matches!(node.kind, NodeKind::Host(_)) && !node.ports.is_empty() {
+                return Err(Error::HostHasLink(node.name.clone()));
+            }
+        }
+        let id = LinkId(self.links.len() as u32);
+        let name = format!(
+            "link:{}-{}",
+            self.nodes[a.0 as usize].name, self.nodes[b.0 as usize].name
+        );
+        self.links.push(Link {
+            spec,
+            ends: [a, b],
+            dirs: [
+                Direction::new(stream(self.seed, &format!("{name}:0"))),
+                Direction::new(stream(self.seed, &format!("{name}:1"))),
+            ],
+            taps: Vec::new(),
+        });
+        self.nodes[a.0 as usize].ports.push((id, 0));
+        self.nodes[b.0 as usize].ports.push((id, 1));
+        Ok(id)
+    }
+
+    /// The link between two nodes, if any.
+    pub fn link_between(&self, a: NodeId, b: NodeId) -> Option<LinkId> {
+        self.links
+            .iter()
+            .position(|l| l.ends == [a, b] || l.ends == [b, a])
+            .map(|i| LinkId(i as u32))
+    }
+
+    /// Adds a tap.
+    pub fn add_tap(&mut self, name: &str, point: TapPoint) -> Result<TapId> {
+        if self.taps.iter().any(|(n, _)| n == name) {
+            return Err(Error::DuplicateName(name.to_string()));
+        }
+        let id = TapId(self.taps.len() as u32);
+        match &point {
+            TapPoint::Link(l) => self.links[l.0 as usize].taps.push(id),
+            TapPoint::DropLog(n) => {
+                let node = &mut self.nodes[n.0 as usize];
+                if !matches!(node.kind, NodeKind::Router(_)) {
+                    return Err(Error::NotARouter(node.name.clone()));
+                }
+                node.drop_taps.push(id);
+            }
+        }
+        self.taps.push((name.to_string(), point));
+        Ok(id)
+    }
+
+    /// Computes routes (shortest path in hops, ties broken by link order) from
+    /// every node to every address a host or middlebox owns.
+    fn compute_routes(&mut self) -> Result<()> {
+        let mut owners: Vec<(Ipv4Addr, NodeId)> = Vec::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            match &n.kind {
+                NodeKind::Host(h) => owners.push((h.spec.addr, NodeId(i as u32))),
+                NodeKind::Router(r) => {
+                    for m in &r.middleboxes {
+                        for a in m.owned_addrs() {
+                            owners.push((a, NodeId(i as u32)));
+                        }
+                    }
+                }
+            }
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let NodeKind::Host(_) = n.kind
+                && n.ports.is_empty()
+            {
+                return Err(Error::HostHasNoLink(self.nodes[i].name.clone()));
+            }
+        }
+        for (addr, owner) in owners {
+            // BFS from the owner outwards: each node's route to `addr` is the
+            // link it was reached through.
+            let mut seen = vec![false; self.nodes.len()];
+            seen[owner.0 as usize] = true;
+            let mut frontier = vec![owner];
+            while !frontier.is_empty() {
+                let mut next = Vec::new();
+                for n in frontier {
+                    for &(l, side) in &self.nodes[n.0 as usize].ports.clone() {
+                        let other_side = 1 - side;
+                        let other = self.links[l.0 as usize].ends[other_side];
+                        if !seen[other.0 as usize] {
+                            seen[other.0 as usize] = true;
+                            self.nodes[other.0 as usize]
+                                .routes
+                                .insert(addr, (l, other_side));
+                            // Hosts do not forward.
+                            if matches!(self.nodes[other.0 as usize].kind, NodeKind::Router(_)) {
+                                next.push(other);
+                            }
+                        }
+                    }
+                }
+                frontier = next;
+            }
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, at: Instant, kind: EventKind) {
+        self.seq += 1;
+        self.queue.push(Reverse(Event {
+            at,
+            seq: self.seq,
+            kind,
+        }));
+    }
+
+    /// Hands `pkt` to `link` from `side`, recording it on the link's taps.
+    fn transmit(&mut self, link: LinkId, side: usize, pkt: Packet, sink: &mut dyn FrameSink) {
+        let now = self.now;
+        let l = &mut self.links[link.0 as usize];
+        for &tap in &l.taps {
+            sink.frame(&Frame {
+                tap,
+                at: now,
+                bytes: &pkt.bytes,
+                label: self.labels.get(pkt.label),
+            });
+        }
+        self.stats.sent += 1;
+        let to = l.ends[1 - side];
+        match l.dirs[side].schedule(&l.spec, now, pkt.bytes.len()) {
+            Some(at) => self.push(
+                at,
+                EventKind::Arrive {
+                    node: to,
+                    from: link,
+                    pkt,
+                },
+            ),
+            None => self.stats.lost += 1,
+        }
+    }
+
+    /// Runs the simulation until virtual time `end` (inclusive), streaming frames to `sink`.
+    pub fn run_until(&mut self, end: Instant, sink: &mut dyn FrameSink) -> Result<()> {
+        if !self.finished {
+            self.compute_routes()?;
+            self.finished = true;
+            for i in 0..self.nodes.len() {
+                if matches!(self.nodes[i].kind, NodeKind::Host(_)) {
+                    self.ready.insert(NodeId(i as u32));
+                }
+                self.arm_router_timer(NodeId(i as u32));
+            }
+        }
+        let mut same_instant_wakes: u32 = 0;
+        loop {
+            // Run ready hosts once every event of the current instant is applied.
+            let next_at = self.queue.peek().map(|Reverse(e)| e.at);
+            if !self.ready.is_empty() && next_at.is_none_or(|t| t > self.now) {
+                let ready = std::mem::take(&mut self.ready);
+                for id in ready {
+                    self.run_host(id, sink, &mut same_instant_wakes);
+                }
+                continue;
+            }
+            let Some(Reverse(ev)) = self.queue.pop() else {
+                break;
+            };
+            if ev.at > end {
+                self.queue.push(Reverse(ev));
+                break;
+            }
+            if ev.at > self.now {
+                same_instant_wakes = 0;
+            }
+            self.now = ev.at;
+            self.stats.events += 1;
+            match ev.kind {
+                EventKind::Arrive { node, from, pkt } => self.arrive(node, from, pkt, sink),
+                EventKind::Wake(node) => match &mut self.nodes[node.0 as usize].kind {
+                    NodeKind::Host(h) => {
+                        if h.pending_wake == Some(self.now) {
+                            h.pending_wake = None;
+                        }
+                        self.ready.insert(node);
+                    }
+                    NodeKind::Router(_) => self.router_timer(node, sink),
+                },
+                EventKind::Resume { node, pkt } => self.route(node, pkt, sink),
+            }
+        }
+        self.now = self.now.max(end);
+        Ok(())
+    }
+
+    fn arrive(&mut self, node: NodeId, from: LinkId, mut pkt: Packet, sink: &mut dyn FrameSink) {
+        let now = self.now;
+        if let NodeKind::Host(h) = &mut self.nodes[node.0 as usize].kind {
+            if let Some(t) = tuple(&pkt.bytes) {
+                self.flows.set_if_absent(t.key, pkt.label, now);
+            }
+            h.deliver(pkt.bytes);
+            self.ready.insert(node);
+            return;
+        }
+        let l = &self.links[from.0 as usize];
+        let neighbour = if l.ends[0] == node { l.ends[1] } else { l.ends[0] };
+        let from_name = self.nodes[neighbour.0 as usize].name.clone();
+        let NodeKind::Router(r) = &mut self.nodes[node.0 as usize].kind else {
+            return;
+        };
+        let mut action = Action::Forward;
+        let mut ctx = MiddleboxCtx {
+            now,
+            labels: &mut self.labels,
+            drop_log: &mut r.drop_log,
+            emitted: &mut r.emitted,
+        };
+        for m in &mut r.middleboxes {
+            action = m.process(&mut ctx, &mut pkt, &from_name);
+            if action != Action::Forward {
+                break;
+            }
+        }
+        match action {
+            Action::Forward => self.route(node, pkt, sink),
+            Action::Drop => self.stats.middlebox_drops += 1,
+            Action::Delay(d) => self.push(now + d, EventKind::Resume { node, pkt }),
+        }
+        self.after_router(node, sink);
+    }
+
+    /// Sends drop-log frames and emitted packets, re-arms the timer.
+    fn after_router(&mut self, node: NodeId, sink: &mut dyn FrameSink) {
+        let n = &mut self.nodes[node.0 as usize];
+        let NodeKind::Router(r) = &mut n.kind else {
+            return;
+        };
+        let logged = std::mem::take(&mut r.drop_log);
+        let emitted = std::mem::take(&mut r.emitted);
+        for pkt in &logged {
+            for &tap in &n.drop_taps {
+                sink.frame(&Frame {
+                    tap,
+                    at: self.now,
+                    bytes: &pkt.bytes,
+                    label: self.labels.get(pkt.label),
+                });
+            }
+        }
+        for pkt in emitted {
+            self.route(node, pkt, sink);
+        }
+        self.arm_router_timer(node);
+    }
+
+    fn arm_router_timer(&mut self, node: NodeId) {
+        let NodeKind::Router(r) = &mut self.nodes[node.0 as usize].kind else {
+            return;
+        };
+        let next = r.middleboxes.iter().filter_map(|m| m.next_timer()).min();
+        if let Some(t) = next
+            && r.pending_timer.is_none_or(|p| t < p || p < self.now)
+        {
+            let t = t.max(self.now);
+            r.pending_timer = Some(t);
+            self.push(t, EventKind::Wake(node));
+        }
+    }
+
+    fn router_timer(&mut self, node: NodeId, sink: &mut dyn FrameSink) {
+        let now = self.now;
+        let NodeKind::Router(r) = &mut self.nodes[node.0 as usize].kind else {
+            return;
+        };
+        if r.pending_timer == Some(now) {
+            r.pending_timer = None;
+        }
+        let mut ctx = MiddleboxCtx {
+            now,
+            labels: &mut self.labels,
+            drop_log: &mut r.drop_log,
+            emitted: &mut r.emitted,
+        };
+        for m in &mut r.middleboxes {
+            if m.next_timer().is_some_and(|t| t <= now) {
+                m.on_timer(&mut ctx);
+            }
+        }
+        self.after_router(node, sink);
+    }
+
+    /// Forwards a packet out of a router towards its destination.
+    fn route(&mut self, node: NodeId, mut pkt: Packet, sink: &mut dyn FrameSink) {
+        let Ok(ip) = Ipv4Packet::new_checked(&pkt.bytes[..]) else {
+            return;
+        };
+        let dst = ip.dst_addr();
+        let ttl = ip.hop_limit();
+        let n = &mut self.nodes[node.0 as usize];
+        let Some(&(link, side)) = n.routes.get(&dst) else {
+            if let NodeKind::Router(r) = &mut n.kind {
+                r.no_route += 1;
+            }
+            self.stats.no_route += 1;
+            return;
+        };
+        if ttl <= 1 {
+            self.stats.no_route += 1;
+            return;
+        }
+        // A router decrements TTL and fixes the header checksum.
+        let mut ip = Ipv4Packet::new_unchecked(&mut pkt.bytes[..]);
+        ip.set_hop_limit(ttl - 1);
+        ip.fill_checksum();
+        self.transmit(link, side, pkt, sink);
+    }
+
+    fn run_host(&mut self, id: NodeId, sink: &mut dyn FrameSink, same_instant_wakes: &mut u32) {
+        let now = self.now;
+        let n = &mut self.nodes[id.0 as usize];
+        let NodeKind::Host(h) = &mut n.kind else {
+            return;
+        };
+        let next = h.run(now);
+        let out = std::mem::take(&mut h.dev.tx);
+        let (link, side) = n.ports[0];
+        let mut packets = Vec::with_capacity(out.len());
+        for bytes in out {
+            let label = match tuple(&bytes) {
+                Some(t) => {
+                    let own = h.port_labels.get(&t.src_port).copied().unwrap_or(h.default_label);
+                    if t.opens {
+                        self.flows.set(t.key, own, now);
+                        own
+                    } else if let Some(l) = self.flows.get(&t.key, now) {
+                        l
+                    } else {
+                        self.flows.set(t.key, own, now);
+                        own
+                    }
+                }
+                None => h.default_label,
+            };
+            packets.push(Packet { bytes, label });
+        }
+        // Schedule the next wake: only if earlier than the one pending (lazy timers).
+        if let Some(mut t) = next {
+            if t <= now {
+                *same_instant_wakes += 1;
+                // Guard against a stack or app that keeps asking for "now".
+                t = if *same_instant_wakes > 64 {
+                    now + Duration::from_millis(1)
+                } else {
+                    now + Duration::from_micros(1)
+                };
+            }
+            if h.pending_wake.is_none_or(|p| t < p || p < now) {
+                h.pending_wake = Some(t);
+                self.push(t, EventKind::Wake(id));
+            }
+        }
+        for pkt in packets {
+            self.transmit(link, side, pkt, sink);
+        }
+    }
+
+    /// Per-host and per-app counters: (host, app kind or `host`, counters).
+    pub fn app_stats(&self) -> Vec<(String, String, Vec<(&'static str, u64)>)> {
+        let mut out = Vec::new();
+        for n in &self.nodes {
+            match &n.kind {
+                NodeKind::Host(h) => {
+                    if h.dropped_inbound > 0 {
+                        out.push((
+                            n.name.clone(),
+                            "host".to_string(),
+                            vec![("dropped_inbound", h.dropped_inbound)],
+                        ));
+                    }
+                    for slot in &h.apps {
+                        out.push((n.name.clone(), slot.app.kind().to_string(), slot.app.stats()));
+                    }
+                }
+                NodeKind::Router(r) => {
+                    for m in &r.middleboxes {
+                        out.push((n.name.clone(), m.kind().to_string(), m.stats()));
+                    }
+                    if r.no_route > 0 {
+                        out.push((n.name.clone(), "router".to_string(), vec![("no_route", r.no_route)]));
+                    }
+                }
+            }
+        }
+        out
+    }
+}

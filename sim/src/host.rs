@@ -1,0 +1,150 @@
+//! A simulated host: one smoltcp interface (Medium::Ip) with its own seed,
+//! sockets, ephemeral ports and applications.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{HardwareAddress, IpCidr, Ipv4Packet, IpProtocol};
+
+use crate::app::{App, HostCtx};
+use crate::device::SimDevice;
+use crate::label::LabelId;
+use crate::ports::EphemeralPorts;
+use crate::rng::SimRng;
+
+/// Static description of a host.
+#[derive(Clone, Debug)]
+pub struct HostSpec {
+    /// Unique name.
+    pub name: String,
+    /// The host's address.
+    pub addr: Ipv4Addr,
+    /// Prefix length of its subnet (informational for Medium::Ip).
+    pub prefix: u8,
+    /// Ephemeral port range `lo..=hi`.
+    pub ephemeral: (u16, u16),
+    /// TCP ports whose inbound packets the host silently drops before its
+    /// stack sees them (a host firewall with DROP rules: scanners see "filtered").
+    pub drop_ports: Vec<u16>,
+}
+
+pub(crate) struct AppSlot {
+    pub app: Box<dyn App>,
+    pub label: LabelId,
+}
+
+/// A host at run time.
+pub struct Host {
+    pub(crate) spec: HostSpec,
+    iface: Interface,
+    pub(crate) dev: SimDevice,
+    sockets: SocketSet<'static>,
+    pub(crate) apps: Vec<AppSlot>,
+    ports: EphemeralPorts,
+    pub(crate) port_labels: BTreeMap<u16, LabelId>,
+    retired: Vec<(SocketHandle, Option<u16>)>,
+    /// Label for packets that match neither a known flow nor a claimed port.
+    pub(crate) default_label: LabelId,
+    /// Earliest pending wake-up, to push only earlier ones (lazy timers).
+    pub(crate) pending_wake: Option<Instant>,
+    /// Packets dropped by `drop_ports`.
+    pub(crate) dropped_inbound: u64,
+}
+
+impl Host {
+    pub(crate) fn new(spec: HostSpec, stack_seed: u64, port_rng: &mut SimRng, default_label: LabelId) -> Self {
+        let mut dev = SimDevice::default();
+        let mut cfg = Config::new(HardwareAddress::Ip);
+        // Distinct per host: smoltcp's default seed 0 gives every host the same ISNs.
+        cfg.random_seed = stack_seed;
+        let mut iface = Interface::new(cfg, &mut dev, Instant::ZERO);
+        iface.update_ip_addrs(|a| {
+            // Cannot fail: the list is empty and holds at least one address.
+            let _ = a.push(IpCidr::new(spec.addr.into(), spec.prefix));
+        });
+        let ports = EphemeralPorts::new(spec.ephemeral.0, spec.ephemeral.1, port_rng);
+        Host {
+            spec,
+            iface,
+            dev,
+            sockets: SocketSet::new(vec![]),
+            apps: Vec::new(),
+            ports,
+            port_labels: BTreeMap::new(),
+            retired: Vec::new(),
+            default_label,
+            pending_wake: None,
+            dropped_inbound: 0,
+        }
+    }
+
+    /// Queues a packet for the stack, unless the host firewall drops it.
+    pub(crate) fn deliver(&mut self, pkt: Vec<u8>) {
+        if !self.spec.drop_ports.is_empty()
+            && let Some(port) = tcp_dst_port(&pkt)
+            && self.spec.drop_ports.contains(&port)
+        {
+            self.dropped_inbound += 1;
+            return;
+        }
+        self.dev.rx.push_back(pkt);
+    }
+
+    /// Polls stack and apps at `now`; emitted packets are left in `dev.tx`.
+    /// Returns when the host next needs to run.
+    pub(crate) fn run(&mut self, now: Instant) -> Option<Instant> {
+        self.iface.poll(now, &mut self.dev, &mut self.sockets);
+        let mut next: Option<Instant> = None;
+        for slot in &mut self.apps {
+            let mut ctx = HostCtx {
+                now,
+                addr: self.spec.addr,
+                iface: &mut self.iface,
+                sockets: &mut self.sockets,
+                ports: &mut self.ports,
+                port_labels: &mut self.port_labels,
+                label: slot.label,
+                retired: &mut self.retired,
+            };
+            if let Some(t) = slot.app.poll(&mut ctx) {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        self.iface.poll(now, &mut self.dev, &mut self.sockets);
+        self.reap();
+        let stack = self.iface.poll_at(now, &self.sockets);
+        match (next, stack) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Removes retired sockets once they have nothing left to send.
+    fn reap(&mut self) {
+        let sockets = &mut self.sockets;
+        let ports = &mut self.ports;
+        self.retired.retain(|(h, port)| {
+            let s = sockets.get::<tcp::Socket>(*h);
+            let done = s.state() == tcp::State::Closed && s.remote_endpoint().is_none();
+            if done {
+                sockets.remove(*h);
+                if let Some(p) = port {
+                    ports.release(*p);
+                }
+            }
+            !done
+        });
+    }
+}
+
+fn tcp_dst_port(pkt: &[u8]) -> Option<u16> {
+    let ip = Ipv4Packet::new_checked(pkt).ok()?;
+    if ip.next_header() != IpProtocol::Tcp || ip.frag_offset() != 0 {
+        return None;
+    }
+    let p = ip.payload();
+    Some(u16::from_be_bytes([*p.get(2)?, *p.get(3)?]))
+}
