@@ -15,6 +15,7 @@ use std::net::Ipv4Addr;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::Ipv4Packet;
 
+use crate::app::App;
 use crate::error::{Error, Result};
 use crate::flows::{FlowLabels, tuple};
 use crate::host::{AppSlot, Host, HostSpec};
@@ -22,7 +23,6 @@ use crate::label::{Label, LabelId, Labels};
 use crate::link::{Direction, LinkSpec};
 use crate::middlebox::{Action, Middlebox, MiddleboxCtx, Packet};
 use crate::rng::stream;
-use crate::app::App;
 
 /// Index of a node (host or router).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -104,9 +104,16 @@ struct Link {
 }
 
 enum EventKind {
-    Arrive { node: NodeId, from: LinkId, pkt: Packet },
+    Arrive {
+        node: NodeId,
+        from: LinkId,
+        pkt: Packet,
+    },
     Wake(NodeId),
-    Resume { node: NodeId, pkt: Packet },
+    Resume {
+        node: NodeId,
+        pkt: Packet,
+    },
 }
 
 struct Event {
@@ -247,7 +254,8 @@ impl Network {
             });
         }
         let label = self.labels.intern(default_label);
-        let stack_seed = rand::RngExt::random(&mut stream(self.seed, &format!("host:{}:stack", spec.name)));
+        let stack_seed =
+            rand::RngExt::random(&mut stream(self.seed, &format!("host:{}:stack", spec.name)));
         let mut port_rng = stream(self.seed, &format!("host:{}:ports", spec.name));
         let name = spec.name.clone();
         let host = Host::new(spec, stack_seed, &mut port_rng, label);
@@ -262,7 +270,11 @@ impl Network {
     }
 
     /// Adds a router with middleboxes (run in order on every packet).
-    pub fn add_router(&mut self, name: &str, middleboxes: Vec<Box<dyn Middlebox>>) -> Result<NodeId> {
+    pub fn add_router(
+        &mut self,
+        name: &str,
+        middleboxes: Vec<Box<dyn Middlebox>>,
+    ) -> Result<NodeId> {
         self.check_name(name)?;
         self.nodes.push(Node {
             name: name.to_string(),
@@ -504,7 +516,11 @@ impl Network {
             return;
         }
         let l = &self.links[from.0 as usize];
-        let neighbour = if l.ends[0] == node { l.ends[1] } else { l.ends[0] };
+        let neighbour = if l.ends[0] == node {
+            l.ends[1]
+        } else {
+            l.ends[0]
+        };
         let from_name = self.nodes[neighbour.0 as usize].name.clone();
         let NodeKind::Router(r) = &mut self.nodes[node.0 as usize].kind else {
             return;
@@ -629,7 +645,11 @@ impl Network {
         for bytes in out {
             let label = match tuple(&bytes) {
                 Some(t) => {
-                    let own = h.port_labels.get(&t.src_port).copied().unwrap_or(h.default_label);
+                    let own = h
+                        .port_labels
+                        .get(&t.src_port)
+                        .copied()
+                        .unwrap_or(h.default_label);
                     if t.opens {
                         self.flows.set(t.key, own, now);
                         own
@@ -679,7 +699,11 @@ impl Network {
                         ));
                     }
                     for slot in &h.apps {
-                        out.push((n.name.clone(), slot.app.kind().to_string(), slot.app.stats()));
+                        out.push((
+                            n.name.clone(),
+                            slot.app.kind().to_string(),
+                            slot.app.stats(),
+                        ));
                     }
                 }
                 NodeKind::Router(r) => {
@@ -687,7 +711,11 @@ impl Network {
                         out.push((n.name.clone(), m.kind().to_string(), m.stats()));
                     }
                     if r.no_route > 0 {
-                        out.push((n.name.clone(), "router".to_string(), vec![("no_route", r.no_route)]));
+                        out.push((
+                            n.name.clone(),
+                            "router".to_string(),
+                            vec![("no_route", r.no_route)],
+                        ));
                     }
                 }
             }

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
-use smoltcp::wire::{HardwareAddress, IpCidr, Ipv4Packet, IpProtocol};
+use smoltcp::wire::{HardwareAddress, IpCidr, IpProtocol, Ipv4Packet};
 
 use crate::app::{App, HostCtx};
 use crate::device::SimDevice;
@@ -55,7 +55,12 @@ pub struct Host {
 }
 
 impl Host {
-    pub(crate) fn new(spec: HostSpec, stack_seed: u64, port_rng: &mut SimRng, default_label: LabelId) -> Self {
+    pub(crate) fn new(
+        spec: HostSpec,
+        stack_seed: u64,
+        port_rng: &mut SimRng,
+        default_label: LabelId,
+    ) -> Self {
         let mut dev = SimDevice::default();
         let mut cfg = Config::new(HardwareAddress::Ip);
         // Distinct per host: smoltcp's default seed 0 gives every host the same ISNs.

@@ -32,6 +32,7 @@ pub mod middlebox;
 pub mod pcap;
 pub mod ports;
 pub mod rng;
+pub mod units;
 
 pub use error::{Error, Result};
 pub use fabric::{FabricStats, Frame, FrameSink, LinkId, Network, NodeId, TapId, TapPoint};

@@ -48,7 +48,12 @@ impl Direction {
     }
 
     /// When a packet of `len` bytes handed over at `now` arrives, or `None` if lost.
-    pub(crate) fn schedule(&mut self, spec: &LinkSpec, now: Instant, len: usize) -> Option<Instant> {
+    pub(crate) fn schedule(
+        &mut self,
+        spec: &LinkSpec,
+        now: Instant,
+        len: usize,
+    ) -> Option<Instant> {
         // Draw both numbers for every packet so one packet's fate never shifts
         // the draws of later packets depending on configuration.
         let lost = self.rng.random::<f64>() < spec.loss;
@@ -59,7 +64,9 @@ impl Direction {
         };
         let start = now.max(self.busy_until);
         let serialization = match spec.bandwidth_bps {
-            Some(bps) if bps > 0 => Duration::from_micros((len as u64 * 8 * 1_000_000).div_ceil(bps)),
+            Some(bps) if bps > 0 => {
+                Duration::from_micros((len as u64 * 8 * 1_000_000).div_ceil(bps))
+            }
             _ => Duration::ZERO,
         };
         self.busy_until = start + serialization;

@@ -475,7 +475,9 @@ mod tests {
     fn pcapng_rejects_oversized_comment() {
         let mut w = PcapWriter::new(Vec::new(), PcapFormat::Pcapng).unwrap();
         let long = "x".repeat(70_000);
-        let err = w.write_frame(Instant::ZERO, &[0x45], Some(&long)).unwrap_err();
+        let err = w
+            .write_frame(Instant::ZERO, &[0x45], Some(&long))
+            .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         // Classic pcap ignores comments, so the same frame is fine there.
         let mut w = PcapWriter::new(Vec::new(), PcapFormat::default()).unwrap();

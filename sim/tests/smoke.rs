@@ -31,25 +31,42 @@ fn host(name: &str, addr: [u8; 4]) -> HostSpec {
 fn world(seed: u64) -> Vec<(i64, Vec<u8>, String)> {
     let mut net = Network::new(seed);
     let c = net
-        .add_host(host("client", [192, 0, 2, 10]), label("client", Class::Benign, "browse"))
+        .add_host(
+            host("client", [192, 0, 2, 10]),
+            label("client", Class::Benign, "browse"),
+        )
         .unwrap();
     let s = net
-        .add_host(host("server", [198, 51, 100, 10]), label("server", Class::Benign, "serve"))
+        .add_host(
+            host("server", [198, 51, 100, 10]),
+            label("server", Class::Benign, "serve"),
+        )
         .unwrap();
     let a = net
-        .add_host(host("scanner", [203, 0, 113, 66]), label("scanner", Class::Malicious, "scan"))
+        .add_host(
+            host("scanner", [203, 0, 113, 66]),
+            label("scanner", Class::Malicious, "scan"),
+        )
         .unwrap();
     let r = net.add_router("r", vec![]).unwrap();
     net.add_link(c, r, LinkSpec::default()).unwrap();
     let sl = net.add_link(r, s, LinkSpec::default()).unwrap();
     net.add_link(a, r, LinkSpec::default()).unwrap();
     net.add_tap("server", TapPoint::Link(sl)).unwrap();
-    net.add_app(s, Box::new(WebServer::new(WebServerSpec::default())), label("server", Class::Benign, "serve"))
-        .unwrap();
+    net.add_app(
+        s,
+        Box::new(WebServer::new(WebServerSpec::default())),
+        label("server", Class::Benign, "serve"),
+    )
+    .unwrap();
     net.add_app(
         c,
         Box::new(HttpClient::new(
-            HttpClientSpec::once(Ipv4Addr::new(198, 51, 100, 10), 80, Instant::from_millis(100)),
+            HttpClientSpec::once(
+                Ipv4Addr::new(198, 51, 100, 10),
+                80,
+                Instant::from_millis(100),
+            ),
             stream(seed, "app:client"),
         )),
         label("client", Class::Benign, "browse"),
@@ -72,7 +89,8 @@ fn world(seed: u64) -> Vec<(i64, Vec<u8>, String)> {
     )
     .unwrap();
     let mut frames = Vec::new();
-    let mut sink = |f: &Frame<'_>| frames.push((f.at.total_micros(), f.bytes.to_vec(), f.label.cause.clone()));
+    let mut sink =
+        |f: &Frame<'_>| frames.push((f.at.total_micros(), f.bytes.to_vec(), f.label.cause.clone()));
     net.run_until(Instant::from_secs(30), &mut sink).unwrap();
     frames
 }

@@ -119,8 +119,7 @@ impl App for ConnectScan {
             let rx = tcp::SocketBuffer::new(vec![0; 256]);
             let tx = tcp::SocketBuffer::new(vec![0; 256]);
             let mut s = tcp::Socket::new(rx, tx);
-            if s
-                .connect(ctx.iface.context(), (target, port), local_port)
+            if s.connect(ctx.iface.context(), (target, port), local_port)
                 .is_err()
             {
                 ctx.release_port(local_port);
@@ -150,4 +149,3 @@ impl App for ConnectScan {
         ]
     }
 }
-

@@ -123,9 +123,12 @@ impl HttpClient {
             let rx = tcp::SocketBuffer::new(vec![0; 65535]);
             let tx = tcp::SocketBuffer::new(vec![0; 1024]);
             let mut s = tcp::Socket::new(rx, tx);
-            if s
-                .connect(ctx.iface.context(), (self.spec.server, self.spec.port), port)
-                .is_err()
+            if s.connect(
+                ctx.iface.context(),
+                (self.spec.server, self.spec.port),
+                port,
+            )
+            .is_err()
             {
                 ctx.release_port(port);
                 self.failed += 1;

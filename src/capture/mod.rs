@@ -1,0 +1,488 @@
+//! Capture reader for `scanbench replay`: real pcap and pcapng files in,
+//! IPv4 packets with timestamps out.
+//!
+//! Layers:
+//! - [`CaptureReader`] sniffs the format from the first four bytes and
+//!   streams [`Frame`]s: one record is read, decoded and handed out at a time,
+//!   so memory does not grow with the file (one scratch buffer, sized by the
+//!   largest record).
+//! - `pcap` (classic libpcap, both byte orders, µs and ns magics) and `pcapng`
+//!   (sections of either byte order, several interfaces, EPB/SPB/OPB,
+//!   `if_tsresol`/`if_tsoffset`) turn bytes into link-layer records.
+//! - [`link`] strips the link-layer header (Ethernet with stacked VLAN tags,
+//!   Linux SLL/SLL2, BSD loopback, raw IP) and keeps only IPv4; anything else is
+//!   counted in [`CaptureStats`] and skipped, because detectors read IPv4 only.
+//!
+//! Guarantees: no byte sequence makes the reader panic or allocate more than
+//! [`MAX_RECORD`] at once; damage is a [`CaptureError`] naming the file and the
+//! byte offset where the damaged record or block starts. Frames before the
+//! damage have already been yielded, and after an error the reader is done.
+
+pub mod link;
+mod pcap;
+mod pcapng;
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use smoltcp::time::Instant;
+
+/// Largest record or block accepted. A length beyond this is treated as
+/// corruption rather than allocated: real snaplens stop at 256 KiB, and a
+/// flipped bit in a length field must not make the reader grab gigabytes.
+pub const MAX_RECORD: u32 = 256 << 20;
+
+/// One captured IPv4 packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Ordinal of the record in the file, 0-based, counting records that were
+    /// skipped (non-IPv4), so it equals Wireshark's frame number minus 1.
+    pub index: u64,
+    /// Capture time in nanoseconds since the Unix epoch (or since the
+    /// scenario's epoch for scanbench's own files). Signed and wide so that
+    /// `if_tsoffset` and odd resolutions cannot overflow.
+    pub ts_nanos: i128,
+    /// The IPv4 packet, link-layer header removed and trimmed to the IPv4
+    /// total length (dropping Ethernet padding and FCS). May be shorter than
+    /// the packet on the wire if the capture's snaplen cut it.
+    pub bytes: Vec<u8>,
+    /// The pcapng packet comment (`opt_comment`; several are joined with a
+    /// newline). scanbench writes its ground-truth labels here.
+    pub comment: Option<String>,
+}
+
+impl Frame {
+    /// The capture time as the detectors' clock (microseconds, rounded down;
+    /// saturates far outside ±292,000 years).
+    pub fn at(&self) -> Instant {
+        let micros = self.ts_nanos.div_euclid(1_000);
+        let micros = micros.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        Instant::from_micros(micros)
+    }
+}
+
+/// Which container format was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureFormat {
+    /// Classic libpcap.
+    Pcap {
+        /// Nanosecond magic (`0xa1b23c4d`) rather than microseconds.
+        nanos: bool,
+        /// Written by a big-endian machine.
+        big_endian: bool,
+    },
+    /// pcapng (byte order may change per section).
+    Pcapng,
+}
+
+/// Counters kept while reading, for the replay summary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Container format.
+    pub format: CaptureFormat,
+    /// Packet records read (pcap records; pcapng EPB, SPB and OPB).
+    pub records: u64,
+    /// Records that held an IPv4 packet and were yielded as frames.
+    pub ipv4_frames: u64,
+    /// Records skipped because they held something other than IPv4 (ARP,
+    /// IPv6, LLC, other ethertypes, empty frames).
+    pub skipped_non_ipv4: u64,
+    /// Yielded frames whose captured length was below the original length
+    /// (cut by the capture's snaplen): their IPv4 packet is incomplete.
+    pub snapped: u64,
+    /// Distinct link types declared by the file, in order of appearance
+    /// (see [`link::name`]).
+    pub link_types: Vec<u32>,
+}
+
+impl CaptureStats {
+    fn new(format: CaptureFormat) -> Self {
+        CaptureStats {
+            format,
+            records: 0,
+            ipv4_frames: 0,
+            skipped_non_ipv4: 0,
+            snapped: 0,
+            link_types: Vec::new(),
+        }
+    }
+
+    fn saw_link_type(&mut self, linktype: u32) {
+        if !self.link_types.contains(&linktype) {
+            self.link_types.push(linktype);
+        }
+    }
+}
+
+/// A capture that cannot be read (further), naming the file and where.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {kind}")]
+pub struct CaptureError {
+    file: String,
+    kind: ErrorKind,
+}
+
+impl CaptureError {
+    /// The file name given to the reader.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// Byte offset of the damaged record, block or field.
+    pub fn offset(&self) -> u64 {
+        match self.kind {
+            ErrorKind::NotACapture { offset, .. }
+            | ErrorKind::TruncatedHeader { offset, .. }
+            | ErrorKind::TruncatedRecord { offset, .. }
+            | ErrorKind::UnsupportedLinkType { offset, .. }
+            | ErrorKind::UnsupportedVersion { offset, .. }
+            | ErrorKind::Corrupted { offset, .. }
+            | ErrorKind::Io { offset, .. } => offset,
+        }
+    }
+}
+
+/// What is wrong with a capture, and the byte offset where it starts.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The first four bytes match neither pcap magic nor the pcapng SHB type.
+    #[error("not a pcap or pcapng file (magic {magic:#010x}) at byte offset {offset}")]
+    NotACapture {
+        /// Always 0.
+        offset: u64,
+        /// The first four bytes, read big-endian.
+        magic: u32,
+    },
+    /// A fixed-size structure (file header, record header, block header) is cut.
+    #[error("truncated {what} at byte offset {offset} ({needed} bytes needed, {present} present)")]
+    TruncatedHeader {
+        /// Start of the structure.
+        offset: u64,
+        /// Which structure.
+        what: &'static str,
+        /// Its size.
+        needed: u64,
+        /// Bytes left in the file.
+        present: u64,
+    },
+    /// A record or block is cut: its header promised more bytes than the file has.
+    #[error(
+        "truncated {what} at byte offset {offset} ({what} header says {needed} bytes, {present} present)"
+    )]
+    TruncatedRecord {
+        /// Start of the record or block.
+        offset: u64,
+        /// `record` or `block`.
+        what: &'static str,
+        /// Length its header gives (pcap: captured length; pcapng: body after the 8-byte block header).
+        needed: u64,
+        /// Bytes left in the file.
+        present: u64,
+    },
+    /// The link layer cannot be decoded, so its frames cannot be judged
+    /// IPv4 or not. Reported for the pcap file header, or for the first
+    /// pcapng packet on an interface of that type.
+    #[error("unsupported link type {linktype} ({name}) at byte offset {offset}")]
+    UnsupportedLinkType {
+        /// The file header, or the packet block.
+        offset: u64,
+        /// The `LINKTYPE_*` value.
+        linktype: u32,
+        /// Its name if known.
+        name: &'static str,
+    },
+    /// A format version this reader does not understand.
+    #[error("unsupported {what} version {major}.{minor} at byte offset {offset}")]
+    UnsupportedVersion {
+        /// The header carrying the version.
+        offset: u64,
+        /// `pcap` or `pcapng`.
+        what: &'static str,
+        /// Major version.
+        major: u16,
+        /// Minor version.
+        minor: u16,
+    },
+    /// A length or reference that cannot be right.
+    #[error("corrupted {what} at byte offset {offset} ({detail})")]
+    Corrupted {
+        /// Start of the damaged record or block.
+        offset: u64,
+        /// What is damaged (`record length`, `block length`, ...).
+        what: &'static str,
+        /// The evidence.
+        detail: String,
+    },
+    /// The operating system failed to read.
+    #[error("read error at byte offset {offset}: {source}")]
+    Io {
+        /// Where reading stopped.
+        offset: u64,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A link-layer record as stored in the file, before link decoding.
+/// The captured bytes are in the reader's scratch buffer.
+struct RawRecord {
+    /// Byte offset of the record or block (for error messages).
+    offset: u64,
+    ts_nanos: i128,
+    linktype: u32,
+    orig_len: u64,
+    comment: Option<String>,
+    /// Where the captured link-layer bytes sit in the scratch buffer.
+    data: std::ops::Range<usize>,
+}
+
+/// A byte source that knows its offset, so every error can name it.
+struct Source<R> {
+    r: R,
+    offset: u64,
+}
+
+impl<R: Read> Source<R> {
+    /// Reads until `buf` is full or the input ends; returns the bytes read.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        let mut n = 0;
+        while n < buf.len() {
+            match self.r.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => {
+                    n += k;
+                    self.offset += k as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(ErrorKind::Io {
+                        offset: self.offset,
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Reads up to `len` bytes into `buf` (replacing its contents), growing it
+    /// step by step so a lying length field on a short file costs at most one
+    /// step of memory. Returns the bytes read.
+    fn fill_vec(&mut self, buf: &mut Vec<u8>, len: usize) -> Result<usize, ErrorKind> {
+        const STEP: usize = 1 << 20;
+        buf.clear();
+        while buf.len() < len {
+            let start = buf.len();
+            let step = (len - start).min(STEP);
+            buf.resize(start + step, 0);
+            let n = self.fill(&mut buf[start..])?;
+            buf.truncate(start + n);
+            if n < step {
+                break;
+            }
+        }
+        Ok(buf.len())
+    }
+
+    /// Discards `len` bytes; returns how many were there.
+    fn skip(&mut self, len: u64) -> Result<u64, ErrorKind> {
+        let mut scratch = [0u8; 4096];
+        let mut left = len;
+        while left > 0 {
+            let step = left.min(scratch.len() as u64) as usize;
+            let n = self.fill(&mut scratch[..step])?;
+            left -= n as u64;
+            if n < step {
+                break;
+            }
+        }
+        Ok(len - left)
+    }
+}
+
+enum Format {
+    Pcap(pcap::Reader),
+    Pcapng(pcapng::Reader),
+}
+
+/// Streams IPv4 frames out of a pcap or pcapng file.
+///
+/// Also an [`Iterator`] over `Result<Frame, CaptureError>`, ending after the
+/// first error.
+pub struct CaptureReader<R: Read> {
+    src: Source<R>,
+    name: String,
+    format: Format,
+    scratch: Vec<u8>,
+    stats: CaptureStats,
+    done: bool,
+}
+
+impl CaptureReader<BufReader<File>> {
+    /// Opens `path` and reads its file header.
+    ///
+    /// # Errors
+    /// The file cannot be opened, or its header is not pcap or pcapng (see
+    /// [`CaptureReader::new`]).
+    pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|source| CaptureError {
+            file: name.clone(),
+            kind: ErrorKind::Io { offset: 0, source },
+        })?;
+        CaptureReader::new(BufReader::with_capacity(1 << 16, file), name)
+    }
+}
+
+impl<R: Read> CaptureReader<R> {
+    /// Reads the file header from `r`, telling pcap from pcapng by its magic.
+    /// `name` is used in error messages (usually the path).
+    ///
+    /// # Errors
+    /// Unknown magic, a truncated header, an unsupported version, or a classic
+    /// pcap whose link type cannot be decoded.
+    pub fn new(r: R, name: impl Into<String>) -> Result<Self, CaptureError> {
+        let name = name.into();
+        let mut src = Source { r, offset: 0 };
+        let mut stats = CaptureStats::new(CaptureFormat::Pcapng);
+        let format = Self::sniff(&mut src, &mut stats).map_err(|kind| CaptureError {
+            file: name.clone(),
+            kind,
+        })?;
+        Ok(CaptureReader {
+            src,
+            name,
+            format,
+            scratch: Vec::new(),
+            stats,
+            done: false,
+        })
+    }
+
+    fn sniff(src: &mut Source<R>, stats: &mut CaptureStats) -> Result<Format, ErrorKind> {
+        let mut magic = [0u8; 4];
+        let n = src.fill(&mut magic)?;
+        if n < 4 {
+            return Err(ErrorKind::TruncatedHeader {
+                offset: 0,
+                what: "file header",
+                needed: 4,
+                present: n as u64,
+            });
+        }
+        if magic == pcapng::SHB_TYPE.to_le_bytes() {
+            let r = pcapng::Reader::start(src, &mut Vec::new())?;
+            stats.format = CaptureFormat::Pcapng;
+            Ok(Format::Pcapng(r))
+        } else if let Some((big_endian, nanos)) = pcap::sniff(magic) {
+            let r = pcap::Reader::start(src, big_endian, nanos)?;
+            stats.format = CaptureFormat::Pcap { nanos, big_endian };
+            stats.saw_link_type(r.linktype());
+            Ok(Format::Pcap(r))
+        } else {
+            Err(ErrorKind::NotACapture {
+                offset: 0,
+                magic: u32::from_be_bytes(magic),
+            })
+        }
+    }
+
+    /// The next IPv4 frame; `None` at the end of the file or after an error.
+    /// Records holding anything but IPv4 are skipped and counted.
+    pub fn next_frame(&mut self) -> Option<Result<Frame, CaptureError>> {
+        while !self.done {
+            match self.next_record() {
+                Ok(None) => self.done = true,
+                Ok(Some(rec)) => {
+                    let index = self.stats.records;
+                    self.stats.records += 1;
+                    let data = &self.scratch[rec.data.clone()];
+                    let Some(ip) = link::ipv4_packet(rec.linktype, data) else {
+                        self.stats.skipped_non_ipv4 += 1;
+                        continue;
+                    };
+                    self.stats.ipv4_frames += 1;
+                    if (data.len() as u64) < rec.orig_len {
+                        self.stats.snapped += 1;
+                    }
+                    return Some(Ok(Frame {
+                        index,
+                        ts_nanos: rec.ts_nanos,
+                        bytes: ip.to_vec(),
+                        comment: rec.comment,
+                    }));
+                }
+                Err(kind) => {
+                    self.done = true;
+                    return Some(Err(CaptureError {
+                        file: self.name.clone(),
+                        kind,
+                    }));
+                }
+            }
+        }
+        None
+    }
+
+    fn next_record(&mut self) -> Result<Option<RawRecord>, ErrorKind> {
+        let rec = match &mut self.format {
+            Format::Pcap(r) => r.next(&mut self.src, &mut self.scratch)?,
+            Format::Pcapng(r) => r.next(&mut self.src, &mut self.scratch, &mut self.stats)?,
+        };
+        if let Some(rec) = &rec {
+            if !link::is_supported(rec.linktype) {
+                return Err(ErrorKind::UnsupportedLinkType {
+                    offset: rec.offset,
+                    linktype: rec.linktype,
+                    name: link::name(rec.linktype),
+                });
+            }
+        }
+        Ok(rec)
+    }
+
+    /// Counters so far (complete once `next_frame` has returned `None`).
+    pub fn stats(&self) -> &CaptureStats {
+        &self.stats
+    }
+
+    /// The name used in error messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.src.offset
+    }
+}
+
+impl<R: Read> Iterator for CaptureReader<R> {
+    type Item = Result<Frame, CaptureError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_frame()
+    }
+}
+
+impl<R: Read> std::fmt::Debug for CaptureReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureReader")
+            .field("name", &self.name)
+            .field("offset", &self.src.offset)
+            .field("stats", &self.stats)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,44 @@
+//! The root crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong loading scenarios, reading captures or
+/// configuring detectors. Each variant names the file and the place.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A scenario file is malformed or inconsistent.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Scenario {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// The simulator refused the topology.
+    #[error("{}: {source}", path.display())]
+    Sim {
+        /// The scenario file.
+        path: PathBuf,
+        /// The simulator's error.
+        source: scanbench_sim::Error,
+    },
+    /// A capture file is malformed or truncated.
+    #[error(transparent)]
+    Capture(#[from] crate::capture::CaptureError),
+    /// A detector specification is wrong.
+    #[error(transparent)]
+    Detector(#[from] scanbench_detector::ConfigError),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,266 @@
+//! Running a scenario: the network streams frames from its taps into sinks
+//! (pcap writers, labels files, counters, detectors) as they happen, so memory
+//! does not grow with simulated time.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use scanbench_detector::PacketView;
+use scanbench_sim::pcap::{PcapFormat, PcapWriter};
+use scanbench_sim::{Frame, Instant};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::scenario::Scenario;
+
+/// Where to write captures.
+#[derive(Clone, Debug, Default)]
+pub struct Outputs {
+    /// Capture path. With several taps, the tap name is inserted before the
+    /// extension (`out.pcap` -> `out.perimeter.pcap`).
+    pub pcap: Option<PathBuf>,
+    /// Labels path (JSON lines); defaults to the capture path with `.labels.jsonl`.
+    pub labels: Option<PathBuf>,
+    /// Capture format.
+    pub format: PcapFormat,
+}
+
+/// Frames and ground truth seen on one tap.
+#[derive(Clone, Debug, Default)]
+pub struct TapSummary {
+    /// Tap name.
+    pub name: String,
+    /// Frames recorded.
+    pub frames: u64,
+    /// Frames per (class, cause).
+    pub by_cause: BTreeMap<(String, String), u64>,
+    /// SHA-256 of the classic-pcap (µs) rendering of this tap: the determinism fingerprint.
+    pub sha256: String,
+    /// Files written for this tap.
+    pub files: Vec<PathBuf>,
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed used.
+    pub seed: u64,
+    /// Simulated time.
+    pub duration: scanbench_sim::Duration,
+    /// One entry per tap.
+    pub taps: Vec<TapSummary>,
+    /// Fabric counters.
+    pub fabric: scanbench_sim::FabricStats,
+    /// (node, app kind, counters).
+    pub apps: Vec<(String, String, Vec<(&'static str, u64)>)>,
+}
+
+/// Called with (tap index, frame) for every frame: the hook detectors use.
+pub trait TapObserver {
+    /// One frame on tap `tap`.
+    fn frame(&mut self, tap: usize, frame: &Frame<'_>);
+}
+
+impl TapObserver for () {
+    fn frame(&mut self, _: usize, _: &Frame<'_>) {}
+}
+
+struct HashWriter(Sha256);
+
+impl Write for HashWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.update(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct TapSink {
+    summary: TapSummary,
+    hash: PcapWriter<HashWriter>,
+    pcap: Option<(PathBuf, PcapWriter<BufWriter<File>>)>,
+    labels: Option<(PathBuf, BufWriter<File>)>,
+    error: Option<Error>,
+}
+
+/// Inserts `.tap` before the extension when there are several taps.
+pub fn per_tap_path(base: &Path, tap: &str, several: bool) -> PathBuf {
+    if !several {
+        return base.to_path_buf();
+    }
+    let stem = base.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = base.extension().map(|s| format!(".{}", s.to_string_lossy())).unwrap_or_default();
+    base.with_file_name(format!("{stem}.{tap}{ext}"))
+}
+
+/// The default labels path for a capture path: `x.pcap` -> `x.labels.jsonl`.
+pub fn labels_path_for(pcap: &Path) -> PathBuf {
+    pcap.with_extension("labels.jsonl")
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>> {
+    File::create(path).map(|f| BufWriter::with_capacity(1 << 16, f)).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+/// One JSON line describing a labelled frame.
+pub fn label_line(frame_no: u64, tap: &str, f: &Frame<'_>) -> String {
+    let at = f.at.total_micros();
+    let l = f.label;
+    let esc = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    let mut line = format!("{{\"frame\":{frame_no},\"tap\":{},\"time_us\":{at}", esc(tap));
+    if let Ok(v) = PacketView::parse(frame_no, f.bytes) {
+        let proto = match v.protocol {
+            1 => "icmp".to_string(),
+            6 => "tcp".to_string(),
+            17 => "udp".to_string(),
+            n => n.to_string(),
+        };
+        line.push_str(&format!(",\"proto\":\"{proto}\",\"src\":\"{}\",\"dst\":\"{}\"", v.src, v.dst));
+        if let Some((sp, dp)) = v.ports() {
+            line.push_str(&format!(",\"sport\":{sp},\"dport\":{dp}"));
+        }
+        if let Some(t) = v.tcp() {
+            line.push_str(&format!(",\"flags\":\"{}\"", t.flags));
+        }
+    }
+    line.push_str(&format!(
+        ",\"actor\":{},\"class\":\"{}\",\"cause\":{}}}\n",
+        esc(&l.actor),
+        l.class,
+        esc(&l.cause)
+    ));
+    line
+}
+
+/// Simulates `scenario` with `seed`, writing `outputs` and feeding `observer`.
+///
+/// # Errors
+/// I/O errors creating or writing outputs (naming the file), or a topology the
+/// simulator rejects.
+pub fn simulate(
+    scenario: &Scenario,
+    seed: u64,
+    outputs: &Outputs,
+    observer: &mut dyn TapObserver,
+) -> Result<RunSummary> {
+    let mut built = scenario.build(seed)?;
+    let several = built.taps.len() > 1;
+    let mut sinks = Vec::new();
+    for name in &built.taps {
+        let hash = PcapWriter::new(HashWriter(Sha256::new()), PcapFormat::Pcap { nanos: false })
+            .expect("hashing never fails");
+        let pcap = match &outputs.pcap {
+            Some(base) => {
+                let path = per_tap_path(base, name, several);
+                let w = create(&path)?;
+                let w = PcapWriter::new(w, outputs.format).map_err(|e| Error::Io {
+                    path: path.clone(),
+                    source: e,
+                })?;
+                Some((path, w))
+            }
+            None => None,
+        };
+        let labels = match (&outputs.labels, &pcap) {
+            (Some(l), _) => Some(per_tap_path(l, name, several)),
+            (None, Some((p, _))) => Some(labels_path_for(p)),
+            (None, None) => None,
+        };
+        let labels = match labels {
+            Some(p) => Some((p.clone(), create(&p)?)),
+            None => None,
+        };
+        sinks.push(TapSink {
+            summary: TapSummary {
+                name: name.clone(),
+                ..TapSummary::default()
+            },
+            hash,
+            pcap,
+            labels,
+            error: None,
+        });
+    }
+    let end = Instant::ZERO + scenario.duration;
+    {
+        let mut sink = |f: &Frame<'_>| {
+            let i = f.tap.0 as usize;
+            let s = &mut sinks[i];
+            let frame_no = s.summary.frames;
+            s.summary.frames += 1;
+            *s.summary
+                .by_cause
+                .entry((f.label.class.to_string(), f.label.cause.clone()))
+                .or_default() += 1;
+            let _ = s.hash.write_frame(f.at, f.bytes, None);
+            if s.error.is_none() {
+                if let Some((path, w)) = &mut s.pcap {
+                    let comment = f.label.to_string();
+                    if let Err(e) = w.write_frame(f.at, f.bytes, Some(&comment)) {
+                        s.error = Some(Error::Io {
+                            path: path.clone(),
+                            source: e,
+                        });
+                    }
+                }
+                if let Some((path, w)) = &mut s.labels
+                    && let Err(e) = w.write_all(label_line(frame_no, &s.summary.name, f).as_bytes())
+                {
+                    s.error = Some(Error::Io {
+                        path: path.clone(),
+                        source: e,
+                    });
+                }
+            }
+            observer.frame(i, f);
+        };
+        built.net.run_until(end, &mut sink).map_err(|e| Error::Sim {
+            path: scenario.path.clone(),
+            source: e,
+        })?;
+    }
+    let mut taps = Vec::new();
+    for mut s in sinks {
+        if let Some(e) = s.error.take() {
+            return Err(e);
+        }
+        let HashWriter(h) = s.hash.finish().expect("hashing never fails");
+        s.summary.sha256 = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        if let Some((path, w)) = s.pcap {
+            let mut inner = w.finish().map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            inner.flush().map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            s.summary.files.push(path);
+        }
+        if let Some((path, mut w)) = s.labels {
+            w.flush().map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            s.summary.files.push(path);
+        }
+        taps.push(s.summary);
+    }
+    Ok(RunSummary {
+        scenario: scenario.name.clone(),
+        seed,
+        duration: scenario.duration,
+        taps,
+        fabric: built.net.stats().clone(),
+        apps: built.net.app_stats(),
+    })
+}
