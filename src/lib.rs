@@ -10,7 +10,9 @@
 //! [`capture`] (pcap/pcapng reading), [`scanbench_sim::units`] (durations, bandwidths),
 //! [`error`].
 
+pub mod bench;
 pub mod capture;
+pub mod detect;
 pub mod error;
 pub mod scenario;
 pub mod simulate;

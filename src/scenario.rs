@@ -572,6 +572,29 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// Addresses of the hosts that run a malicious actor (scanners unless
+    /// relabelled, or any app labelled `class = "malicious"`): the ground
+    /// truth per source entity.
+    pub fn malicious_addrs(&self) -> std::collections::BTreeSet<Ipv4Addr> {
+        let f = &self.file;
+        let is_mal = |l: &LabelFile, default: bool| match &l.class {
+            Some(c) => c.get_ref() == "malicious",
+            None => default,
+        };
+        let mut hosts: Vec<&str> = Vec::new();
+        hosts.extend(f.syn_scans.iter().chain(&f.connect_scans).filter(|s| is_mal(&s.label, true)).map(|s| s.host.get_ref().as_str()));
+        hosts.extend(f.web_servers.iter().filter(|s| is_mal(&s.label, false)).map(|s| s.host.get_ref().as_str()));
+        hosts.extend(f.http_clients.iter().filter(|s| is_mal(&s.label, false)).map(|s| s.host.get_ref().as_str()));
+        hosts.extend(f.pollers.iter().filter(|s| is_mal(&s.label, false)).map(|s| s.host.get_ref().as_str()));
+        f.hosts
+            .iter()
+            .filter(|h| hosts.contains(&h.name.get_ref().as_str()))
+            .filter_map(|h| h.addr.get_ref().trim().parse().ok())
+            .collect()
+    }
+}
+
 /// 1-based line number of byte offset `at` in `text`.
 pub fn line_of(text: &str, at: usize) -> usize {
     text.as_bytes()[..at.min(text.len())]

@@ -17,9 +17,22 @@
 #![deny(missing_docs)]
 
 pub mod alert;
+pub mod flow;
+pub mod iptables_log;
 pub mod params;
+pub mod portsentry;
+pub mod psad;
 pub mod registry;
+pub mod scanlogd;
+pub mod screenos;
+pub mod sfportscan;
+pub mod threshold_rules;
+pub mod trw;
 pub mod view;
+pub mod zeek_scan;
+
+#[cfg(test)]
+mod testutil;
 
 pub use alert::{Alert, AlertKind, Evidence};
 pub use params::{Cidr, ConfigError, ParamSpec, Params};

@@ -247,7 +247,11 @@ impl Params {
 
     /// `name:param=value,...` with every parameter, in declaration order.
     pub fn describe(&self) -> String {
-        let body: Vec<String> = self.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let body: Vec<String> = self
+            .values
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         format!("{}:{}", self.detector, body.join(","))
     }
 }

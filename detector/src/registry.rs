@@ -3,8 +3,8 @@
 //! Adding a detector is one line in [`DETECTORS`]: each detector module exports
 //! a `pub static INFO: DetectorInfo`.
 
-use crate::params::{ConfigError, ParamSpec, Params, split_spec};
 use crate::Detector;
+use crate::params::{ConfigError, ParamSpec, Params, split_spec};
 
 /// Static description of one detector, and how to build it from parameters.
 pub struct DetectorInfo {
@@ -19,7 +19,17 @@ pub struct DetectorInfo {
 }
 
 /// All registered detectors, in the order reports list them.
-pub static DETECTORS: &[&DetectorInfo] = &[];
+pub static DETECTORS: &[&DetectorInfo] = &[
+    &crate::screenos::INFO,
+    &crate::scanlogd::INFO,
+    &crate::trw::INFO,
+    &crate::trw::PACKET_INFO,
+    &crate::zeek_scan::INFO,
+    &crate::sfportscan::INFO,
+    &crate::psad::INFO,
+    &crate::portsentry::INFO,
+    &crate::threshold_rules::INFO,
+];
 
 /// A configured detector instance, with its full configuration text.
 pub struct Instance {

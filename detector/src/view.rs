@@ -407,7 +407,9 @@ mod tests {
 
     #[test]
     fn icmp_unreachable_quotes_inner_header() {
-        let mut p = vec![0x45, 0, 0, 56, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut p = vec![
+            0x45, 0, 0, 56, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
         p.extend_from_slice(&[3, 3, 0, 0, 0, 0, 0, 0]);
         p.extend_from_slice(&SYN_FIN[..28]);
         let v = PacketView::parse(0, &p).unwrap();

@@ -181,9 +181,10 @@ pub enum ErrorKind {
         offset: u64,
         /// `record` or `block`.
         what: &'static str,
-        /// Length its header gives (pcap: captured length; pcapng: body after the 8-byte block header).
+        /// Length its header gives (pcap: captured bytes after the 16-byte
+        /// record header; pcapng: total block length).
         needed: u64,
-        /// Bytes left in the file.
+        /// Bytes present from the same starting point.
         present: u64,
     },
     /// The link layer cannot be decoded, so its frames cannot be judged

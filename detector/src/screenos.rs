@@ -1,0 +1,745 @@
+//! Juniper NetScreen ScreenOS / Junos SRX `port-scan` and `ip-sweep` screens.
+//!
+//! Closed source: the behaviour comes from vendor documentation only
+//! (DETECTORS.md §1): Junos CLI reference pages *port-scan (Security Screen)*
+//! and *ip-sweep*, Junos Security Configuration Guide 10.0 *Understanding Port
+//! Scanning*, JUNIPER-JS-SCREENING-MIB object descriptions, and the ScreenOS
+//! alarm texts `system-alert-00016` / `00017`.
+//!
+//! # Algorithm (DETECTORS.md §1.2)
+//!
+//! - **Port scan.** Per (source, destination) the screen keeps the distinct
+//!   destination ports of qualifying TCP packets seen within `threshold` µs.
+//!   When the `ports_needed`-th (10th) distinct port arrives inside the
+//!   interval it raises `Port scan! From src:sport to dst:dport, proto TCP
+//!   (zone z, int i). Occurred 1 times.` and blocks the source (any
+//!   destination, as Junos says) for `block_timeout`.
+//! - **IP sweep.** Per source, the distinct destinations of ICMP echo requests
+//!   within `ip_sweep_threshold` µs; the 10th raises `Address sweep! From src
+//!   to dst, proto 1 (zone z, int i). Occurred 1 times.`
+//! - **Repeats.** ScreenOS folds identical alarms into "Occurred N times".
+//!   Qualifying packets from a blocked source are dropped and folded; when the
+//!   block ends (seen on a later packet or at [`Detector::flush`]) one summary
+//!   alert carries `Occurred N times.` for the N folded packets (counter
+//!   `repeat` = 1 marks it).
+//!
+//! Which packets qualify (`count_mode`, a hypothesis switch, §1.2 and §10.1):
+//!
+//! - `syn-set` (default): SYN bit set, ACK don't-care (doc-literal "TCP SYN
+//!   segments"; SYN-ACKs count);
+//! - `syn-only`: SYN set and ACK clear;
+//! - `no-session-any`: any TCP segment that matches no session of the screen's
+//!   own session table, evaluated before session creation. Sessions are created
+//!   by a SYN without ACK (the SYN-ACK answering it then matches), idle out
+//!   after `tcp_session_timeout` (ScreenOS TCP default 30 min) and are removed
+//!   `closed_session_timeout` (~10 s) after a FIN or RST.
+//!
+//! # Parameters
+//!
+//! | name | default | source |
+//! |---|---|---|
+//! | `threshold` | 5000 µs (1000..=1_000_000) | Junos CLI *port-scan*: "threshold ... default 5000 microseconds, range 1000-1,000,000" |
+//! | `ports_needed` | 10 | Junos *Understanding Port Scanning*: "10 different ports" |
+//! | `count_mode` | `syn-set` | DETECTORS.md §1.2 (hypothesis switch) |
+//! | `window` | `sliding` | DETECTORS.md §1.2 (not documented by the vendor: sliding is the conservative reading) |
+//! | `block_timeout` | `threshold` (µs) | "rejects all further packets ... for the remainder of the timeout period" **[unverified]** length |
+//! | `ip_sweep_threshold` | 5000 µs (1000..=1_000_000) | Junos CLI *ip-sweep* |
+//! | `ip_sweep_needed` | 10 | Junos CLI *ip-sweep*: "10 different destination addresses" |
+//! | `tcp_session_timeout` | 1800 s | ScreenOS default TCP session timeout, 30 min (`no-session-any` only) |
+//! | `closed_session_timeout` | 10 s | ScreenOS removes a session about 10 s after FIN/RST (`no-session-any` only) |
+//! | `zone` | `Untrust` | cosmetic: the zone name in the alarm text |
+//! | `interface` | `ethernet0/0` | cosmetic: the interface name in the alarm text |
+//!
+//! # Deviations from upstream
+//!
+//! - The screen is alarm-only (`alarm-without-drop` semantics for the traffic);
+//!   the block only suppresses further alarms, folding them into repeats.
+//! - Sliding window: a port counts while its first sighting is no older than
+//!   `threshold` µs (`first_seen >= now - threshold`); a repeated port does not
+//!   refresh its time. Anchored window: the interval starts at the first
+//!   counted packet and restarts with the first packet after it ends.
+//! - After an alarm the (source, destination) port set is cleared, so a second
+//!   alarm needs `ports_needed` new distinct ports after the block.
+//! - The IP-sweep block uses `block_timeout` too (Junos 9.3 says "for the
+//!   remainder of the second").
+//! - Only the TCP port-scan and ICMP ip-sweep screens are modelled (no UDP
+//!   port-scan, TCP/UDP sweep of Junos SRX).
+
+use core::net::Ipv4Addr;
+use std::collections::BTreeMap;
+
+use crate::params::{ConfigError, ParamSpec, Params};
+use crate::registry::DetectorInfo;
+use crate::view::proto;
+use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
+
+static PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "threshold",
+        default: "5000",
+        help: "port-scan interval in microseconds, 1000..=1000000 (Junos port-scan threshold)",
+    },
+    ParamSpec {
+        name: "ports_needed",
+        default: "10",
+        help: "distinct destination ports inside the interval that trip the screen (Junos: 10)",
+    },
+    ParamSpec {
+        name: "count_mode",
+        default: "syn-set",
+        help: "which TCP packets count: syn-set | syn-only | no-session-any (DETECTORS.md 1.2)",
+    },
+    ParamSpec {
+        name: "window",
+        default: "sliding",
+        help: "sliding | anchored interval (undocumented by the vendor)",
+    },
+    ParamSpec {
+        name: "block_timeout",
+        default: "threshold",
+        help: "microseconds the source stays blocked after an alarm; `threshold` = same as threshold [unverified]",
+    },
+    ParamSpec {
+        name: "ip_sweep_threshold",
+        default: "5000",
+        help: "ip-sweep interval in microseconds, 1000..=1000000 (Junos ip-sweep threshold)",
+    },
+    ParamSpec {
+        name: "ip_sweep_needed",
+        default: "10",
+        help: "distinct destinations of ICMP echo requests that trip the ip-sweep screen (Junos: 10)",
+    },
+    ParamSpec {
+        name: "tcp_session_timeout",
+        default: "1800",
+        help: "seconds an idle TCP session lives, no-session-any mode (ScreenOS TCP default 30 min)",
+    },
+    ParamSpec {
+        name: "closed_session_timeout",
+        default: "10",
+        help: "seconds a session lives after FIN or RST, no-session-any mode (ScreenOS ~10 s)",
+    },
+    ParamSpec {
+        name: "zone",
+        default: "Untrust",
+        help: "zone name printed in the alarm text",
+    },
+    ParamSpec {
+        name: "interface",
+        default: "ethernet0/0",
+        help: "interface name printed in the alarm text",
+    },
+];
+
+/// Registry entry.
+pub static INFO: DetectorInfo = DetectorInfo {
+    name: "screenos",
+    summary: "Juniper ScreenOS/Junos port-scan and ip-sweep screens: 10 ports (hosts) in 5000 us",
+    params: PARAMS,
+    build,
+};
+
+fn build(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
+    let threshold = p.u64_in("threshold", 1000, 1_000_000)? as i64;
+    let block = if p.raw("block_timeout").eq_ignore_ascii_case("threshold") {
+        threshold
+    } else {
+        p.u64_in("block_timeout", 0, 1 << 40)? as i64
+    };
+    Ok(Box::new(ScreenOs::new(Config {
+        threshold_us: threshold,
+        ports_needed: p.u64_in("ports_needed", 1, 65536)? as usize,
+        count_mode: match p.choice("count_mode", &["syn-set", "syn-only", "no-session-any"])? {
+            0 => CountMode::SynSet,
+            1 => CountMode::SynOnly,
+            _ => CountMode::NoSessionAny,
+        },
+        anchored: p.choice("window", &["sliding", "anchored"])? == 1,
+        block_us: block,
+        sweep_threshold_us: p.u64_in("ip_sweep_threshold", 1000, 1_000_000)? as i64,
+        sweep_needed: p.u64_in("ip_sweep_needed", 1, 1 << 20)? as usize,
+        tcp_session_us: p.u64_in("tcp_session_timeout", 0, 1 << 30)? as i64 * 1_000_000,
+        closed_session_us: p.u64_in("closed_session_timeout", 0, 1 << 30)? as i64 * 1_000_000,
+        zone: p.raw("zone").to_string(),
+        interface: p.raw("interface").to_string(),
+    })))
+}
+
+/// Which TCP packets the port-scan screen counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountMode {
+    /// SYN bit set, ACK don't-care.
+    SynSet,
+    /// SYN set, ACK clear.
+    SynOnly,
+    /// Any TCP segment matching no session of the screen.
+    NoSessionAny,
+}
+
+/// Screen configuration (see the module table).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Port-scan interval, µs.
+    pub threshold_us: i64,
+    /// Distinct ports needed.
+    pub ports_needed: usize,
+    /// Which packets count.
+    pub count_mode: CountMode,
+    /// Anchored instead of sliding window.
+    pub anchored: bool,
+    /// Block length after an alarm, µs.
+    pub block_us: i64,
+    /// IP-sweep interval, µs.
+    pub sweep_threshold_us: i64,
+    /// Distinct destinations needed for an address sweep.
+    pub sweep_needed: usize,
+    /// Idle TCP session lifetime, µs.
+    pub tcp_session_us: i64,
+    /// Lifetime after FIN/RST, µs.
+    pub closed_session_us: i64,
+    /// Zone name for the alarm text.
+    pub zone: String,
+    /// Interface name for the alarm text.
+    pub interface: String,
+}
+
+/// One counted packet in a window.
+#[derive(Clone, Copy, Debug)]
+struct Hit {
+    key: u32,
+    at: i64,
+    frame: u64,
+}
+
+/// Distinct keys (ports or addresses) in one interval.
+#[derive(Clone, Debug, Default)]
+struct Window {
+    /// Start of an anchored interval.
+    anchor: i64,
+    hits: Vec<Hit>,
+}
+
+impl Window {
+    /// Adds `key` at `at` and returns the number of distinct keys inside the interval.
+    fn add(&mut self, key: u32, at: i64, frame: u64, interval: i64, anchored: bool) -> usize {
+        if anchored {
+            if self.hits.is_empty() || at - self.anchor > interval {
+                self.hits.clear();
+                self.anchor = at;
+            }
+        } else {
+            self.hits.retain(|h| h.at >= at - interval);
+        }
+        if !self.hits.iter().any(|h| h.key == key) {
+            self.hits.push(Hit { key, at, frame });
+        }
+        self.hits.len()
+    }
+
+    fn stale(&self, now: i64, interval: i64, anchored: bool) -> bool {
+        match (anchored, self.hits.last()) {
+            (_, None) => true,
+            (true, Some(_)) => now - self.anchor > interval,
+            (false, Some(last)) => last.at < now - interval,
+        }
+    }
+}
+
+/// A source blocked after an alarm, folding repeats.
+#[derive(Clone, Debug)]
+struct Block {
+    until: i64,
+    repeats: i64,
+    first: i64,
+    last_frame: Option<u64>,
+    text: String,
+    victim: Option<Ipv4Addr>,
+    frames: Vec<u64>,
+}
+
+/// One ScreenOS session (ordered endpoints: lower first).
+#[derive(Clone, Copy, Debug)]
+struct Session {
+    deadline: i64,
+    closing: bool,
+}
+
+type SessKey = (Ipv4Addr, u16, Ipv4Addr, u16);
+
+/// The ScreenOS screens.
+#[derive(Debug)]
+pub struct ScreenOs {
+    cfg: Config,
+    scans: BTreeMap<(Ipv4Addr, Ipv4Addr), Window>,
+    sweeps: BTreeMap<Ipv4Addr, Window>,
+    scan_blocks: BTreeMap<Ipv4Addr, Block>,
+    sweep_blocks: BTreeMap<Ipv4Addr, Block>,
+    sessions: BTreeMap<SessKey, Session>,
+    next_sweep: i64,
+}
+
+fn sess_key(a: Ipv4Addr, ap: u16, b: Ipv4Addr, bp: u16) -> SessKey {
+    if (a, ap) <= (b, bp) {
+        (a, ap, b, bp)
+    } else {
+        (b, bp, a, ap)
+    }
+}
+
+impl ScreenOs {
+    /// A screen with empty state.
+    pub fn new(cfg: Config) -> Self {
+        ScreenOs {
+            cfg,
+            scans: BTreeMap::new(),
+            sweeps: BTreeMap::new(),
+            scan_blocks: BTreeMap::new(),
+            sweep_blocks: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            next_sweep: i64::MIN,
+        }
+    }
+
+    fn tail(&self) -> String {
+        format!(
+            "(zone {}, int {}). Occurred",
+            self.cfg.zone, self.cfg.interface
+        )
+    }
+
+    /// Emits summaries of blocks that ended at or before `now`, and drops stale state.
+    fn expire(&mut self, now: i64, out: &mut Vec<Alert>) {
+        for blocks in [&mut self.scan_blocks, &mut self.sweep_blocks] {
+            let ended: Vec<Ipv4Addr> = blocks
+                .iter()
+                .filter(|(_, b)| b.until < now)
+                .map(|(a, _)| *a)
+                .collect();
+            for src in ended {
+                if let Some(b) = blocks.remove(&src) {
+                    if b.repeats > 0 {
+                        let kind = if b.text.starts_with("Port") {
+                            AlertKind::PortScan
+                        } else {
+                            AlertKind::AddressSweep
+                        };
+                        out.push(Alert {
+                            detector: "screenos",
+                            scanner: src,
+                            victim: b.victim,
+                            kind,
+                            first_seen: Instant::from_micros(b.first),
+                            time: Instant::from_micros(b.until.saturating_add(1).min(now)),
+                            trigger_frame: b.last_frame,
+                            evidence: Evidence {
+                                counters: vec![("repeat", 1), ("occurred", b.repeats)],
+                                ports: Vec::new(),
+                                frames: b.frames,
+                                log_line: format!("{} {} times.", b.text, b.repeats),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        if now >= self.next_sweep {
+            // Periodic clean-up of idle state keeps memory bounded.
+            self.next_sweep = now.saturating_add(1_000_000);
+            let (t, a) = (self.cfg.threshold_us, self.cfg.anchored);
+            self.scans.retain(|_, w| !w.stale(now, t, a));
+            let st = self.cfg.sweep_threshold_us;
+            self.sweeps.retain(|_, w| !w.stale(now, st, a));
+            self.sessions.retain(|_, s| s.deadline >= now);
+        }
+    }
+
+    /// True if `key` has a live session (before this packet updates it).
+    fn session_lookup(&mut self, now: i64, key: &SessKey) -> bool {
+        match self.sessions.get(key) {
+            Some(s) if s.deadline >= now => true,
+            Some(_) => {
+                self.sessions.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn session_update(&mut self, now: i64, key: SessKey, flags: crate::TcpFlags, existed: bool) {
+        let closing = flags.fin() || flags.rst();
+        if existed {
+            if let Some(s) = self.sessions.get_mut(&key) {
+                s.closing |= closing;
+                let life = if s.closing {
+                    self.cfg.closed_session_us
+                } else {
+                    self.cfg.tcp_session_us
+                };
+                // A closing session is not revived by later packets.
+                s.deadline = if s.closing {
+                    s.deadline.min(now.saturating_add(life))
+                } else {
+                    now.saturating_add(life)
+                };
+            }
+        } else if flags.syn() && !flags.ack() && !flags.rst() {
+            let life = if closing {
+                self.cfg.closed_session_us
+            } else {
+                self.cfg.tcp_session_us
+            };
+            self.sessions.insert(
+                key,
+                Session {
+                    deadline: now.saturating_add(life),
+                    closing,
+                },
+            );
+        }
+    }
+
+    fn on_tcp(&mut self, now: i64, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
+        let Some(tcp) = pkt.tcp() else { return };
+        let f = tcp.flags;
+        let qualifies = match self.cfg.count_mode {
+            CountMode::SynSet => f.syn(),
+            CountMode::SynOnly => f.syn() && !f.ack(),
+            CountMode::NoSessionAny => {
+                let key = sess_key(pkt.src, tcp.src_port, pkt.dst, tcp.dst_port);
+                let existed = self.session_lookup(now, &key);
+                self.session_update(now, key, f, existed);
+                !existed
+            }
+        };
+        if !qualifies {
+            return;
+        }
+        let tail = self.tail();
+        if let Some(b) = self.scan_blocks.get_mut(&pkt.src) {
+            if b.repeats == 0 {
+                b.first = now;
+            }
+            b.repeats += 1;
+            b.last_frame = Some(pkt.frame);
+            if b.frames.len() < Evidence::MAX_FRAMES {
+                b.frames.push(pkt.frame);
+            }
+            return;
+        }
+        let (t, a, needed) = (
+            self.cfg.threshold_us,
+            self.cfg.anchored,
+            self.cfg.ports_needed,
+        );
+        let w = self.scans.entry((pkt.src, pkt.dst)).or_default();
+        let n = w.add(u32::from(tcp.dst_port), now, pkt.frame, t, a);
+        if n < needed {
+            return;
+        }
+        let hits = core::mem::take(&mut w.hits);
+        self.scans.remove(&(pkt.src, pkt.dst));
+        let first = hits.first().map_or(now, |h| h.at);
+        let text = format!(
+            "Port scan! From {}:{} to {}:{}, proto TCP {tail}",
+            pkt.src, tcp.src_port, pkt.dst, tcp.dst_port
+        );
+        let mut ev = Evidence {
+            counters: vec![
+                ("distinct_ports", n as i64),
+                ("window_us", now - first),
+                ("threshold_us", t),
+                ("ports_needed", needed as i64),
+            ],
+            ports: hits.iter().map(|h| h.key as u16).collect(),
+            frames: Vec::new(),
+            log_line: format!("{text} 1 times."),
+        };
+        for h in &hits {
+            ev.push_frame(h.frame);
+        }
+        out.push(Alert {
+            detector: "screenos",
+            scanner: pkt.src,
+            victim: Some(pkt.dst),
+            kind: AlertKind::PortScan,
+            first_seen: Instant::from_micros(first),
+            time: Instant::from_micros(now),
+            trigger_frame: Some(pkt.frame),
+            evidence: ev,
+        });
+        self.scan_blocks.insert(
+            pkt.src,
+            Block {
+                until: now.saturating_add(self.cfg.block_us),
+                repeats: 0,
+                first: now,
+                last_frame: None,
+                text,
+                victim: Some(pkt.dst),
+                frames: Vec::new(),
+            },
+        );
+    }
+
+    fn on_echo(&mut self, now: i64, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
+        let tail = self.tail();
+        if let Some(b) = self.sweep_blocks.get_mut(&pkt.src) {
+            if b.repeats == 0 {
+                b.first = now;
+            }
+            b.repeats += 1;
+            b.last_frame = Some(pkt.frame);
+            if b.frames.len() < Evidence::MAX_FRAMES {
+                b.frames.push(pkt.frame);
+            }
+            return;
+        }
+        let (t, a, needed) = (
+            self.cfg.sweep_threshold_us,
+            self.cfg.anchored,
+            self.cfg.sweep_needed,
+        );
+        let w = self.sweeps.entry(pkt.src).or_default();
+        let n = w.add(u32::from(pkt.dst), now, pkt.frame, t, a);
+        if n < needed {
+            return;
+        }
+        let hits = core::mem::take(&mut w.hits);
+        self.sweeps.remove(&pkt.src);
+        let first = hits.first().map_or(now, |h| h.at);
+        let text = format!(
+            "Address sweep! From {} to {}, proto 1 {tail}",
+            pkt.src, pkt.dst
+        );
+        let mut ev = Evidence {
+            counters: vec![
+                ("distinct_addresses", n as i64),
+                ("window_us", now - first),
+                ("threshold_us", t),
+                ("addresses_needed", needed as i64),
+            ],
+            ports: Vec::new(),
+            frames: Vec::new(),
+            log_line: format!("{text} 1 times."),
+        };
+        for h in &hits {
+            ev.push_frame(h.frame);
+        }
+        out.push(Alert {
+            detector: "screenos",
+            scanner: pkt.src,
+            victim: None,
+            kind: AlertKind::AddressSweep,
+            first_seen: Instant::from_micros(first),
+            time: Instant::from_micros(now),
+            trigger_frame: Some(pkt.frame),
+            evidence: ev,
+        });
+        self.sweep_blocks.insert(
+            pkt.src,
+            Block {
+                until: now.saturating_add(self.cfg.block_us),
+                repeats: 0,
+                first: now,
+                last_frame: None,
+                text,
+                victim: None,
+                frames: Vec::new(),
+            },
+        );
+    }
+}
+
+impl Detector for ScreenOs {
+    fn name(&self) -> &'static str {
+        "screenos"
+    }
+
+    fn observe(&mut self, now: Instant, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
+        let now = now.total_micros();
+        self.expire(now, out);
+        match pkt.protocol {
+            proto::TCP => self.on_tcp(now, pkt, out),
+            proto::ICMP if pkt.icmp().is_some_and(|i| i.is_echo_request()) => {
+                self.on_echo(now, pkt, out)
+            }
+            _ => {}
+        }
+    }
+
+    fn flush(&mut self, now: Instant, out: &mut Vec<Alert>) {
+        self.expire(now.total_micros(), out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+
+    /// Ten probes from 192.0.2.9 to 10.0.0.1 ports 1..=10, `gap` µs apart, flags `f`.
+    fn burst(r: &mut Run, t0: i64, gap: i64, f: u8) -> usize {
+        (0..10)
+            .map(|i| {
+                r.push(
+                    t0 + i * gap,
+                    &tcp(ip("192.0.2.9"), 4000, ip("10.0.0.1"), 1 + i as u16, f),
+                )
+            })
+            .sum()
+    }
+
+    #[test]
+    fn tenth_port_inside_threshold_alerts() {
+        let mut r = Run::new("screenos");
+        // 9 gaps of 555 µs = 4995 µs <= 5000.
+        assert_eq!(burst(&mut r, 0, 555, S), 1);
+        let a = &r.alerts[0];
+        assert_eq!(a.trigger_frame, Some(9));
+        assert_eq!(a.evidence.counters[0], ("distinct_ports", 10));
+        assert_eq!(a.evidence.ports, (1..=10).collect::<Vec<u16>>());
+        assert_eq!(
+            a.evidence.log_line,
+            "Port scan! From 192.0.2.9:4000 to 10.0.0.1:10, proto TCP (zone Untrust, int ethernet0/0). Occurred 1 times."
+        );
+        // Exactly 5000 µs still counts.
+        let mut r = Run::new("screenos");
+        for i in 0..10 {
+            let t = if i == 9 { 5000 } else { i };
+            r.push(t, &tcp(ip("192.0.2.9"), 1, ip("10.0.0.1"), 1 + i as u16, S));
+        }
+        assert_eq!(r.alerts.len(), 1);
+        assert_eq!(r.alerts[0].evidence.counters[1], ("window_us", 5000));
+    }
+
+    #[test]
+    fn tenth_port_outside_threshold_does_not() {
+        let mut r = Run::new("screenos");
+        // 9 gaps of 556 µs = 5004 µs > 5000: the first port has slid out.
+        assert_eq!(burst(&mut r, 0, 556, S), 0);
+        let mut r = Run::new("screenos:threshold=6000");
+        assert_eq!(burst(&mut r, 0, 556, S), 1);
+    }
+
+    #[test]
+    fn syn_set_counts_syn_ack_syn_only_does_not() {
+        let mut r = Run::new("screenos");
+        assert_eq!(burst(&mut r, 0, 100, SA), 1);
+        let mut r = Run::new("screenos:count_mode=syn-only");
+        assert_eq!(burst(&mut r, 0, 100, SA), 0);
+        let mut r = Run::new("screenos:count_mode=syn-only");
+        assert_eq!(burst(&mut r, 0, 100, S), 1);
+        // ACK-only segments never count in the SYN modes.
+        let mut r = Run::new("screenos");
+        assert_eq!(burst(&mut r, 0, 100, A), 0);
+    }
+
+    #[test]
+    fn no_session_any_counts_sessionless_acks_only() {
+        let mut r = Run::new("screenos:count_mode=no-session-any");
+        assert_eq!(burst(&mut r, 0, 100, A), 1);
+        // With sessions opened by SYNs long before, the same ACKs are in-session.
+        let mut r = Run::new("screenos:count_mode=no-session-any");
+        for p in 1..=10u16 {
+            r.push(
+                i64::from(p) * 10_000,
+                &tcp(ip("10.0.0.1"), p, ip("192.0.2.9"), 4000, S),
+            );
+        }
+        assert_eq!(burst(&mut r, 1_000_000, 100, A), 0);
+        // After the 30 min idle timeout, they are sessionless again.
+        assert_eq!(burst(&mut r, 1_000_000 + 1_801_000_000, 100, A), 1);
+    }
+
+    #[test]
+    fn anchored_window_restarts() {
+        let mut r = Run::new("screenos:window=anchored");
+        // 5 ports at t=0..4, then 5 ports at 5001..: sliding would alert, anchored does not
+        for i in 0..5 {
+            r.push(
+                i,
+                &tcp(ip("192.0.2.9"), 1, ip("10.0.0.1"), 100 + i as u16, S),
+            );
+        }
+        for i in 0..5 {
+            r.push(
+                4990 + i,
+                &tcp(ip("192.0.2.9"), 1, ip("10.0.0.1"), 200 + i as u16, S),
+            );
+        }
+        assert_eq!(r.alerts.len(), 1, "sliding-equivalent inside one interval");
+        // One port at t=0, six at 4000.., four at 5001..: the sliding window
+        // holds the last ten; the anchored one restarts at 5001.
+        let feed = |r: &mut Run| {
+            r.push(0, &tcp(ip("192.0.2.9"), 1, ip("10.0.0.1"), 99, S));
+            for i in 0..6 {
+                r.push(
+                    4000 + i,
+                    &tcp(ip("192.0.2.9"), 1, ip("10.0.0.1"), 100 + i as u16, S),
+                );
+            }
+            for i in 0..4 {
+                r.push(
+                    5001 + i,
+                    &tcp(ip("192.0.2.9"), 1, ip("10.0.0.1"), 200 + i as u16, S),
+                );
+            }
+        };
+        let mut r = Run::new("screenos:window=anchored");
+        feed(&mut r);
+        assert!(r.alerts.is_empty());
+        let mut r = Run::new("screenos");
+        feed(&mut r);
+        assert_eq!(r.alerts.len(), 1);
+    }
+
+    #[test]
+    fn repeats_fold_into_occurred_n_times() {
+        let mut r = Run::new("screenos");
+        burst(&mut r, 0, 100, S);
+        // Three more SYNs during the block, to another destination too.
+        r.push(1000, &tcp(ip("192.0.2.9"), 4000, ip("10.0.0.1"), 11, S));
+        r.push(1100, &tcp(ip("192.0.2.9"), 4000, ip("10.0.0.2"), 12, S));
+        r.push(1200, &tcp(ip("192.0.2.9"), 4000, ip("10.0.0.1"), 13, S));
+        assert_eq!(r.alerts.len(), 1);
+        assert_eq!(r.flush(10_000_000), 1);
+        let s = &r.alerts[1];
+        assert!(
+            s.evidence.log_line.ends_with("Occurred 3 times."),
+            "{}",
+            s.evidence.log_line
+        );
+        assert_eq!(s.evidence.counters[0], ("repeat", 1));
+    }
+
+    #[test]
+    fn address_sweep() {
+        let mut r = Run::new("screenos");
+        for i in 0..10u8 {
+            r.push(
+                i64::from(i) * 100,
+                &icmp_echo(ip("192.0.2.9"), Ipv4Addr::new(10, 0, 0, i)),
+            );
+        }
+        assert_eq!(r.alerts.len(), 1);
+        assert_eq!(r.alerts[0].kind, AlertKind::AddressSweep);
+        assert!(
+            r.alerts[0]
+                .evidence
+                .log_line
+                .starts_with("Address sweep! From 192.0.2.9 to 10.0.0.9, proto 1 (zone")
+        );
+    }
+
+    #[test]
+    fn single_port_poller_never_alerts() {
+        let mut r = Run::new("screenos:count_mode=no-session-any");
+        for i in 0..100 {
+            r.push(
+                i * 600_000_000,
+                &tcp(ip("10.0.0.5"), 40000 + i as u16, ip("192.0.2.1"), 443, S),
+            );
+        }
+        assert!(r.alerts.is_empty());
+    }
+}
