@@ -87,9 +87,15 @@ impl DetectorSet {
         }
     }
 
-    /// Runs pending timers at the end of the input.
+    /// How long past the end of the input timers still run: real sensors keep
+    /// running after the last packet, so checks due shortly after it (psad's
+    /// 5 s check interval, Zeek's 5 s attempt delay and 5 min inactivity
+    /// timeout) still report.
+    pub const DRAIN: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(600);
+
+    /// Runs pending timers at the end of the input (plus [`Self::DRAIN`]).
     pub fn finish(&mut self, at: Instant) {
-        let at = at.max(self.last);
+        let at = at.max(self.last) + Self::DRAIN;
         for (i, inst) in self.instances.iter_mut().enumerate() {
             inst.detector.flush(at, &mut self.alerts[i]);
         }
