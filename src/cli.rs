@@ -85,7 +85,11 @@ pub struct BenchArgs {
 
 fn detector_specs(arg: &Option<String>) -> Vec<String> {
     match arg {
-        Some(s) => s.split('+').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+        Some(s) => s
+            .split('+')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect(),
         None => default_suite(),
     }
 }
@@ -95,7 +99,10 @@ fn short(spec: &str) -> String {
     match spec.split_once(':') {
         None => spec.to_string(),
         Some((name, rest)) => {
-            let vals: Vec<&str> = rest.split(',').map(|kv| kv.split_once('=').map_or(kv, |(_, v)| v)).collect();
+            let vals: Vec<&str> = rest
+                .split(',')
+                .map(|kv| kv.split_once('=').map_or(kv, |(_, v)| v))
+                .collect();
             format!("{name}[{}]", vals.join(","))
         }
     }
@@ -140,15 +147,30 @@ impl TapObserver for Observer<'_> {
 
 /// `scanbench run`.
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
-    let paths = if a.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { a.paths.clone() };
+    let paths = if a.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        a.paths.clone()
+    };
     let files = crate::scenario_files(&paths)?;
     if files.is_empty() {
-        bail!("no scenario files (*.toml) under {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no scenario files (*.toml) under {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     if a.pcap.is_some() && files.len() > 1 {
         bail!("--pcap names one capture; with several scenarios use --out DIR");
     }
-    let format = if a.pcapng { PcapFormat::Pcapng } else { PcapFormat::Pcap { nanos: a.nanos } };
+    let format = if a.pcapng {
+        PcapFormat::Pcapng
+    } else {
+        PcapFormat::Pcap { nanos: a.nanos }
+    };
     let specs = detector_specs(&a.detectors);
     // Validate detector specs before simulating anything.
     if !a.no_detectors {
@@ -166,15 +188,26 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             (None, Some(dir)) => Some(dir.join(format!("{}.{}", sc.name, format.extension()))),
             _ => None,
         };
-        let outputs = Outputs { pcap, labels: a.labels.clone(), format };
-        let mut set = if a.no_detectors { None } else { Some(DetectorSet::new(&specs)?) };
+        let outputs = Outputs {
+            pcap,
+            labels: a.labels.clone(),
+            format,
+        };
+        let mut set = if a.no_detectors {
+            None
+        } else {
+            Some(DetectorSet::new(&specs)?)
+        };
         let built = sc.build(seed)?;
         let mut obs = Observer {
             set: set.as_mut(),
             sensor: built.sensor,
             drop_log: built.drop_log_sensor,
             frames: Vec::new(),
-            truth: Truth { scanners: sc.malicious_addrs(), ..Truth::default() },
+            truth: Truth {
+                scanners: sc.malicious_addrs(),
+                ..Truth::default()
+            },
             scanners: sc.malicious_addrs(),
         };
         drop(built);
@@ -188,7 +221,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             let cells = (0..specs.len())
                 .map(|i| {
                     let s = score(&set.alerts[i], &truth);
-                    if s.alerts == 0 { "-".to_string() } else { format!("{} {}/{}", s.alerts, s.tp, s.fp) }
+                    if s.alerts == 0 {
+                        "-".to_string()
+                    } else {
+                        format!("{} {}/{}", s.alerts, s.tp, s.fp)
+                    }
                 })
                 .collect();
             rows.push((sc.name.clone(), cells));
@@ -219,8 +256,17 @@ fn print_summary(s: &RunSummary, wall: std::time::Duration, verbose: bool) {
         return;
     }
     for t in &s.taps {
-        let causes: Vec<String> = t.by_cause.iter().map(|((c, k), n)| format!("{k} ({c}) {n}")).collect();
-        println!("  tap {}: {} frames: {}", t.name, t.frames, causes.join(", "));
+        let causes: Vec<String> = t
+            .by_cause
+            .iter()
+            .map(|((c, k), n)| format!("{k} ({c}) {n}"))
+            .collect();
+        println!(
+            "  tap {}: {} frames: {}",
+            t.name,
+            t.frames,
+            causes.join(", ")
+        );
         for f in &t.files {
             println!("    wrote {}", f.display());
         }
@@ -233,7 +279,11 @@ fn print_summary(s: &RunSummary, wall: std::time::Duration, verbose: bool) {
 
 fn fmt_duration(us: u64) -> String {
     let s = us as f64 / 1e6;
-    if s >= 3600.0 { format!("{:.1} h", s / 3600.0) } else { format!("{s:.1} s") }
+    if s >= 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{s:.1} s")
+    }
 }
 
 fn print_alerts(set: &DetectorSet) {
@@ -245,19 +295,27 @@ fn print_alerts(set: &DetectorSet) {
                 al.time.total_micros() as f64 / 1e6,
                 al.kind,
                 al.scanner,
-                al.victim.map(|v| v.to_string()).unwrap_or_else(|| "*".into()),
+                al.victim
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "*".into()),
                 al.evidence.log_line
             );
         }
         if alerts.len() > 5 {
-            println!("  [{}] ... {} more alerts", short(&set.specs[i]), alerts.len() - 5);
+            println!(
+                "  [{}] ... {} more alerts",
+                short(&set.specs[i]),
+                alerts.len() - 5
+            );
         }
     }
 }
 
 fn print_table(specs: &[String], rows: &[(String, Vec<String>)]) {
     println!();
-    println!("Verdicts: cell = alerts TP/FP (flagged source addresses that are / are not scanners); - = no alert");
+    println!(
+        "Verdicts: cell = alerts TP/FP (flagged source addresses that are / are not scanners); - = no alert"
+    );
     let headers: Vec<String> = specs.iter().map(|s| short(s)).collect();
     let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(8).max(8);
     print!("{:<w0$}", "scenario");
@@ -279,7 +337,11 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let specs = detector_specs(&a.detectors);
     let mut set = DetectorSet::new(&specs)?;
     let mut reader = CaptureReader::open(&a.file)?;
-    let vantage = if a.drop_log { Vantage::DropLog } else { Vantage::Wire };
+    let vantage = if a.drop_log {
+        Vantage::DropLog
+    } else {
+        Vantage::Wire
+    };
     let mut last = Instant::ZERO;
     let mut failure = None;
     while let Some(r) = reader.next_frame() {
@@ -318,17 +380,30 @@ pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
     if a.scenarios.is_dir() {
         for f in crate::scenario_files(std::slice::from_ref(&a.scenarios))? {
             match Scenario::load(&f) {
-                Ok(sc) => println!("  {:<32} {}", sc.name, sc.description.lines().next().unwrap_or("")),
+                Ok(sc) => println!(
+                    "  {:<32} {}",
+                    sc.name,
+                    sc.description.lines().next().unwrap_or("")
+                ),
                 Err(e) => println!("  {:<32} INVALID: {e}", f.display()),
             }
         }
     }
     println!("\nApplications (scenario tables):");
     for (k, d) in [
-        ("web-server", "serves HTTP on ports (pool of listening smoltcp sockets)"),
-        ("http-client", "one request (or `parallel` connections) at a time"),
+        (
+            "web-server",
+            "serves HTTP on ports (pool of listening smoltcp sockets)",
+        ),
+        (
+            "http-client",
+            "one request (or `parallel` connections) at a time",
+        ),
         ("poller", "periodic request, `every = \"10m..15m\"`"),
-        ("syn-scan", "nmap -sS-style raw SYN scan, timing T0..T5, ports incl. top1000"),
+        (
+            "syn-scan",
+            "nmap -sS-style raw SYN scan, timing T0..T5, ports incl. top1000",
+        ),
         ("connect-scan", "nmap -sT-style connect scan"),
     ] {
         println!("  {k:<14} {d}");

@@ -13,7 +13,10 @@ use crate::error::Result;
 /// variants the verdict table compares (sense levels, count modes, psad with
 /// its conntrack-bug filter off).
 pub fn default_suite() -> Vec<String> {
-    let mut v: Vec<String> = registry::DETECTORS.iter().map(|d| d.name.to_string()).collect();
+    let mut v: Vec<String> = registry::DETECTORS
+        .iter()
+        .map(|d| d.name.to_string())
+        .collect();
     let variants = [
         "screenos:count_mode=syn-only",
         "screenos:count_mode=no-session-any",
@@ -139,11 +142,19 @@ pub fn score(alerts: &[Alert], truth: &Truth) -> Score {
         let e = flagged.entry(a.scanner).or_insert(a.time);
         *e = (*e).min(a.time);
     }
-    let tp = flagged.keys().filter(|a| truth.scanners.contains(a)).count() as u64;
+    let tp = flagged
+        .keys()
+        .filter(|a| truth.scanners.contains(a))
+        .count() as u64;
     let fp = flagged.len() as u64 - tp;
     let latency_us = flagged
         .iter()
-        .filter_map(|(a, t)| truth.scan_start.get(a).map(|s| (*t - *s).total_micros() as i64))
+        .filter_map(|(a, t)| {
+            truth
+                .scan_start
+                .get(a)
+                .map(|s| (*t - *s).total_micros() as i64)
+        })
         .min();
     Score {
         alerts: alerts.len() as u64,
@@ -151,7 +162,11 @@ pub fn score(alerts: &[Alert], truth: &Truth) -> Score {
         tp,
         fp,
         fn_: truth.scanners.len() as u64 - tp,
-        benign_sources: truth.sources.iter().filter(|a| !truth.scanners.contains(a)).count() as u64,
+        benign_sources: truth
+            .sources
+            .iter()
+            .filter(|a| !truth.scanners.contains(a))
+            .count() as u64,
         latency_us,
     }
 }

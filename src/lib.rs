@@ -1,7 +1,7 @@
 //! scanbench: simulated networks, scripted scenarios and port-scan detectors, scored.
 //!
 //! One path from file to verdict, used by every command:
-//! [`Scenario::load`] -> [`simulate()`] (frames streamed from taps, with labels)
+//! [`Scenario::load`] -> [`simulate::simulate`] (frames streamed from taps, with labels)
 //! -> pcap / pcapng / labels files, and detectors.
 //! Real captures enter through [`capture::CaptureReader`] and take the same
 //! detector path.
@@ -16,7 +16,6 @@ pub mod detect;
 pub mod error;
 pub mod scenario;
 pub mod simulate;
-
 
 pub use error::{Error, Result};
 pub use scenario::Scenario;

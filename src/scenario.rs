@@ -8,13 +8,15 @@ use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use scanbench_sim::app::connect_scan::ConnectScan;
 use scanbench_sim::app::http_client::{HttpClient, HttpClientSpec, Schedule};
 use scanbench_sim::app::syn_scan::{ScanSpec, SynScan, Timing};
-use scanbench_sim::app::connect_scan::ConnectScan;
 use scanbench_sim::app::top_ports::parse_ports;
 use scanbench_sim::app::web_server::{WebServer, WebServerSpec};
 use scanbench_sim::rng::stream;
-use scanbench_sim::{Class, Duration, HostSpec, Instant, Label, LinkSpec, Network, NodeId, TapPoint};
+use scanbench_sim::{
+    Class, Duration, HostSpec, Instant, Label, LinkSpec, Network, NodeId, TapPoint,
+};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -313,20 +315,32 @@ impl Scenario {
     }
 
     fn addr(&self, s: &Spanned<String>, field: &str) -> Result<Ipv4Addr> {
-        s.get_ref()
-            .trim()
-            .parse()
-            .map_err(|_| self.err(s.span(), field, format!("`{}` is not an IPv4 address", s.get_ref())))
+        s.get_ref().trim().parse().map_err(|_| {
+            self.err(
+                s.span(),
+                field,
+                format!("`{}` is not an IPv4 address", s.get_ref()),
+            )
+        })
     }
 
     fn node(&self, net: &Network, s: &Spanned<String>, field: &str) -> Result<NodeId> {
         net.node(s.get_ref()).ok_or_else(|| {
-            let mut names: Vec<&str> = self.file.hosts.iter().map(|h| h.name.get_ref().as_str()).collect();
+            let mut names: Vec<&str> = self
+                .file
+                .hosts
+                .iter()
+                .map(|h| h.name.get_ref().as_str())
+                .collect();
             names.extend(self.file.routers.iter().map(|r| r.name.get_ref().as_str()));
             self.err(
                 s.span(),
                 field,
-                format!("no host or router named `{}`; known: {}", s.get_ref(), names.join(", ")),
+                format!(
+                    "no host or router named `{}`; known: {}",
+                    s.get_ref(),
+                    names.join(", ")
+                ),
             )
         })
     }
@@ -357,10 +371,21 @@ impl Scenario {
     fn targets(&self, s: &Spanned<Vec<String>>) -> Result<Vec<Ipv4Addr>> {
         let mut out = Vec::new();
         for t in s.get_ref() {
-            let bad = || self.err(s.span(), "targets", format!("`{t}` is not an address or CIDR block"));
+            let bad = || {
+                self.err(
+                    s.span(),
+                    "targets",
+                    format!("`{t}` is not an address or CIDR block"),
+                )
+            };
             let (a, p) = t.split_once('/').unwrap_or((t, "32"));
             let a: Ipv4Addr = a.trim().parse().map_err(|_| bad())?;
-            let p: u32 = p.trim().parse().ok().filter(|p| (16..=32).contains(p)).ok_or_else(bad)?;
+            let p: u32 = p
+                .trim()
+                .parse()
+                .ok()
+                .filter(|p| (16..=32).contains(p))
+                .ok_or_else(bad)?;
             let base = u32::from(a) & (u32::MAX.checked_shl(32 - p).unwrap_or(0));
             let n = 1u32 << (32 - p);
             if n == 1 {
@@ -382,8 +407,13 @@ impl Scenario {
             None => parse_ports("top1000").map_err(|m| self.err(f.host.span(), "ports", m))?,
         };
         let timing = match &f.timing {
-            Some(t) => Timing::parse(t.get_ref())
-                .ok_or_else(|| self.err(t.span(), "timing", format!("`{}`: expected T0..T5", t.get_ref())))?,
+            Some(t) => Timing::parse(t.get_ref()).ok_or_else(|| {
+                self.err(
+                    t.span(),
+                    "timing",
+                    format!("`{}`: expected T0..T5", t.get_ref()),
+                )
+            })?,
             None => Timing::parse("T3").expect("T3 exists"),
         };
         Ok(ScanSpec {
@@ -408,7 +438,13 @@ impl Scenario {
             let ephemeral = match &h.ephemeral_ports {
                 None => scanbench_sim::ports::LINUX_RANGE,
                 Some(r) => {
-                    let bad = || self.err(r.span(), "ephemeral_ports", "expected `lo-hi`, e.g. 32768-60999");
+                    let bad = || {
+                        self.err(
+                            r.span(),
+                            "ephemeral_ports",
+                            "expected `lo-hi`, e.g. 32768-60999",
+                        )
+                    };
                     let (a, b) = r.get_ref().split_once('-').ok_or_else(bad)?;
                     let lo: u16 = a.trim().parse().map_err(|_| bad())?;
                     let hi: u16 = b.trim().parse().map_err(|_| bad())?;
@@ -453,9 +489,11 @@ impl Scenario {
                 spec.loss = *v.get_ref();
             }
             if let Some(v) = &l.bandwidth {
-                spec.bandwidth_bps = units::bandwidth(v.get_ref()).map_err(|m| self.err(v.span(), "bandwidth", m))?;
+                spec.bandwidth_bps = units::bandwidth(v.get_ref())
+                    .map_err(|m| self.err(v.span(), "bandwidth", m))?;
             }
-            net.add_link(na, nb, spec).map_err(|e| self.err(sp, "between", e.to_string()))?;
+            net.add_link(na, nb, spec)
+                .map_err(|e| self.err(sp, "between", e.to_string()))?;
         }
         for w in &f.web_servers {
             let h = self.node(&net, &w.host, "host")?;
@@ -472,7 +510,8 @@ impl Scenario {
         for (i, c) in f.http_clients.iter().enumerate() {
             let h = self.node(&net, &c.host, "host")?;
             let server = self.addr(&c.server, "server")?;
-            let mut spec = HttpClientSpec::once(server, c.port.unwrap_or(80), self.instant(&c.at, "at")?);
+            let mut spec =
+                HttpClientSpec::once(server, c.port.unwrap_or(80), self.instant(&c.at, "at")?);
             spec.path = c.path.clone().unwrap_or_else(|| "/".into());
             spec.parallel = c.parallel.unwrap_or(1).max(1);
             let label = self.label(&c.label, c.host.get_ref(), false, "browse")?;
@@ -483,8 +522,8 @@ impl Scenario {
         for (i, p) in f.pollers.iter().enumerate() {
             let h = self.node(&net, &p.host, "host")?;
             let server = self.addr(&p.server, "server")?;
-            let (min, max) =
-                units::duration_range(p.every.get_ref()).map_err(|m| self.err(p.every.span(), "every", m))?;
+            let (min, max) = units::duration_range(p.every.get_ref())
+                .map_err(|m| self.err(p.every.span(), "every", m))?;
             if min == Duration::ZERO {
                 return Err(self.err(p.every.span(), "every", "interval must be positive"));
             }
@@ -530,9 +569,9 @@ impl Scenario {
                     let [a, b] = l.get_ref();
                     let na = self.node(&net, &Spanned::new(l.span(), a.clone()), "link")?;
                     let nb = self.node(&net, &Spanned::new(l.span(), b.clone()), "link")?;
-                    let link = net
-                        .link_between(na, nb)
-                        .ok_or_else(|| self.err(l.span(), "link", format!("no link between `{a}` and `{b}`")))?;
+                    let link = net.link_between(na, nb).ok_or_else(|| {
+                        self.err(l.span(), "link", format!("no link between `{a}` and `{b}`"))
+                    })?;
                     TapPoint::Link(link)
                 }
                 (None, Some(r)) => {
@@ -540,7 +579,11 @@ impl Scenario {
                     TapPoint::DropLog(self.node(&net, r, "drop_log")?)
                 }
                 _ => {
-                    return Err(self.err(t.name.span(), "tap", "give exactly one of `link` or `drop_log`"));
+                    return Err(self.err(
+                        t.name.span(),
+                        "tap",
+                        "give exactly one of `link` or `drop_log`",
+                    ));
                 }
             };
             net.add_tap(t.name.get_ref(), point)
@@ -549,7 +592,11 @@ impl Scenario {
         }
         let find_tap = |s: &Spanned<String>, field: &str| {
             taps.iter().position(|t| t == s.get_ref()).ok_or_else(|| {
-                self.err(s.span(), field, format!("no tap named `{}`; taps: {}", s.get_ref(), taps.join(", ")))
+                self.err(
+                    s.span(),
+                    field,
+                    format!("no tap named `{}`; taps: {}", s.get_ref(), taps.join(", ")),
+                )
             })
         };
         let sensor = match &f.sensor {
@@ -583,10 +630,31 @@ impl Scenario {
             None => default,
         };
         let mut hosts: Vec<&str> = Vec::new();
-        hosts.extend(f.syn_scans.iter().chain(&f.connect_scans).filter(|s| is_mal(&s.label, true)).map(|s| s.host.get_ref().as_str()));
-        hosts.extend(f.web_servers.iter().filter(|s| is_mal(&s.label, false)).map(|s| s.host.get_ref().as_str()));
-        hosts.extend(f.http_clients.iter().filter(|s| is_mal(&s.label, false)).map(|s| s.host.get_ref().as_str()));
-        hosts.extend(f.pollers.iter().filter(|s| is_mal(&s.label, false)).map(|s| s.host.get_ref().as_str()));
+        hosts.extend(
+            f.syn_scans
+                .iter()
+                .chain(&f.connect_scans)
+                .filter(|s| is_mal(&s.label, true))
+                .map(|s| s.host.get_ref().as_str()),
+        );
+        hosts.extend(
+            f.web_servers
+                .iter()
+                .filter(|s| is_mal(&s.label, false))
+                .map(|s| s.host.get_ref().as_str()),
+        );
+        hosts.extend(
+            f.http_clients
+                .iter()
+                .filter(|s| is_mal(&s.label, false))
+                .map(|s| s.host.get_ref().as_str()),
+        );
+        hosts.extend(
+            f.pollers
+                .iter()
+                .filter(|s| is_mal(&s.label, false))
+                .map(|s| s.host.get_ref().as_str()),
+        );
         f.hosts
             .iter()
             .filter(|h| hosts.contains(&h.name.get_ref().as_str()))

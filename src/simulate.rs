@@ -56,7 +56,7 @@ pub struct RunSummary {
     /// Fabric counters.
     pub fabric: scanbench_sim::FabricStats,
     /// (node, app kind, counters).
-    pub apps: Vec<(String, String, Vec<(&'static str, u64)>)>,
+    pub apps: Vec<scanbench_sim::fabric::NodeCounters>,
 }
 
 /// Called with (tap index, frame) for every frame: the hook detectors use.
@@ -94,8 +94,14 @@ pub fn per_tap_path(base: &Path, tap: &str, several: bool) -> PathBuf {
     if !several {
         return base.to_path_buf();
     }
-    let stem = base.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = base.extension().map(|s| format!(".{}", s.to_string_lossy())).unwrap_or_default();
+    let stem = base
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = base
+        .extension()
+        .map(|s| format!(".{}", s.to_string_lossy()))
+        .unwrap_or_default();
     base.with_file_name(format!("{stem}.{tap}{ext}"))
 }
 
@@ -105,10 +111,12 @@ pub fn labels_path_for(pcap: &Path) -> PathBuf {
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>> {
-    File::create(path).map(|f| BufWriter::with_capacity(1 << 16, f)).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })
+    File::create(path)
+        .map(|f| BufWriter::with_capacity(1 << 16, f))
+        .map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })
 }
 
 /// One JSON line describing a labelled frame.
@@ -116,7 +124,10 @@ pub fn label_line(frame_no: u64, tap: &str, f: &Frame<'_>) -> String {
     let at = f.at.total_micros();
     let l = f.label;
     let esc = |s: &str| serde_json::Value::String(s.to_string()).to_string();
-    let mut line = format!("{{\"frame\":{frame_no},\"tap\":{},\"time_us\":{at}", esc(tap));
+    let mut line = format!(
+        "{{\"frame\":{frame_no},\"tap\":{},\"time_us\":{at}",
+        esc(tap)
+    );
     if let Ok(v) = PacketView::parse(frame_no, f.bytes) {
         let proto = match v.protocol {
             1 => "icmp".to_string(),
@@ -124,7 +135,10 @@ pub fn label_line(frame_no: u64, tap: &str, f: &Frame<'_>) -> String {
             17 => "udp".to_string(),
             n => n.to_string(),
         };
-        line.push_str(&format!(",\"proto\":\"{proto}\",\"src\":\"{}\",\"dst\":\"{}\"", v.src, v.dst));
+        line.push_str(&format!(
+            ",\"proto\":\"{proto}\",\"src\":\"{}\",\"dst\":\"{}\"",
+            v.src, v.dst
+        ));
         if let Some((sp, dp)) = v.ports() {
             line.push_str(&format!(",\"sport\":{sp},\"dport\":{dp}"));
         }
@@ -223,10 +237,13 @@ pub fn simulate(
             }
             observer.frame(i, f);
         };
-        built.net.run_until(end, &mut sink).map_err(|e| Error::Sim {
-            path: scenario.path.clone(),
-            source: e,
-        })?;
+        built
+            .net
+            .run_until(end, &mut sink)
+            .map_err(|e| Error::Sim {
+                path: scenario.path.clone(),
+                source: e,
+            })?;
     }
     let mut taps = Vec::new();
     for mut s in sinks {

@@ -17,7 +17,9 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
 }
 
 fn stdout(o: &Output) -> String {
@@ -32,7 +34,12 @@ fn stderr(o: &Output) -> String {
 fn run_writes_pcap_and_labels_and_prints_verdicts() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("was.pcap");
-    let o = run(&["run", scenario("web-and-scan.toml").to_str().unwrap(), "--pcap", pcap.to_str().unwrap()]);
+    let o = run(&[
+        "run",
+        scenario("web-and-scan.toml").to_str().unwrap(),
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("web-and-scan: seed 1"), "{out}");
@@ -53,7 +60,15 @@ fn same_seed_is_byte_identical_and_seed_flag_changes_it() {
     let sc = scenario("web-and-scan.toml");
     let sc = sc.to_str().unwrap();
     for (name, seed) in [("a.pcap", "7"), ("b.pcap", "7"), ("c.pcap", "8")] {
-        let o = run(&["run", sc, "--no-detectors", "--seed", seed, "--pcap", &path(name)]);
+        let o = run(&[
+            "run",
+            sc,
+            "--no-detectors",
+            "--seed",
+            seed,
+            "--pcap",
+            &path(name),
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let read = |n: &str| std::fs::read(path(n)).unwrap();
@@ -75,20 +90,39 @@ fn bad_scenario_names_file_line_and_field() {
 
     std::fs::write(&bad, "seed = 1\nduration = \"10s\"\n\n[[host]]\nname = \"a\"\naddr = \"192.0.2.1\"\n\n[[link]]\nbetween = [\"a\", \"nowhere\"]\n").unwrap();
     let err = stderr(&run(&["run", bad.to_str().unwrap()]));
-    assert!(err.contains("bad.toml:9") && err.contains("nowhere") && err.contains("known: a"), "{err}");
+    assert!(
+        err.contains("bad.toml:9") && err.contains("nowhere") && err.contains("known: a"),
+        "{err}"
+    );
 
     std::fs::write(&bad, "seed = 1\nduration = \"ten seconds\"\n").unwrap();
     let err = stderr(&run(&["run", bad.to_str().unwrap()]));
-    assert!(err.contains("bad.toml:2") && err.contains("duration"), "{err}");
+    assert!(
+        err.contains("bad.toml:2") && err.contains("duration"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_detector_lists_valid_ones() {
-    let o = run(&["run", scenario("web-and-scan.toml").to_str().unwrap(), "--detectors", "snortish"]);
+    let o = run(&[
+        "run",
+        scenario("web-and-scan.toml").to_str().unwrap(),
+        "--detectors",
+        "snortish",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("unknown detector `snortish`") && err.contains("scanlogd"), "{err}");
-    let o = run(&["run", scenario("web-and-scan.toml").to_str().unwrap(), "--detectors", "scanlogd:nope=1"]);
+    assert!(
+        err.contains("unknown detector `snortish`") && err.contains("scanlogd"),
+        "{err}"
+    );
+    let o = run(&[
+        "run",
+        scenario("web-and-scan.toml").to_str().unwrap(),
+        "--detectors",
+        "scanlogd:nope=1",
+    ]);
     assert!(stderr(&o).contains("valid parameters"), "{}", stderr(&o));
 }
 
@@ -97,16 +131,31 @@ fn list_shows_scenarios_and_detectors_with_defaults() {
     let o = run(&["list"]);
     assert!(o.status.success());
     let out = stdout(&o);
-    assert!(out.contains("web-and-scan") && out.contains("screenos") && out.contains("threshold"), "{out}");
+    assert!(
+        out.contains("web-and-scan") && out.contains("screenos") && out.contains("threshold"),
+        "{out}"
+    );
 }
 
 #[test]
 fn replay_of_a_run_capture_gives_the_same_alerts_and_truncation_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("x.pcap");
-    let o = run(&["run", scenario("web-and-scan.toml").to_str().unwrap(), "--pcap", pcap.to_str().unwrap(), "--detectors", "scanlogd+screenos"]);
+    let o = run(&[
+        "run",
+        scenario("web-and-scan.toml").to_str().unwrap(),
+        "--pcap",
+        pcap.to_str().unwrap(),
+        "--detectors",
+        "scanlogd+screenos",
+    ]);
     assert!(o.status.success());
-    let o = run(&["replay", pcap.to_str().unwrap(), "--detectors", "scanlogd+screenos"]);
+    let o = run(&[
+        "replay",
+        pcap.to_str().unwrap(),
+        "--detectors",
+        "scanlogd+screenos",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("scanlogd: 1 alert(s)"), "{out}");
@@ -117,7 +166,11 @@ fn replay_of_a_run_capture_gives_the_same_alerts_and_truncation_is_reported() {
     let o = run(&["replay", cut.to_str().unwrap(), "--detectors", "scanlogd"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("offset"), "{}", stderr(&o));
-    assert!(stdout(&o).contains("scanlogd: 1 alert(s)"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("scanlogd: 1 alert(s)"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 /// The capture of the issue's acceptance check: tshark reads a complete
@@ -132,25 +185,52 @@ fn tshark_reads_the_capture_clean() {
     }
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("out.pcap");
-    let o = run(&["run", scenario("web-and-scan.toml").to_str().unwrap(), "--pcap", pcap.to_str().unwrap(), "--no-detectors"]);
+    let o = run(&[
+        "run",
+        scenario("web-and-scan.toml").to_str().unwrap(),
+        "--pcap",
+        pcap.to_str().unwrap(),
+        "--no-detectors",
+    ]);
     assert!(o.status.success());
     let tshark = |filter: &str| {
         let o = Command::new("tshark")
-            .args(["-r", pcap.to_str().unwrap(), "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE", "-Y", filter])
+            .args([
+                "-r",
+                pcap.to_str().unwrap(),
+                "-o",
+                "tcp.check_checksum:TRUE",
+                "-o",
+                "ip.check_checksum:TRUE",
+                "-Y",
+                filter,
+            ])
             .output()
             .unwrap();
-        assert!(o.status.success(), "tshark: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "tshark: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).lines().count()
     };
     assert_eq!(
-        tshark("_ws.malformed or tcp.checksum.status == 0 or ip.checksum.status == 0 or (_ws.expert.severity >= warning and not tcp.connection.rst)"),
+        tshark(
+            "_ws.malformed or tcp.checksum.status == 0 or ip.checksum.status == 0 or (_ws.expert.severity >= warning and not tcp.connection.rst)"
+        ),
         0
     );
-    assert_eq!(tshark("tcp.flags == 0x002 and tcp.dstport == 80 and ip.src == 192.0.2.10"), 1);
+    assert_eq!(
+        tshark("tcp.flags == 0x002 and tcp.dstport == 80 and ip.src == 192.0.2.10"),
+        1
+    );
     assert_eq!(tshark("http.request.method == \"GET\""), 1);
     assert_eq!(tshark("http.response.code == 200"), 1);
     assert!(tshark("tcp.flags.fin == 1") >= 2);
-    assert_eq!(tshark("ip.src == 203.0.113.66 and tcp.flags == 0x002"), 1000);
+    assert_eq!(
+        tshark("ip.src == 203.0.113.66 and tcp.flags == 0x002"),
+        1000
+    );
     assert_eq!(tshark("ip.dst == 203.0.113.66 and tcp.flags == 0x014"), 999);
     assert_eq!(tshark("ip.dst == 203.0.113.66 and tcp.flags == 0x012"), 1);
     assert_eq!(tshark("ip.src == 203.0.113.66 and tcp.flags == 0x004"), 1);

@@ -139,6 +139,9 @@ impl Ord for Event {
     }
 }
 
+/// (node name, app or middlebox kind, counters) for the run summary.
+pub type NodeCounters = (String, String, Vec<(&'static str, u64)>);
+
 /// Counters of one run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FabricStats {
@@ -685,8 +688,8 @@ impl Network {
         }
     }
 
-    /// Per-host and per-app counters: (host, app kind or `host`, counters).
-    pub fn app_stats(&self) -> Vec<(String, String, Vec<(&'static str, u64)>)> {
+    /// Per-host, per-app and per-middlebox counters.
+    pub fn app_stats(&self) -> Vec<NodeCounters> {
         let mut out = Vec::new();
         for n in &self.nodes {
             match &n.kind {

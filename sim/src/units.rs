@@ -23,7 +23,7 @@ pub fn duration(s: &str) -> Result<Duration, String> {
         u => return Err(format!("`{s}`: unknown unit `{u}` (us, ms, s, m, h, d)")),
     };
     let us = v * scale;
-    if !us.is_finite() || us < 0.0 || us > 1e15 {
+    if !(0.0..=1e15).contains(&us) {
         return Err(format!("`{s}` is out of range"));
     }
     Ok(Duration::from_micros(us.round() as u64))
@@ -61,7 +61,9 @@ pub fn bandwidth(s: &str) -> Result<Option<u64>, String> {
     } else if let Some(n) = t.strip_suffix("bps") {
         (n, 1.0)
     } else {
-        return Err(format!("`{s}` is not a bandwidth (e.g. 1Gbps, 100Mbps, inf)"));
+        return Err(format!(
+            "`{s}` is not a bandwidth (e.g. 1Gbps, 100Mbps, inf)"
+        ));
     };
     let v: f64 = num
         .trim()

@@ -207,10 +207,8 @@ impl App for HttpClient {
                     done = true;
                 }
                 _ => {
-                    if !p.sent && s.can_send() {
-                        if s.send_slice(&request).is_ok() {
-                            p.sent = true;
-                        }
+                    if !p.sent && s.can_send() && s.send_slice(&request).is_ok() {
+                        p.sent = true;
                     }
                     while s.can_recv() {
                         let n = s.recv(|b| (b.len(), b.len())).unwrap_or(0);
