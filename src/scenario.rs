@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 
 use scanbench_sim::app::connect_scan::ConnectScan;
 use scanbench_sim::app::http_client::{HttpClient, HttpClientSpec, Schedule};
+use scanbench_sim::app::session::{SessionClient, SessionServer, SessionServerSpec, SessionSpec};
 use scanbench_sim::app::syn_scan::{ScanSpec, SynScan, Timing};
 use scanbench_sim::app::top_ports::parse_ports;
 use scanbench_sim::app::web_server::{WebServer, WebServerSpec};
+use scanbench_sim::middlebox::{BalancerSpec, FirewallSpec, Middlebox, NatSpec, Perimeter};
 use scanbench_sim::rng::stream;
 use scanbench_sim::{
     Class, Duration, HostSpec, Instant, Label, LinkSpec, Network, NodeId, TapPoint,
@@ -67,6 +69,9 @@ pub struct ScenarioFile {
     /// Connect scanners.
     #[serde(default, rename = "connect-scan")]
     pub connect_scans: Vec<ScanFile>,
+    /// Long-lived sessions with idle gaps.
+    #[serde(default, rename = "session")]
+    pub sessions: Vec<SessionFile>,
 }
 
 /// `[[host]]`.
@@ -92,6 +97,45 @@ pub struct HostFile {
 pub struct RouterFile {
     /// Unique name.
     pub name: Spanned<String>,
+    /// Stateful firewall (`[router.firewall]`).
+    pub firewall: Option<FirewallSpec>,
+    /// Source NAT / PAT (`[router.nat]`).
+    pub nat: Option<NatSpec>,
+    /// Load balancer (`[router.balancer]`).
+    pub balancer: Option<BalancerSpec>,
+}
+
+/// `[[session]]`: long-lived connections with idle gaps (see `scanbench_sim::app::session`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionFile {
+    /// Client host.
+    pub host: Spanned<String>,
+    /// Server address.
+    pub server: Spanned<String>,
+    /// Host that runs the server side (adds a session server on `port`).
+    pub server_host: Option<Spanned<String>>,
+    /// Server port (default 993).
+    pub port: Option<u16>,
+    /// Parallel connections (default 1).
+    pub connections: Option<usize>,
+    /// When the connections open (default `0s`).
+    pub start: Option<Spanned<String>>,
+    /// Interval between client sends, e.g. `20m..25m` (default: none).
+    pub client_every: Option<Spanned<String>>,
+    /// Interval between server pushes on each connection (default: none).
+    pub server_every: Option<Spanned<String>>,
+    /// Bytes per send or push (default 64).
+    pub bytes: Option<usize>,
+    /// Close the connections (FIN) at this time (default: never).
+    pub until: Option<Spanned<String>>,
+    /// Abort after sent data stays unacknowledged this long (default `2m`).
+    pub give_up: Option<Spanned<String>>,
+    /// Reconnect after an abort (default true).
+    pub reconnect: Option<bool>,
+    /// Ground truth.
+    #[serde(default)]
+    pub label: LabelFile,
 }
 
 /// `[[link]]`.
@@ -426,6 +470,66 @@ impl Scenario {
         })
     }
 
+    fn add_session(&self, net: &mut Network, seed: u64, i: usize, s: &SessionFile) -> Result<()> {
+        let h = self.node(net, &s.host, "host")?;
+        let server = self.addr(&s.server, "server")?;
+        let every = |v: &Option<Spanned<String>>,
+                     field: &str|
+         -> Result<Option<(Duration, Duration)>> {
+            let Some(v) = v else { return Ok(None) };
+            let r = units::duration_range(v.get_ref()).map_err(|m| self.err(v.span(), field, m))?;
+            if r.0 == Duration::ZERO {
+                return Err(self.err(v.span(), field, "interval must be positive"));
+            }
+            Ok(Some(r))
+        };
+        let give_up = match &s.give_up {
+            Some(g) => self.dur(g, "give_up")?,
+            None => Duration::from_secs(120),
+        };
+        let port = s.port.unwrap_or(993);
+        let bytes = s.bytes.unwrap_or(64);
+        let spec = SessionSpec {
+            server,
+            port,
+            start: self.instant(&s.start, "start")?,
+            connections: s.connections.unwrap_or(1).max(1),
+            every: every(&s.client_every, "client_every")?,
+            bytes,
+            until: match &s.until {
+                Some(u) => Some(Instant::ZERO + self.dur(u, "until")?),
+                None => None,
+            },
+            give_up,
+            reconnect: s.reconnect.unwrap_or(true),
+        };
+        let label = self.label(&s.label, s.host.get_ref(), false, "session")?;
+        let rng = stream(seed, &format!("app:session:{i}:{}", s.host.get_ref()));
+        net.add_app(h, Box::new(SessionClient::new(spec, rng)), label)
+            .map_err(|e| self.err(s.host.span(), "host", e.to_string()))?;
+        if let Some(sh) = &s.server_host {
+            let n = self.node(net, sh, "server_host")?;
+            let spec = SessionServerSpec {
+                port,
+                every: every(&s.server_every, "server_every")?,
+                bytes,
+                give_up,
+                listeners: s.connections.unwrap_or(1).clamp(1, 64) + 1,
+            };
+            let label = Label {
+                actor: sh.get_ref().clone(),
+                class: Class::Benign,
+                cause: "session".into(),
+            };
+            let rng = stream(seed, &format!("app:session-server:{i}:{}", sh.get_ref()));
+            net.add_app(n, Box::new(SessionServer::new(spec, rng)), label)
+                .map_err(|e| self.err(sh.span(), "server_host", e.to_string()))?;
+        } else if s.server_every.is_some() {
+            return Err(self.err(s.host.span(), "server_every", "needs `server_host`"));
+        }
+        Ok(())
+    }
+
     /// Builds the network with `seed` (the file's seed, or a `--seed` override).
     ///
     /// # Errors
@@ -467,7 +571,43 @@ impl Scenario {
                 .map_err(|e| self.err(h.name.span(), "host", e.to_string()))?;
         }
         for r in &f.routers {
-            net.add_router(r.name.get_ref(), vec![])
+            // Processing order: balancer (DNAT to the backend first), then NAT
+            // and firewall as one perimeter (outbound: filter, then translate;
+            // inbound: translate back, then filter), see `Perimeter`.
+            let name = r.name.get_ref();
+            let mut boxes: Vec<Box<dyn Middlebox>> = Vec::new();
+            if let Some(b) = &r.balancer {
+                let rng = stream(seed, &format!("balancer:{name}"));
+                boxes.push(
+                    b.build(name, rng)
+                        .map_err(|m| self.err(r.name.span(), "balancer", m))?,
+                );
+            }
+            let fw = match &r.firewall {
+                Some(fs) => Some(
+                    fs.build()
+                        .map_err(|m| self.err(r.name.span(), "firewall", m))?,
+                ),
+                None => None,
+            };
+            let nat = match &r.nat {
+                Some(ns) => {
+                    let rng = stream(seed, &format!("nat:{name}"));
+                    Some(
+                        ns.build(rng)
+                            .map_err(|m| self.err(r.name.span(), "nat", m))?,
+                    )
+                }
+                None => None,
+            };
+            match (nat, fw) {
+                (Some(n), Some(fw)) => {
+                    let inside = r.nat.as_ref().map(|n| n.inside.clone()).unwrap_or_default();
+                    boxes.push(Box::new(Perimeter::new(n, fw, inside)));
+                }
+                (n, fw) => boxes.extend(n.into_iter().chain(fw)),
+            }
+            net.add_router(name, boxes)
                 .map_err(|e| self.err(r.name.span(), "router", e.to_string()))?;
         }
         for l in &f.links {
@@ -560,6 +700,9 @@ impl Scenario {
             let rng = stream(seed, &format!("app:connect-scan:{i}:{}", s.host.get_ref()));
             net.add_app(h, Box::new(ConnectScan::new(spec, rng)), label)
                 .map_err(|e| self.err(s.host.span(), "host", e.to_string()))?;
+        }
+        for (i, s) in f.sessions.iter().enumerate() {
+            self.add_session(&mut net, seed, i, s)?;
         }
         let mut taps = Vec::new();
         let mut drop_log_taps = Vec::new();
