@@ -12,7 +12,7 @@ use smoltcp::time::Instant;
 
 use super::http_client::min_opt;
 use super::syn_scan::{PortState, ScanSpec};
-use super::{App, AppStats, HostCtx};
+use super::{App, AppStats, ConnectError, HostCtx};
 use crate::rng::SimRng;
 
 struct Probe {
@@ -113,19 +113,11 @@ impl App for ConnectScan {
             let Some((target, port)) = self.queue.pop() else {
                 break;
             };
-            let Some(local_port) = ctx.ephemeral_port() else {
-                break;
+            let (handle, local_port) = match ctx.connect((target, port), 256, 256) {
+                Ok(c) => c,
+                Err(ConnectError::NoFreePort) => break,
+                Err(ConnectError::Rejected) => continue,
             };
-            let rx = tcp::SocketBuffer::new(vec![0; 256]);
-            let tx = tcp::SocketBuffer::new(vec![0; 256]);
-            let mut s = tcp::Socket::new(rx, tx);
-            if s.connect(ctx.iface.context(), (target, port), local_port)
-                .is_err()
-            {
-                ctx.release_port(local_port);
-                continue;
-            }
-            let handle = ctx.sockets.add(s);
             self.probes.push(Probe {
                 handle,
                 local_port,

@@ -116,25 +116,11 @@ impl HttpClient {
     fn start_round(&mut self, ctx: &mut HostCtx<'_>) {
         self.rounds += 1;
         for _ in 0..self.spec.parallel {
-            let Some(port) = ctx.ephemeral_port() else {
+            let Ok((handle, port)) = ctx.connect((self.spec.server, self.spec.port), 65535, 1024)
+            else {
                 self.failed += 1;
                 continue;
             };
-            let rx = tcp::SocketBuffer::new(vec![0; 65535]);
-            let tx = tcp::SocketBuffer::new(vec![0; 1024]);
-            let mut s = tcp::Socket::new(rx, tx);
-            if s.connect(
-                ctx.iface.context(),
-                (self.spec.server, self.spec.port),
-                port,
-            )
-            .is_err()
-            {
-                ctx.release_port(port);
-                self.failed += 1;
-                continue;
-            }
-            let handle = ctx.sockets.add(s);
             self.open.push(Pending {
                 handle,
                 port,

@@ -58,12 +58,42 @@ impl HostCtx<'_> {
         self.ports.release(port);
     }
 
+    /// Opens a TCP connection to `remote` from a fresh ephemeral port, with
+    /// buffers of `rx` and `tx` bytes: the steps every client app repeats.
+    /// On failure the port is back in the pool.
+    pub fn connect(
+        &mut self,
+        remote: (Ipv4Addr, u16),
+        rx: usize,
+        tx: usize,
+    ) -> Result<(SocketHandle, u16), ConnectError> {
+        let port = self.ephemeral_port().ok_or(ConnectError::NoFreePort)?;
+        let mut s = smoltcp::socket::tcp::Socket::new(
+            smoltcp::socket::tcp::SocketBuffer::new(vec![0; rx]),
+            smoltcp::socket::tcp::SocketBuffer::new(vec![0; tx]),
+        );
+        if s.connect(self.iface.context(), remote, port).is_err() {
+            self.release_port(port);
+            return Err(ConnectError::Rejected);
+        }
+        Ok((self.sockets.add(s), port))
+    }
+
     /// Hands a socket the app is done with to the host, which removes it (and
     /// releases `port`) once the stack has sent what it still owes: the RST of
     /// an `abort()`, the end of TIME-WAIT.
     pub fn retire(&mut self, handle: SocketHandle, port: Option<u16>) {
         self.retired.push((handle, port));
     }
+}
+
+/// Why [`HostCtx::connect`] opened nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectError {
+    /// Every ephemeral port is in use.
+    NoFreePort,
+    /// smoltcp refused the endpoint (e.g. port 0 or an unspecified address).
+    Rejected,
 }
 
 /// Counters an app reports at the end of a run.

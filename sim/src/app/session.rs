@@ -151,23 +151,9 @@ impl SessionClient {
     }
 
     fn open(&mut self, ctx: &mut HostCtx<'_>) {
-        let Some(port) = ctx.ephemeral_port() else {
+        let Ok((handle, port)) = ctx.connect((self.spec.server, self.spec.port), 8192, 8192) else {
             return;
         };
-        let rx = tcp::SocketBuffer::new(vec![0; 8192]);
-        let tx = tcp::SocketBuffer::new(vec![0; 8192]);
-        let mut s = tcp::Socket::new(rx, tx);
-        if s.connect(
-            ctx.iface.context(),
-            (self.spec.server, self.spec.port),
-            port,
-        )
-        .is_err()
-        {
-            ctx.release_port(port);
-            return;
-        }
-        let handle = ctx.sockets.add(s);
         let next_send = self.spec.every.map(|ev| ctx.now + gap(&mut self.rng, ev));
         self.conns.push(Conn {
             handle,
