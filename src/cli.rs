@@ -1,52 +1,74 @@
 //! Subcommand implementations. `anyhow` lives only here, at the binary's edge.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant as WallClock;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use scanbench::capture::CaptureReader;
-use scanbench::detect::{DetectorSet, Truth, default_suite, score};
-use scanbench::simulate::{Outputs, RunSummary, TapObserver};
-use scanbench::{Scenario, simulate};
-use scanbench_detector::registry;
-use scanbench_detector::{Instant, PacketView, Vantage};
-use scanbench_sim::Frame;
+use scanbench::detect::{DetectorSet, default_suite};
+use scanbench::evaluate::ScenarioRun;
+use scanbench::labels::FrameLabels;
+use scanbench::replay::{ReplayOptions, Replayed, replay_capture, replay_iptables_log};
+use scanbench::report::short;
+use scanbench::simulate::Outputs;
+use scanbench::{Format, Report, RunSummary, Scenario, evaluate};
+use scanbench_detector::{Cidr, Vantage, registry};
 use scanbench_sim::pcap::PcapFormat;
+
+/// Exit code when `--check` finds a scenario expectation violated.
+pub const EXIT_EXPECTATION_FAILED: u8 = 3;
 
 /// `scanbench run`.
 #[derive(Args)]
 pub struct RunArgs {
     /// Scenario files or directories (default: `scenarios/`).
     paths: Vec<PathBuf>,
-    /// Write the capture here (per tap: `NAME.<tap>.pcap` when there are several).
+    /// Only these scenarios (comma-separated names; `*` matches any text).
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<String>,
+    /// Detectors: specs joined by `+`, e.g.
+    /// `scanlogd+sfportscan:sense_level=medium` (default: every detector and variant).
+    #[arg(long)]
+    detectors: Option<String>,
+    /// Override every scenario's seed (with --seeds: the first seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run each scenario with this many consecutive seeds and report mean and spread.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: u64,
+    /// Report format on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write captures, labels and the report (report.json, report.csv,
+    /// report.md) for every run into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write the capture here (one scenario, one seed; per tap: `NAME.<tap>.pcap`).
     #[arg(long)]
     pcap: Option<PathBuf>,
     /// Write labels (JSON lines) here; default: next to the capture.
     #[arg(long)]
     labels: Option<PathBuf>,
-    /// Write captures and labels for every scenario into this directory.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Override every scenario's seed.
-    #[arg(long)]
-    seed: Option<u64>,
     /// Write pcapng with per-packet label comments instead of classic pcap.
     #[arg(long)]
     pcapng: bool,
     /// Nanosecond timestamps (classic pcap).
     #[arg(long)]
     nanos: bool,
-    /// Detectors, comma-separated specs joined by `+`, e.g.
-    /// `scanlogd+sfportscan:sense_level=medium` (default: every detector and variant).
-    #[arg(long)]
-    detectors: Option<String>,
     /// Skip detectors: simulate and write captures only.
     #[arg(long)]
     no_detectors: bool,
-    /// Print per-tap and per-app details for each scenario.
+    /// Check each scenario's `[[expect]]` claims; exit 3 if any fails.
+    #[arg(long)]
+    check: bool,
+    /// Parallel runs (default: the number of cores).
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Print per-tap and per-app details for each run.
     #[arg(long, short)]
     verbose: bool,
 }
@@ -55,13 +77,36 @@ pub struct RunArgs {
 #[derive(Args)]
 pub struct ReplayArgs {
     /// A pcap or pcapng file.
-    file: PathBuf,
+    #[arg(
+        required_unless_present = "iptables_log",
+        conflicts_with = "iptables_log"
+    )]
+    file: Option<PathBuf>,
+    /// Read an iptables LOG file (kernel or ulogd text, as psad parses) as a
+    /// firewall drop log instead of a capture.
+    #[arg(long, value_name = "FILE")]
+    iptables_log: Option<PathBuf>,
+    /// The site's networks (CIDR, comma-separated), for detectors with a
+    /// `home_net` parameter.
+    #[arg(long, value_delimiter = ',', value_name = "CIDR")]
+    home_net: Vec<Cidr>,
+    /// Ground-truth labels (the JSON lines `run` writes); enables scoring.
+    /// pcapng files written by `run --pcapng` carry their labels already.
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
+    /// The scanners' addresses (comma-separated); default: the sources of
+    /// packets the labels call malicious probes.
+    #[arg(long, value_delimiter = ',', value_name = "ADDR")]
+    scanners: Vec<Ipv4Addr>,
     /// Detectors (as for `run`).
     #[arg(long)]
     detectors: Option<String>,
     /// Treat the capture as a firewall drop log (what psad reads).
     #[arg(long)]
     drop_log: bool,
+    /// Report format on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 /// `scanbench list`.
@@ -83,6 +128,7 @@ pub struct BenchArgs {
     clients: String,
 }
 
+/// Detector specs from `--detectors` (joined by `+`), or the default suite.
 fn detector_specs(arg: &Option<String>) -> Vec<String> {
     match arg {
         Some(s) => s
@@ -94,53 +140,71 @@ fn detector_specs(arg: &Option<String>) -> Vec<String> {
     }
 }
 
-/// Short column header: `screenos:count_mode=syn-only` -> `screenos[syn-only]`.
-fn short(spec: &str) -> String {
-    match spec.split_once(':') {
-        None => spec.to_string(),
-        Some((name, rest)) => {
-            let vals: Vec<&str> = rest
-                .split(',')
-                .map(|kv| kv.split_once('=').map_or(kv, |(_, v)| v))
-                .collect();
-            format!("{name}[{}]", vals.join(","))
-        }
+/// `*`-wildcard match of a whole name.
+fn matches(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
     }
-}
-
-struct Observer<'a> {
-    set: Option<&'a mut DetectorSet>,
-    sensor: Option<usize>,
-    drop_log: Option<usize>,
-    frames: Vec<u64>,
-    truth: Truth,
-    scanners: std::collections::BTreeSet<std::net::Ipv4Addr>,
-}
-
-impl TapObserver for Observer<'_> {
-    fn frame(&mut self, tap: usize, f: &Frame<'_>) {
-        if self.frames.len() <= tap {
-            self.frames.resize(tap + 1, 0);
-        }
-        let n = self.frames[tap];
-        self.frames[tap] += 1;
-        let vantage = if Some(tap) == self.sensor {
-            Vantage::Wire
-        } else if Some(tap) == self.drop_log {
-            Vantage::DropLog
+    let mut rest = name;
+    for (i, p) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(p) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(p);
         } else {
-            return;
-        };
-        if vantage == Vantage::Wire
-            && let Ok(v) = PacketView::parse(n, f.bytes)
-        {
-            self.truth.sources.insert(v.src);
-            if self.scanners.contains(&v.src) {
-                self.truth.scan_start.entry(v.src).or_insert(f.at);
+            match rest.find(p) {
+                Some(at) => rest = &rest[at + p.len()..],
+                None => return false,
             }
         }
-        if let Some(set) = self.set.as_deref_mut() {
-            set.observe(vantage, f.at, n, f.bytes);
+    }
+    true
+}
+
+/// One (scenario, seed) job.
+struct Job<'a> {
+    scenario: &'a Scenario,
+    seed: u64,
+    outputs: Outputs,
+}
+
+/// Progress on standard error, only when it is a terminal.
+struct Progress {
+    total: usize,
+    done: usize,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Progress {
+            total,
+            done: 0,
+            enabled: total > 1 && std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn tick(&mut self, what: &str) {
+        self.done += 1;
+        if self.enabled {
+            let width = 30;
+            let filled = width * self.done / self.total.max(1);
+            eprint!(
+                "\r[{}{}] {}/{} {:<40.40}",
+                "#".repeat(filled),
+                ".".repeat(width - filled),
+                self.done,
+                self.total,
+                what
+            );
+            if self.done == self.total {
+                eprint!("\r{:78}\r", "");
+            }
+            let _ = std::io::stderr().flush();
         }
     }
 }
@@ -153,7 +217,23 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         a.paths.clone()
     };
     let files = crate::scenario_files(&paths)?;
-    if files.is_empty() {
+    let mut scenarios = Vec::new();
+    for f in &files {
+        scenarios.push(Scenario::load(f)?);
+    }
+    if !a.scenarios.is_empty() {
+        for pat in &a.scenarios {
+            if !scenarios.iter().any(|s| matches(pat, &s.name)) {
+                let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+                bail!(
+                    "--scenarios: no scenario matches `{pat}`; known: {}",
+                    names.join(", ")
+                );
+            }
+        }
+        scenarios.retain(|s| a.scenarios.iter().any(|p| matches(p, &s.name)));
+    }
+    if scenarios.is_empty() {
         bail!(
             "no scenario files (*.toml) under {}",
             paths
@@ -163,97 +243,197 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 .join(", ")
         );
     }
-    if a.pcap.is_some() && files.len() > 1 {
-        bail!("--pcap names one capture; with several scenarios use --out DIR");
+    if a.pcap.is_some() && (scenarios.len() > 1 || a.seeds > 1) {
+        bail!("--pcap names one capture; with several scenarios or seeds use --out DIR");
     }
     let format = if a.pcapng {
         PcapFormat::Pcapng
     } else {
         PcapFormat::Pcap { nanos: a.nanos }
     };
-    let specs = detector_specs(&a.detectors);
-    // Validate detector specs before simulating anything.
-    if !a.no_detectors {
-        DetectorSet::new(&specs)?;
-    }
-    if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    for file in &files {
-        let sc = Scenario::load(file)?;
-        let seed = a.seed.unwrap_or(sc.seed);
-        let pcap = match (&a.pcap, &a.out) {
-            (Some(p), _) => Some(p.clone()),
-            (None, Some(dir)) => Some(dir.join(format!("{}.{}", sc.name, format.extension()))),
-            _ => None,
-        };
-        let outputs = Outputs {
-            pcap,
-            labels: a.labels.clone(),
-            format,
-        };
-        let mut set = if a.no_detectors {
-            None
-        } else {
-            Some(DetectorSet::new(&specs)?)
-        };
-        let built = sc.build(seed)?;
-        let mut obs = Observer {
-            set: set.as_mut(),
-            sensor: built.sensor,
-            drop_log: built.drop_log_sensor,
-            frames: Vec::new(),
-            truth: Truth {
-                scanners: sc.malicious_addrs(),
-                ..Truth::default()
-            },
-            scanners: sc.malicious_addrs(),
-        };
-        drop(built);
-        let started = WallClock::now();
-        let summary = simulate(&sc, seed, &outputs, &mut obs)?;
-        let wall = started.elapsed();
-        let truth = obs.truth.clone();
-        print_summary(&summary, wall, a.verbose || files.len() == 1);
-        if let Some(set) = set.as_mut() {
-            set.finish(Instant::ZERO + sc.duration);
-            let cells = (0..specs.len())
-                .map(|i| {
-                    let s = score(&set.alerts[i], &truth);
-                    if s.alerts == 0 {
-                        "-".to_string()
-                    } else {
-                        format!("{} {}/{}", s.alerts, s.tp, s.fp)
+    let mut specs = if a.no_detectors {
+        Vec::new()
+    } else {
+        detector_specs(&a.detectors)
+    };
+    if a.check {
+        // Every detector an expectation names must run.
+        for sc in &scenarios {
+            for e in &sc.expectations {
+                for d in &e.detectors {
+                    if !specs.contains(d) {
+                        specs.push(d.clone());
                     }
-                })
-                .collect();
-            rows.push((sc.name.clone(), cells));
-            if files.len() == 1 {
-                print_alerts(set);
+                }
             }
         }
     }
+    // Validate detector specs before simulating anything.
+    DetectorSet::new(&specs)?;
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut jobs = Vec::new();
+    for sc in &scenarios {
+        for k in 0..a.seeds {
+            let seed = a.seed.unwrap_or(sc.seed).wrapping_add(k);
+            let stem = if a.seeds > 1 {
+                format!("{}.seed{seed}", sc.name)
+            } else {
+                sc.name.clone()
+            };
+            let pcap = match (&a.pcap, &a.out) {
+                (Some(p), _) => Some(p.clone()),
+                (None, Some(dir)) => Some(dir.join(format!("{stem}.{}", format.extension()))),
+                _ => None,
+            };
+            jobs.push(Job {
+                scenario: sc,
+                seed,
+                outputs: Outputs {
+                    pcap,
+                    labels: a.labels.clone(),
+                    format,
+                },
+            });
+        }
+    }
+    let started = WallClock::now();
+    let runs = run_jobs(&jobs, &specs, a.jobs)?;
+    let wall = started.elapsed();
+    // Chatter goes to standard error when standard output carries a
+    // machine-readable report.
+    let mut chatter: Box<dyn Write> = if a.format == Format::Table {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::stderr())
+    };
+    for r in &runs {
+        print_summary(&mut chatter, &r.summary, a.verbose || runs.len() == 1)?;
+    }
+    writeln!(
+        chatter,
+        "{} run(s) in {:.2} s wall",
+        runs.len(),
+        wall.as_secs_f64()
+    )?;
+    let report = Report { specs, runs };
     if !a.no_detectors {
-        print_table(&specs, &rows);
+        if runs_single(&report) && a.format == Format::Table {
+            print_alerts(&mut chatter, &report.runs[0])?;
+        }
+        drop(chatter);
+        if a.format == Format::Table {
+            println!();
+        }
+        print!("{}", report.render(a.format));
+    }
+    if let Some(dir) = &a.out
+        && !a.no_detectors
+    {
+        for (name, f) in [
+            ("report.json", Format::Json),
+            ("report.csv", Format::Csv),
+            ("report.md", Format::Markdown),
+        ] {
+            let p = dir.join(name);
+            std::fs::write(&p, report.render(f))
+                .with_context(|| format!("writing {}", p.display()))?;
+        }
+    }
+    if a.check {
+        let failures = check(&scenarios, &report);
+        if failures > 0 {
+            eprintln!("{failures} expectation(s) failed");
+            return Ok(ExitCode::from(EXIT_EXPECTATION_FAILED));
+        }
+        eprintln!("all expectations hold");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(s: &RunSummary, wall: std::time::Duration, verbose: bool) {
+fn runs_single(r: &Report) -> bool {
+    r.runs.len() == 1
+}
+
+/// Runs every job on `jobs` threads (default: the cores), keeping job order.
+fn run_jobs(
+    jobs: &[Job<'_>],
+    specs: &[String],
+    threads: Option<usize>,
+) -> anyhow::Result<Vec<ScenarioRun>> {
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, jobs.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut results: Vec<Option<scanbench::Result<ScenarioRun>>> =
+        (0..jobs.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let next = &next;
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(job) = jobs.get(i) else { break };
+                    let r = evaluate(job.scenario, job.seed, specs, &job.outputs);
+                    if tx.send((i, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut progress = Progress::new(jobs.len());
+        for (i, r) in rx {
+            progress.tick(&format!("{} seed {}", jobs[i].scenario.name, jobs[i].seed));
+            results[i] = Some(r);
+        }
+    });
+    let mut out = Vec::with_capacity(jobs.len());
+    for r in results {
+        out.push(r.context("a run did not finish")??);
+    }
+    Ok(out)
+}
+
+/// Checks every scenario's expectations against its runs; prints failures.
+fn check(scenarios: &[Scenario], report: &Report) -> usize {
+    let mut failures = 0;
+    for sc in scenarios {
+        for run in report.runs.iter().filter(|r| r.file == sc.path) {
+            for e in &sc.expectations {
+                for msg in e.check(run) {
+                    failures += 1;
+                    eprintln!(
+                        "{}:{}: seed {}: \"{}\": {msg}",
+                        sc.path.display(),
+                        e.line,
+                        run.summary.seed,
+                        e.claim
+                    );
+                }
+            }
+        }
+    }
+    failures
+}
+
+fn print_summary(w: &mut dyn Write, s: &RunSummary, verbose: bool) -> std::io::Result<()> {
     let frames: u64 = s.taps.iter().map(|t| t.frames).sum();
-    println!(
-        "{}: seed {}, {} simulated, {} frames on {} tap(s), {} packets sent, {:.2} s wall",
+    writeln!(
+        w,
+        "{}: seed {}, {} simulated, {} frames on {} tap(s), {} packets sent",
         s.scenario,
         s.seed,
         fmt_duration(s.duration.total_micros()),
         frames,
         s.taps.len(),
         s.fabric.sent,
-        wall.as_secs_f64()
-    );
+    )?;
     if !verbose {
-        return;
+        return Ok(());
     }
     for t in &s.taps {
         let causes: Vec<String> = t
@@ -261,20 +441,23 @@ fn print_summary(s: &RunSummary, wall: std::time::Duration, verbose: bool) {
             .iter()
             .map(|((c, k), n)| format!("{k} ({c}) {n}"))
             .collect();
-        println!(
-            "  tap {}: {} frames: {}",
+        writeln!(
+            w,
+            "  tap {}: {} frames, sha256 {}: {}",
             t.name,
             t.frames,
+            t.sha256,
             causes.join(", ")
-        );
+        )?;
         for f in &t.files {
-            println!("    wrote {}", f.display());
+            writeln!(w, "    wrote {}", f.display())?;
         }
     }
     for (node, kind, stats) in &s.apps {
         let st: Vec<String> = stats.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!("  {node} {kind}: {}", st.join(" "));
+        writeln!(w, "  {node} {kind}: {}", st.join(" "))?;
     }
+    Ok(())
 }
 
 fn fmt_duration(us: u64) -> String {
@@ -286,89 +469,123 @@ fn fmt_duration(us: u64) -> String {
     }
 }
 
-fn print_alerts(set: &DetectorSet) {
-    for (i, alerts) in set.alerts.iter().enumerate() {
-        for al in alerts.iter().take(5) {
-            println!(
-                "  [{}] t={:.6}s {} {} -> {}: {}",
-                short(&set.specs[i]),
+/// Prints the first alerts of each detector with the causes of their packets:
+/// why each alert fired.
+fn print_alerts(w: &mut dyn Write, run: &ScenarioRun) -> std::io::Result<()> {
+    const SHOWN: usize = 5;
+    for d in &run.detectors {
+        let name = short(&d.spec);
+        if !d.applicable {
+            writeln!(
+                w,
+                "  [{name}] not applicable: it reads a {}, which this input lacks",
+                match d.vantage {
+                    Vantage::Wire => "link tap",
+                    Vantage::DropLog => "firewall drop log (use --drop-log or --iptables-log)",
+                }
+            )?;
+            continue;
+        }
+        for sa in d.alerts.iter().take(SHOWN) {
+            let al = &sa.alert;
+            writeln!(
+                w,
+                "  [{name}] t={:.6}s {} {} -> {}: {}",
                 al.time.total_micros() as f64 / 1e6,
                 al.kind,
                 al.scanner,
-                al.victim
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "*".into()),
+                al.victim.map_or_else(|| "*".to_string(), |v| v.to_string()),
                 al.evidence.log_line
-            );
+            )?;
+            if !sa.causes.is_empty() {
+                let causes: Vec<String> = sa
+                    .causes
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} {}/{} x{}",
+                            c.label.actor, c.label.class, c.label.cause, c.packets
+                        )
+                    })
+                    .collect();
+                writeln!(w, "      caused by: {}", causes.join(", "))?;
+            }
         }
-        if alerts.len() > 5 {
-            println!(
-                "  [{}] ... {} more alerts",
-                short(&set.specs[i]),
-                alerts.len() - 5
-            );
+        if d.alerts.len() > SHOWN {
+            writeln!(w, "  [{name}] ... {} more alerts", d.alerts.len() - SHOWN)?;
         }
     }
-}
-
-fn print_table(specs: &[String], rows: &[(String, Vec<String>)]) {
-    println!();
-    println!(
-        "Verdicts: cell = alerts TP/FP (flagged source addresses that are / are not scanners); - = no alert"
-    );
-    let headers: Vec<String> = specs.iter().map(|s| short(s)).collect();
-    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(8).max(8);
-    print!("{:<w0$}", "scenario");
-    for h in &headers {
-        print!(" | {h}");
-    }
-    println!();
-    for (name, cells) in rows {
-        print!("{name:<w0$}");
-        for (c, h) in cells.iter().zip(&headers) {
-            print!(" | {c:>w$}", w = h.len());
-        }
-        println!();
-    }
+    Ok(())
 }
 
 /// `scanbench replay`.
 pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let specs = detector_specs(&a.detectors);
-    let mut set = DetectorSet::new(&specs)?;
-    let mut reader = CaptureReader::open(&a.file)?;
-    let vantage = if a.drop_log {
-        Vantage::DropLog
-    } else {
-        Vantage::Wire
+    let labels = match &a.labels {
+        Some(p) => Some(FrameLabels::load(p)?),
+        None => None,
     };
-    let mut last = Instant::ZERO;
-    let mut failure = None;
-    while let Some(r) = reader.next_frame() {
-        match r {
-            Ok(f) => {
-                last = f.at();
-                set.observe(vantage, f.at(), f.index, &f.bytes);
-            }
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
+    let opts = ReplayOptions {
+        specs: specs.clone(),
+        home_net: a.home_net.clone(),
+        drop_log: a.drop_log,
+        labels,
+        scanners: (!a.scanners.is_empty())
+            .then(|| a.scanners.iter().copied().collect::<BTreeSet<_>>()),
+    };
+    let replayed: Replayed = match (&a.file, &a.iptables_log) {
+        (_, Some(log)) => replay_iptables_log(log, &opts)?,
+        (Some(file), None) => replay_capture(file, &opts)?,
+        (None, None) => bail!("replay needs a capture FILE or --iptables-log FILE"),
+    };
+    let mut chatter: Box<dyn Write> = if a.format == Format::Table {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::stderr())
+    };
+    let run = &replayed.run;
+    let input = run.file.display();
+    match &replayed.stats {
+        Some(st) => writeln!(
+            chatter,
+            "{input}: {} records, {} IPv4 frames, {} non-IPv4 skipped, {} cut by snaplen",
+            st.records, st.ipv4_frames, st.skipped_non_ipv4, st.snapped
+        )?,
+        None => writeln!(
+            chatter,
+            "{input}: {} logged packets",
+            run.summary.taps.first().map_or(0, |t| t.frames)
+        )?,
+    }
+    print_alerts(&mut chatter, run)?;
+    for d in &run.detectors {
+        if d.applicable {
+            writeln!(chatter, "{}: {} alert(s)", short(&d.spec), d.alerts.len())?;
+        } else {
+            writeln!(chatter, "{}: not applicable", short(&d.spec))?;
         }
     }
-    set.finish(last);
-    let st = reader.stats();
-    println!("{}: {:?}", a.file.display(), st);
-    print_alerts(&set);
-    let mut by: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, al) in set.alerts.iter().enumerate() {
-        by.insert(short(&set.specs[i]), al.len());
+    let scored = replayed.labelled || !opts.scanners.as_ref().is_none_or(|s| s.is_empty());
+    let report = Report {
+        specs,
+        runs: vec![replayed.run.clone()],
+    };
+    if a.format == Format::Table {
+        if scored {
+            writeln!(chatter)?;
+            write!(chatter, "{}", report.render(Format::Table))?;
+        } else {
+            writeln!(
+                chatter,
+                "(no labels: alerts are not scored; give --labels FILE or --scanners ADDR)"
+            )?;
+        }
+    } else {
+        drop(chatter);
+        print!("{}", report.render(a.format));
     }
-    for (k, v) in by {
-        println!("{k}: {v} alert(s)");
-    }
-    if let Some(e) = failure {
-        eprintln!("error: {e} (alerts above come from the frames before the damage)");
+    if let Some(e) = replayed.error {
+        eprintln!("error: {e} (alerts above come from the input before the damage)");
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

@@ -1,11 +1,8 @@
-//! Running detectors over frames, from a simulation or a capture, and scoring
-//! their alerts against ground truth per source entity.
+//! Running detectors over frames, from a simulation or a capture.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
-
+use scanbench_detector::params::split_spec;
 use scanbench_detector::registry::{self, Instance};
-use scanbench_detector::{Alert, Instant, PacketView, Vantage};
+use scanbench_detector::{Alert, Cidr, Instant, PacketView, Vantage};
 
 use crate::error::Result;
 
@@ -105,68 +102,36 @@ impl DetectorSet {
     }
 }
 
-/// Ground truth per source entity: which addresses are scanners.
-#[derive(Clone, Debug, Default)]
-pub struct Truth {
-    /// Addresses of malicious actors.
-    pub scanners: BTreeSet<Ipv4Addr>,
-    /// Every address that sent a packet the sensor saw.
-    pub sources: BTreeSet<Ipv4Addr>,
-    /// First time each scanner's traffic was seen by the sensor.
-    pub scan_start: BTreeMap<Ipv4Addr, Instant>,
-}
+/// Detector parameters that name the protected site's networks.
+const HOME_NET_PARAMS: &[&str] = &["home_net", "local_nets"];
 
-/// One detector's score on one run, per source entity (the TRW tradition).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Score {
-    /// Alerts raised.
-    pub alerts: u64,
-    /// Distinct addresses blamed.
-    pub flagged: u64,
-    /// Blamed addresses that are scanners.
-    pub tp: u64,
-    /// Blamed addresses that are benign.
-    pub fp: u64,
-    /// Scanners never blamed.
-    pub fn_: u64,
-    /// Benign sources seen by the sensor.
-    pub benign_sources: u64,
-    /// Microseconds from each flagged scanner's first packet to its first alert (first scanner).
-    pub latency_us: Option<i64>,
-}
-
-/// Scores alerts against ground truth.
-pub fn score(alerts: &[Alert], truth: &Truth) -> Score {
-    let mut flagged: BTreeMap<Ipv4Addr, Instant> = BTreeMap::new();
-    for a in alerts {
-        let e = flagged.entry(a.scanner).or_insert(a.time);
-        *e = (*e).min(a.time);
+/// Gives `spec` the site's networks `home_net` when its detector has a
+/// home-network parameter that the spec leaves at its default. Specs that set
+/// it, detectors without one, and an empty `home_net` are returned unchanged.
+///
+/// # Errors
+/// A malformed spec or unknown detector.
+pub fn with_home_net(spec: &str, home_net: &[Cidr]) -> Result<String> {
+    if home_net.is_empty() {
+        return Ok(spec.to_string());
     }
-    let tp = flagged
-        .keys()
-        .filter(|a| truth.scanners.contains(a))
-        .count() as u64;
-    let fp = flagged.len() as u64 - tp;
-    let latency_us = flagged
+    let (name, pairs) = split_spec(spec)?;
+    let Some(info) = registry::DETECTORS.iter().find(|d| d.name == name) else {
+        // Let the registry produce its error listing the valid names.
+        registry::build(spec)?;
+        return Ok(spec.to_string());
+    };
+    let Some(param) = info
+        .params
         .iter()
-        .filter_map(|(a, t)| {
-            truth
-                .scan_start
-                .get(a)
-                .map(|s| (*t - *s).total_micros() as i64)
-        })
-        .min();
-    Score {
-        alerts: alerts.len() as u64,
-        flagged: flagged.len() as u64,
-        tp,
-        fp,
-        fn_: truth.scanners.len() as u64 - tp,
-        benign_sources: truth
-            .sources
-            .iter()
-            .filter(|a| !truth.scanners.contains(a))
-            .count() as u64,
-        latency_us,
+        .find(|p| HOME_NET_PARAMS.contains(&p.name))
+    else {
+        return Ok(spec.to_string());
+    };
+    if pairs.iter().any(|(k, _)| k == param.name) {
+        return Ok(spec.to_string());
     }
+    let nets: Vec<String> = home_net.iter().map(|c| c.to_string()).collect();
+    let sep = if spec.contains(':') { "," } else { ":" };
+    Ok(format!("{spec}{sep}{}={}", param.name, nets.join(";")))
 }

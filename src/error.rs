@@ -24,6 +24,16 @@ pub enum Error {
         /// What is wrong, naming the field.
         message: String,
     },
+    /// A text input other than a scenario (labels, firewall log) is malformed.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// What is wrong, naming the field.
+        message: String,
+    },
     /// The simulator refused the topology.
     #[error("{}: {source}", path.display())]
     Sim {

@@ -14,9 +14,18 @@ pub mod bench;
 pub mod capture;
 pub mod detect;
 pub mod error;
+pub mod evaluate;
+pub mod expect;
+pub mod labels;
+pub mod replay;
+pub mod report;
 pub mod scenario;
+pub mod score;
 pub mod simulate;
+pub mod truth;
 
 pub use error::{Error, Result};
+pub use evaluate::{ScenarioRun, evaluate};
+pub use report::{Format, Report};
 pub use scenario::Scenario;
 pub use simulate::{Outputs, RunSummary, simulate};

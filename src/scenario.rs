@@ -23,6 +23,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{Error, Result};
+use crate::expect::{ExpectFile, Expectation};
+use scanbench_detector::{Cidr, registry};
 use scanbench_sim::units;
 
 /// The serde form of a scenario file.
@@ -42,6 +44,12 @@ pub struct ScenarioFile {
     pub sensor: Option<Spanned<String>>,
     /// The tap drop-log detectors (psad) read; defaults to the first drop-log tap.
     pub drop_log_sensor: Option<Spanned<String>>,
+    /// The protected site's networks (CIDR), given to every detector that has
+    /// a `home_net` parameter unless its spec sets one.
+    pub home_net: Option<Spanned<Vec<String>>>,
+    /// Claims about verdicts that must hold whatever the snapshots say.
+    #[serde(default, rename = "expect")]
+    pub expects: Vec<ExpectFile>,
     /// Hosts.
     #[serde(default, rename = "host")]
     pub hosts: Vec<HostFile>,
@@ -277,6 +285,10 @@ pub struct Scenario {
     pub seed: u64,
     /// Simulated duration.
     pub duration: Duration,
+    /// The protected site's networks (empty: detectors keep their defaults).
+    pub home_net: Vec<Cidr>,
+    /// Claims checked after a run.
+    pub expectations: Vec<Expectation>,
     file: ScenarioFile,
     source: String,
 }
@@ -330,13 +342,73 @@ impl Scenario {
             description: file.description.trim().to_string(),
             seed: file.seed,
             duration: Duration::ZERO,
+            home_net: Vec::new(),
+            expectations: Vec::new(),
             file,
             source,
         };
         sc.duration = sc.dur(&sc.file.duration, "duration")?;
+        sc.home_net = sc.home_net()?;
+        sc.expectations = sc.expectations()?;
         // Build once so every reference and value is checked at load time.
         sc.build(sc.seed)?;
         Ok(sc)
+    }
+
+    fn home_net(&self) -> Result<Vec<Cidr>> {
+        let Some(nets) = &self.file.home_net else {
+            return Ok(Vec::new());
+        };
+        nets.get_ref()
+            .iter()
+            .map(|n| {
+                n.parse::<Cidr>()
+                    .map_err(|e| self.err(nets.span(), "home_net", format!("`{n}`: {e}")))
+            })
+            .collect()
+    }
+
+    fn expectations(&self) -> Result<Vec<Expectation>> {
+        let mut out = Vec::new();
+        for e in &self.file.expects {
+            let span = e.detectors.span();
+            let mut detectors = Vec::new();
+            for spec in e.detectors.get_ref() {
+                if spec == "defaults" {
+                    detectors.extend(registry::DETECTORS.iter().map(|d| d.name.to_string()));
+                    continue;
+                }
+                registry::build(spec)
+                    .map_err(|err| self.err(span.clone(), "expect.detectors", err.to_string()))?;
+                detectors.push(spec.clone());
+            }
+            if e.within_probes.is_some() || e.within.is_some() {
+                // A latency bound only means something for flagged scanners.
+                if !e.flags_scanners {
+                    return Err(self.err(
+                        span,
+                        "expect",
+                        "`within` / `within_probes` need `flags_scanners = true`",
+                    ));
+                }
+            }
+            let within_us = match &e.within {
+                Some(w) => Some(self.dur(w, "expect.within")?.total_micros()),
+                None => None,
+            };
+            out.push(Expectation {
+                claim: e.claim.clone(),
+                detectors,
+                flags_scanners: e.flags_scanners,
+                within_probes: e.within_probes,
+                within_us,
+                max_fp: e.max_fp,
+                max_alerts: e.max_alerts,
+                min_alerts: e.min_alerts,
+                line: line_of(&self.source, span.start),
+            });
+        }
+        Ok(out)
     }
 
     fn err(&self, span: Range<usize>, field: &str, msg: impl Into<String>) -> Error {

@@ -61,6 +61,10 @@ pub struct RunSummary {
 
 /// Called with (tap index, frame) for every frame: the hook detectors use.
 pub trait TapObserver {
+    /// Called once before the first frame with the scenario's sensor taps:
+    /// the one wire detectors read and the one drop-log detectors read.
+    fn sensors(&mut self, _wire: Option<usize>, _drop_log: Option<usize>) {}
+
     /// One frame on tap `tap`.
     fn frame(&mut self, tap: usize, frame: &Frame<'_>);
 }
@@ -204,6 +208,7 @@ pub fn simulate(
             error: None,
         });
     }
+    observer.sensors(built.sensor, built.drop_log_sensor);
     let end = Instant::ZERO + scenario.duration;
     {
         let mut sink = |f: &Frame<'_>| {

@@ -512,7 +512,7 @@ impl Network {
         let now = self.now;
         if let NodeKind::Host(h) = &mut self.nodes[node.0 as usize].kind {
             if let Some(t) = tuple(&pkt.bytes) {
-                self.flows.set_if_absent(t.key, pkt.label, now);
+                self.flows.set_if_absent(&t, pkt.label, now);
             }
             h.deliver(pkt.bytes);
             self.ready.insert(node);
@@ -654,12 +654,12 @@ impl Network {
                         .copied()
                         .unwrap_or(h.default_label);
                     if t.opens {
-                        self.flows.set(t.key, own, now);
+                        self.flows.set(&t, own, now);
                         own
-                    } else if let Some(l) = self.flows.get(&t.key, now) {
+                    } else if let Some(l) = self.flows.get(&t, now) {
                         l
                     } else {
-                        self.flows.set(t.key, own, now);
+                        self.flows.set(&t, own, now);
                         own
                     }
                 }

@@ -24,6 +24,8 @@ pub(crate) struct Tuple {
     pub src_port: u16,
     /// A TCP segment with SYN set and ACK clear: a new connection attempt.
     pub opens: bool,
+    /// A TCP segment with FIN or RST: the connection is ending.
+    pub closes: bool,
 }
 
 /// Reads the tuple of an IPv4 packet (ports 0 for non-TCP/UDP).
@@ -31,16 +33,17 @@ pub(crate) fn tuple(pkt: &[u8]) -> Option<Tuple> {
     let ip = Ipv4Packet::new_checked(pkt).ok()?;
     let proto = ip.next_header();
     let p = ip.payload();
-    let (sport, dport, opens) = match proto {
+    let (sport, dport, opens, closes) = match proto {
         IpProtocol::Tcp | IpProtocol::Udp if ip.frag_offset() == 0 && p.len() >= 4 => {
-            let opens = proto == IpProtocol::Tcp && p.len() >= 14 && p[13] & 0x12 == 0x02;
+            let tcp_flags = (proto == IpProtocol::Tcp && p.len() >= 14).then(|| p[13]);
             (
                 u16::from_be_bytes([p[0], p[1]]),
                 u16::from_be_bytes([p[2], p[3]]),
-                opens,
+                tcp_flags.is_some_and(|f| f & 0x12 == 0x02),
+                tcp_flags.is_some_and(|f| f & 0x05 != 0),
             )
         }
-        _ => (0, 0, false),
+        _ => (0, 0, false, false),
     };
     let s = (ip.src_addr(), sport);
     let d = (ip.dst_addr(), dport);
@@ -53,14 +56,28 @@ pub(crate) fn tuple(pkt: &[u8]) -> Option<Tuple> {
         },
         src_port: sport,
         opens,
+        closes,
     })
 }
 
-/// Label per flow, forgotten after `IDLE` without packets.
+/// Label per flow. Ground truth must follow a connection for as long as either
+/// end may still send on it, so an open flow is remembered as long as Linux
+/// conntrack keeps an established entry (5 days: a server push after hours of
+/// idle still belongs to the client's session), and a flow that has seen FIN or
+/// RST for a further 2 x 120 s (retransmitted FINs, late ACKs, TIME_WAIT).
+/// UDP and other flows are forgotten after 600 s of idle.
 pub(crate) struct FlowLabels {
     // Lookup only; never iterated in an order-dependent way (retain only removes).
-    map: HashMap<FlowKey, (LabelId, Instant)>,
+    map: HashMap<FlowKey, FlowEntry>,
     next_sweep: Instant,
+}
+
+#[derive(Clone, Copy)]
+struct FlowEntry {
+    label: LabelId,
+    seen: Instant,
+    /// How long after `seen` the entry may be forgotten.
+    keep: Duration,
 }
 
 impl Default for FlowLabels {
@@ -73,26 +90,55 @@ impl Default for FlowLabels {
 }
 
 impl FlowLabels {
-    const IDLE: Duration = Duration::from_secs(600);
+    const TCP_OPEN: Duration = Duration::from_secs(5 * 24 * 3600);
+    const TCP_CLOSING: Duration = Duration::from_secs(240);
+    const OTHER: Duration = Duration::from_secs(600);
     const SWEEP: Duration = Duration::from_secs(60);
 
-    pub(crate) fn get(&mut self, key: &FlowKey, now: Instant) -> Option<LabelId> {
-        let e = self.map.get_mut(key)?;
-        e.1 = now;
-        Some(e.0)
-    }
-
-    pub(crate) fn set(&mut self, key: FlowKey, label: LabelId, now: Instant) {
-        self.map.insert(key, (label, now));
-        if now >= self.next_sweep {
-            self.next_sweep = now + Self::SWEEP;
-            self.map.retain(|_, (_, seen)| now - *seen < Self::IDLE);
+    fn keep(t: &Tuple, previous: Option<Duration>) -> Duration {
+        if t.closes {
+            Self::TCP_CLOSING
+        } else if t.key.proto == u8::from(IpProtocol::Tcp) {
+            // A late segment after FIN/RST does not reopen the flow.
+            previous.unwrap_or(Self::TCP_OPEN)
+        } else {
+            Self::OTHER
         }
     }
 
-    pub(crate) fn set_if_absent(&mut self, key: FlowKey, label: LabelId, now: Instant) {
-        if self.get(&key, now).is_none() {
-            self.set(key, label, now);
+    /// The flow's label, refreshing its idle timer with packet `t`.
+    pub(crate) fn get(&mut self, t: &Tuple, now: Instant) -> Option<LabelId> {
+        let e = self.map.get_mut(&t.key)?;
+        if now - e.seen >= e.keep {
+            // Expired but not yet swept: a new flow on a reused tuple.
+            self.map.remove(&t.key);
+            return None;
+        }
+        e.seen = now;
+        e.keep = Self::keep(t, Some(e.keep));
+        Some(e.label)
+    }
+
+    /// Starts (or restarts) the flow of packet `t` with `label`.
+    pub(crate) fn set(&mut self, t: &Tuple, label: LabelId, now: Instant) {
+        let keep = Self::keep(t, None);
+        self.map.insert(
+            t.key,
+            FlowEntry {
+                label,
+                seen: now,
+                keep,
+            },
+        );
+        if now >= self.next_sweep {
+            self.next_sweep = now + Self::SWEEP;
+            self.map.retain(|_, e| now - e.seen < e.keep);
+        }
+    }
+
+    pub(crate) fn set_if_absent(&mut self, t: &Tuple, label: LabelId, now: Instant) {
+        if self.get(t, now).is_none() {
+            self.set(t, label, now);
         }
     }
 }

@@ -1,0 +1,178 @@
+//! The main job for one scenario and seed: simulate, stream the sensors'
+//! frames into the detectors and the ground-truth recorder, then link every
+//! alert to the labelled causes of its packets and score it.
+
+use std::path::PathBuf;
+
+use scanbench_detector::{Instant, Vantage};
+use scanbench_sim::Frame;
+
+use crate::detect::{DetectorSet, with_home_net};
+use crate::error::Result;
+use crate::scenario::Scenario;
+use crate::score::{Score, ScoredAlert, explain, score};
+use crate::simulate::{Outputs, RunSummary, TapObserver, simulate};
+use crate::truth::GroundTruth;
+
+/// One detector configuration's result on one run.
+#[derive(Clone, Debug)]
+pub struct DetectorRun {
+    /// The spec as requested (`sfportscan:sense_level=medium`).
+    pub spec: String,
+    /// The full configuration: every parameter, defaults filled in.
+    pub config: String,
+    /// Where it read its packets.
+    pub vantage: Vantage,
+    /// The run had a sensor at that vantage point (psad on a plain capture
+    /// has none: it is not applicable rather than silent).
+    pub applicable: bool,
+    /// Its alerts, each linked to the causes of its packets.
+    pub alerts: Vec<ScoredAlert>,
+    /// Its score.
+    pub score: Score,
+}
+
+/// Everything one scenario run produced.
+#[derive(Clone, Debug)]
+pub struct ScenarioRun {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub file: PathBuf,
+    /// What the simulation produced (taps, hashes, counters).
+    pub summary: RunSummary,
+    /// Ground truth at the sensors.
+    pub truth: GroundTruth,
+    /// One entry per requested detector spec, in request order.
+    pub detectors: Vec<DetectorRun>,
+    /// Frames the detectors could not parse as IPv4.
+    pub malformed: u64,
+    /// A real capture replayed, not a simulation (no seed).
+    pub replayed: bool,
+}
+
+impl ScenarioRun {
+    /// The seed a simulated run used.
+    pub fn seed(&self) -> Option<u64> {
+        (!self.replayed).then_some(self.summary.seed)
+    }
+}
+
+/// Feeds the sensor taps to the detectors and the truth recorder.
+struct Sensors<'a> {
+    set: &'a mut DetectorSet,
+    truth: &'a mut GroundTruth,
+    wire: Option<usize>,
+    drop_log: Option<usize>,
+    counts: Vec<u64>,
+}
+
+impl TapObserver for Sensors<'_> {
+    fn sensors(&mut self, wire: Option<usize>, drop_log: Option<usize>) {
+        self.wire = wire;
+        self.drop_log = drop_log;
+    }
+
+    fn frame(&mut self, tap: usize, f: &Frame<'_>) {
+        if self.counts.len() <= tap {
+            self.counts.resize(tap + 1, 0);
+        }
+        let index = self.counts[tap];
+        self.counts[tap] += 1;
+        let vantage = if Some(tap) == self.wire {
+            Vantage::Wire
+        } else if Some(tap) == self.drop_log {
+            Vantage::DropLog
+        } else {
+            return;
+        };
+        self.truth.record(vantage, index, f.at, f.bytes, f.label);
+        self.set.observe(vantage, f.at, index, f.bytes);
+    }
+}
+
+/// Runs `scenario` with `seed` through the detectors `specs` (the scenario's
+/// `home_net` is given to detectors that take one), writing `outputs`.
+///
+/// # Errors
+/// A bad detector spec, or I/O and topology errors from [`simulate`].
+pub fn evaluate(
+    scenario: &Scenario,
+    seed: u64,
+    specs: &[String],
+    outputs: &Outputs,
+) -> Result<ScenarioRun> {
+    let configured: Vec<String> = specs
+        .iter()
+        .map(|s| with_home_net(s, &scenario.home_net))
+        .collect::<Result<_>>()?;
+    let mut set = DetectorSet::new(&configured)?;
+    let mut truth = GroundTruth::new(scenario.malicious_addrs());
+    truth.duration_us = scenario.duration.total_micros();
+    let (summary, wire, drop_log) = {
+        let mut sensors = Sensors {
+            set: &mut set,
+            truth: &mut truth,
+            wire: None,
+            drop_log: None,
+            counts: Vec::new(),
+        };
+        let summary = simulate(scenario, seed, outputs, &mut sensors)?;
+        (summary, sensors.wire, sensors.drop_log)
+    };
+    set.finish(Instant::ZERO + scenario.duration);
+    let sensors = Sensing {
+        wire: wire.is_some(),
+        drop_log: drop_log.is_some(),
+    };
+    let detectors = score_set(&set, specs, &truth, sensors);
+    Ok(ScenarioRun {
+        scenario: scenario.name.clone(),
+        file: scenario.path.clone(),
+        summary,
+        malformed: set.malformed,
+        replayed: false,
+        truth,
+        detectors,
+    })
+}
+
+/// Which vantage points a run had a sensor at.
+#[derive(Clone, Copy, Debug)]
+pub struct Sensing {
+    /// A link tap.
+    pub wire: bool,
+    /// A firewall drop log.
+    pub drop_log: bool,
+}
+
+/// Explains and scores every detector of `set` (built from `specs`, in order).
+pub fn score_set(
+    set: &DetectorSet,
+    specs: &[String],
+    truth: &GroundTruth,
+    sensing: Sensing,
+) -> Vec<DetectorRun> {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let vantage = set.vantage(i);
+            let alerts: Vec<ScoredAlert> = set.alerts[i]
+                .iter()
+                .map(|a| explain(a, vantage, truth))
+                .collect();
+            DetectorRun {
+                spec: spec.clone(),
+                config: set.config(i).to_string(),
+                vantage,
+                applicable: match vantage {
+                    Vantage::Wire => sensing.wire,
+                    Vantage::DropLog => sensing.drop_log,
+                },
+                score: score(&alerts, vantage, truth),
+                alerts,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,135 @@
+//! Expectations that must survive any snapshot update. They live in the
+//! scenario file (`[[expect]]`), are checked by `tests/expectations.rs` and by
+//! `scanbench run --check`, and state claims such as "no detector in its
+//! default configuration flags the poller" or "sfPortscan low flags the T3
+//! scanner within 10 probes".
+//!
+//! ```toml
+//! [[expect]]
+//! claim = "sfPortscan low flags the T3 scanner within 10 probes"
+//! detectors = ["sfportscan"]     # specs as for --detectors; "defaults" = every detector's default
+//! flags_scanners = true          # every scanner is flagged
+//! within_probes = 10             # ... by an alert triggered at or before its 10th packet
+//! within = "5s"                  # ... and within 5 s of its first packet
+//! max_fp = 0                     # at most 0 benign sources flagged
+//! max_alerts = 3                 # at most 3 alerts
+//! min_alerts = 1                 # at least 1 alert
+//! ```
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::evaluate::ScenarioRun;
+
+/// The serde form of one `[[expect]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectFile {
+    /// The claim in words, printed when it fails.
+    pub claim: String,
+    /// Detector specs the claim is about; `defaults` stands for every
+    /// registered detector in its default configuration.
+    pub detectors: Spanned<Vec<String>>,
+    /// Every scanner must be flagged.
+    #[serde(default)]
+    pub flags_scanners: bool,
+    /// ... by an alert whose trigger is at most this many of its probes in.
+    pub within_probes: Option<u64>,
+    /// ... and at most this long after its first packet (`5s`, `2m`).
+    pub within: Option<Spanned<String>>,
+    /// At most this many benign sources flagged.
+    pub max_fp: Option<u64>,
+    /// At most this many alerts.
+    pub max_alerts: Option<u64>,
+    /// At least this many alerts.
+    pub min_alerts: Option<u64>,
+}
+
+/// A validated expectation.
+#[derive(Clone, Debug)]
+pub struct Expectation {
+    /// The claim in words.
+    pub claim: String,
+    /// Detector specs (with `defaults` expanded).
+    pub detectors: Vec<String>,
+    /// Every scanner must be flagged.
+    pub flags_scanners: bool,
+    /// Latency bound in probes.
+    pub within_probes: Option<u64>,
+    /// Latency bound in microseconds of virtual time.
+    pub within_us: Option<u64>,
+    /// Bound on benign sources flagged.
+    pub max_fp: Option<u64>,
+    /// Bound on alerts.
+    pub max_alerts: Option<u64>,
+    /// Lower bound on alerts.
+    pub min_alerts: Option<u64>,
+    /// 1-based line of the `[[expect]]` table's `detectors` key.
+    pub line: usize,
+}
+
+impl Expectation {
+    /// Checks the claim against `run`; returns one message per violation.
+    /// A detector the run did not include is a violation too.
+    pub fn check(&self, run: &ScenarioRun) -> Vec<String> {
+        let mut out = Vec::new();
+        for spec in &self.detectors {
+            let Some(d) = run.detectors.iter().find(|d| &d.spec == spec) else {
+                out.push(format!("{spec}: not run"));
+                continue;
+            };
+            let s = &d.score;
+            let mut fail = |what: String| out.push(format!("{spec}: {what}"));
+            if self.flags_scanners && s.fn_ > 0 {
+                fail(format!(
+                    "{} of {} scanner(s) not flagged",
+                    s.fn_, s.scanners
+                ));
+            }
+            for l in &s.latency {
+                if let Some(max) = self.within_probes {
+                    match l.probes {
+                        Some(p) if p <= max => {}
+                        Some(p) => fail(format!(
+                            "flagged {} after {p} probes (expected <= {max})",
+                            l.scanner
+                        )),
+                        None => fail(format!(
+                            "flagged {} by an alert that names no frame",
+                            l.scanner
+                        )),
+                    }
+                }
+                if let Some(max) = self.within_us
+                    && l.micros > max
+                {
+                    fail(format!(
+                        "flagged {} after {:.3} s (expected <= {:.3} s)",
+                        l.scanner,
+                        l.micros as f64 / 1e6,
+                        max as f64 / 1e6
+                    ));
+                }
+            }
+            if let Some(max) = self.max_fp
+                && s.fp > max
+            {
+                fail(format!(
+                    "flagged {} benign source(s) (expected <= {max})",
+                    s.fp
+                ));
+            }
+            if let Some(max) = self.max_alerts
+                && s.alerts > max
+            {
+                fail(format!("{} alerts (expected <= {max})", s.alerts));
+            }
+            if let Some(min) = self.min_alerts
+                && s.alerts < min
+            {
+                fail(format!("{} alerts (expected >= {min})", s.alerts));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,146 @@
+//! The JSON report (`docs/report-format.md`). Stable: fields are only ever
+//! added; a change in meaning bumps [`JSON_VERSION`]. Times are given both as
+//! integer microseconds of virtual time (`*_us`, exact) and as seconds.
+
+use scanbench_detector::{Alert, Vantage};
+use scanbench_sim::label::Label;
+use serde_json::{Map, Value, json};
+
+use super::Report;
+use crate::evaluate::{DetectorRun, ScenarioRun};
+use crate::score::{Score, ScoredAlert};
+
+/// Version of the JSON report's schema.
+pub const JSON_VERSION: u32 = 1;
+
+/// `wire` or `drop_log`.
+pub fn vantage_name(v: Vantage) -> &'static str {
+    match v {
+        Vantage::Wire => "wire",
+        Vantage::DropLog => "drop_log",
+    }
+}
+
+fn secs(us: u64) -> f64 {
+    us as f64 / 1e6
+}
+
+fn label(l: &Label) -> Value {
+    json!({"actor": l.actor, "class": l.class.as_str(), "cause": l.cause})
+}
+
+/// One alert in the report's form.
+pub fn alert(a: &ScoredAlert, config: &str) -> Value {
+    let al: &Alert = &a.alert;
+    let counters: Map<String, Value> = al
+        .evidence
+        .counters
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    json!({
+        "detector": {"name": al.detector, "config": config},
+        "scanner": al.scanner.to_string(),
+        "victim": al.victim.map(|v| v.to_string()),
+        "kind": al.kind.as_str(),
+        "time": secs(al.time.total_micros() as u64),
+        "time_us": al.time.total_micros(),
+        "first_seen": secs(al.first_seen.total_micros() as u64),
+        "first_seen_us": al.first_seen.total_micros(),
+        "trigger_frame": al.trigger_frame,
+        "trigger_label": a.trigger.as_ref().map(label),
+        "evidence": {
+            "counters": counters,
+            "ports": al.evidence.ports,
+            "frames": al.evidence.frames,
+            "log_line": al.evidence.log_line,
+        },
+        "causes": a.causes.iter().map(|c| {
+            let mut v = label(&c.label);
+            v["packets"] = json!(c.packets);
+            v
+        }).collect::<Vec<_>>(),
+        "benign_trigger": a.benign_trigger(),
+        "blames_scanner": a.blames_scanner,
+    })
+}
+
+fn score(s: &Score) -> Value {
+    json!({
+        "alerts": s.alerts,
+        "flagged": s.flagged,
+        "tp": s.tp,
+        "fp": s.fp,
+        "fn": s.fn_,
+        "scanners": s.scanners,
+        "benign_sources": s.benign_sources,
+        "recall": s.recall(),
+        "fp_rate": s.fp_rate(),
+        "benign_alerts": s.benign_alerts,
+        "benign_alerts_per_hour": s.benign_alerts_per_hour(),
+        "fp_alerts": s.fp_alerts,
+        "benign_connections": s.benign_connections,
+        "fp_per_benign_connection": s.fp_per_benign_connection(),
+        "sessionless_packets": s.sessionless_packets,
+        "fp_per_sessionless_packet": s.fp_per_sessionless_packet(),
+        "latency": s.latency.iter().map(|l| json!({
+            "scanner": l.scanner.to_string(),
+            "time": secs(l.micros),
+            "time_us": l.micros,
+            "probes": l.probes,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn detector(d: &DetectorRun) -> Value {
+    let name = d.spec.split(':').next().unwrap_or(&d.spec);
+    json!({
+        "spec": d.spec,
+        "detector": {"name": name, "config": d.config},
+        "vantage": vantage_name(d.vantage),
+        "applicable": d.applicable,
+        "score": score(&d.score),
+        "alerts": d.alerts.iter().map(|a| alert(a, &d.config)).collect::<Vec<_>>(),
+    })
+}
+
+fn run(r: &ScenarioRun) -> Value {
+    let t = &r.truth;
+    json!({
+        "scenario": r.scenario,
+        "file": r.file.display().to_string(),
+        "seed": r.seed(),
+        "duration": secs(t.duration_us),
+        "duration_us": t.duration_us,
+        "taps": r.summary.taps.iter().map(|tap| json!({
+            "name": tap.name,
+            "frames": tap.frames,
+            "sha256": tap.sha256,
+            "files": tap.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "truth": {
+            "scanners": t.scanners.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "benign_sources": t.benign_sources().len(),
+            "benign_connections": t.base().benign_connections,
+            "sessionless_packets": t.base().sessionless_packets,
+            "wire_frames": t.wire.frames(),
+            "drop_log_frames": t.drop_log.frames(),
+        },
+        "non_ipv4_frames": r.malformed,
+        "detectors": r.detectors.iter().map(detector).collect::<Vec<_>>(),
+    })
+}
+
+/// The JSON rendering (pretty-printed, one document).
+pub fn json(report: &Report) -> String {
+    let doc = json!({
+        "format": "scanbench-report",
+        "version": JSON_VERSION,
+        "tool": {"name": "scanbench", "version": env!("CARGO_PKG_VERSION")},
+        "detectors": report.specs,
+        "runs": report.runs.iter().map(run).collect::<Vec<_>>(),
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,73 @@
+//! Reports: the verdict table (terminal), Markdown, CSV and JSON renderings
+//! of the same runs. The JSON form is documented in `docs/report-format.md`
+//! and versioned; the others are for reading.
+//!
+//! With several seeds per scenario, the table and Markdown show the mean and
+//! spread over seeds; CSV and JSON keep one record per run.
+
+mod csv;
+mod json;
+mod table;
+
+pub use self::csv::csv;
+pub use self::json::{JSON_VERSION, json};
+pub use self::table::{markdown, short, table};
+
+use crate::evaluate::ScenarioRun;
+
+/// The runs of one invocation, in the order they were requested.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Detector specs, in column order.
+    pub specs: Vec<String>,
+    /// One entry per (scenario, seed) or replayed capture.
+    pub runs: Vec<ScenarioRun>,
+}
+
+/// Output format of a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned text for the terminal.
+    Table,
+    /// A GitHub-flavoured Markdown table.
+    Markdown,
+    /// One row per run and detector.
+    Csv,
+    /// The full report (`docs/report-format.md`).
+    Json,
+}
+
+impl Report {
+    /// Renders the report in `format`.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Table => table(self),
+            Format::Markdown => markdown(self),
+            Format::Csv => csv(self),
+            Format::Json => json(self),
+        }
+    }
+
+    /// Runs grouped by scenario, in first-appearance order.
+    pub fn by_scenario(&self) -> Vec<(&str, Vec<&ScenarioRun>)> {
+        let mut out: Vec<(&str, Vec<&ScenarioRun>)> = Vec::new();
+        for r in &self.runs {
+            match out.iter_mut().find(|(n, _)| *n == r.scenario) {
+                Some((_, v)) => v.push(r),
+                None => out.push((&r.scenario, vec![r])),
+            }
+        }
+        out
+    }
+}
+
+/// Mean and population standard deviation of `xs` (0, 0 when empty).
+pub fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    if xs.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
