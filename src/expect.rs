@@ -12,6 +12,7 @@
 //! within_probes = 10             # ... by an alert triggered at or before its 10th packet
 //! within = "5s"                  # ... and within 5 s of its first packet
 //! max_fp = 0                     # at most 0 benign sources flagged
+//! min_fp = 1                     # at least 1 benign source flagged (a reproduced false positive)
 //! max_alerts = 3                 # at most 3 alerts
 //! min_alerts = 1                 # at least 1 alert
 //! ```
@@ -39,6 +40,9 @@ pub struct ExpectFile {
     pub within: Option<Spanned<String>>,
     /// At most this many benign sources flagged.
     pub max_fp: Option<u64>,
+    /// At least this many benign sources flagged: a false positive the
+    /// scenario exists to reproduce.
+    pub min_fp: Option<u64>,
     /// At most this many alerts.
     pub max_alerts: Option<u64>,
     /// At least this many alerts.
@@ -60,6 +64,8 @@ pub struct Expectation {
     pub within_us: Option<u64>,
     /// Bound on benign sources flagged.
     pub max_fp: Option<u64>,
+    /// Lower bound on benign sources flagged.
+    pub min_fp: Option<u64>,
     /// Bound on alerts.
     pub max_alerts: Option<u64>,
     /// Lower bound on alerts.
@@ -116,6 +122,14 @@ impl Expectation {
             {
                 fail(format!(
                     "flagged {} benign source(s) (expected <= {max})",
+                    s.fp
+                ));
+            }
+            if let Some(min) = self.min_fp
+                && s.fp < min
+            {
+                fail(format!(
+                    "flagged {} benign source(s) (expected >= {min})",
                     s.fp
                 ));
             }

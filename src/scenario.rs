@@ -403,6 +403,7 @@ impl Scenario {
                 within_probes: e.within_probes,
                 within_us,
                 max_fp: e.max_fp,
+                min_fp: e.min_fp,
                 max_alerts: e.max_alerts,
                 min_alerts: e.min_alerts,
                 line: line_of(&self.source, span.start),
