@@ -235,3 +235,252 @@ fn tshark_reads_the_capture_clean() {
     assert_eq!(tshark("ip.dst == 203.0.113.66 and tcp.flags == 0x012"), 1);
     assert_eq!(tshark("ip.src == 203.0.113.66 and tcp.flags == 0x004"), 1);
 }
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// The JSON report carries, for every alert, the fields docs/report-format.md
+/// promises, and links it to the labelled causes of its packets.
+#[test]
+fn json_report_has_the_documented_alert_fields() {
+    let o = run(&[
+        "run",
+        "--scenarios",
+        "syn-scan-t3,web-*",
+        "--detectors",
+        "scanlogd+sfportscan:sense_level=medium",
+        "--format",
+        "json",
+    ]);
+    let v = json(&o);
+    assert_eq!(v["format"], "scanbench-report");
+    assert_eq!(v["version"], 1);
+    let runs = v["runs"].as_array().unwrap();
+    let names: Vec<&str> = runs
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["syn-scan-t3", "web-and-scan"]);
+    let det = &runs[0]["detectors"][1];
+    assert_eq!(det["spec"], "sfportscan:sense_level=medium");
+    assert!(
+        det["detector"]["config"]
+            .as_str()
+            .unwrap()
+            .contains("sense_level=medium")
+    );
+    let alert = &runs[0]["detectors"][0]["alerts"][0];
+    for field in [
+        "detector",
+        "scanner",
+        "victim",
+        "kind",
+        "time",
+        "first_seen",
+        "evidence",
+    ] {
+        assert!(!alert[field].is_null(), "{field} missing in {alert}");
+    }
+    assert_eq!(alert["detector"]["name"], "scanlogd");
+    assert_eq!(alert["scanner"], "203.0.113.66");
+    assert!(alert["evidence"]["log_line"].as_str().unwrap().len() > 10);
+    assert_eq!(alert["causes"][0]["class"], "malicious");
+    assert_eq!(alert["causes"][0]["cause"], "scan");
+    let score = &runs[0]["detectors"][0]["score"];
+    assert_eq!(score["tp"], 1);
+    assert_eq!(score["recall"], 1.0);
+    assert!(score["latency"][0]["probes"].as_u64().unwrap() > 0);
+    // Chatter went to standard error, not into the JSON.
+    assert!(stderr(&o).contains("syn-scan-t3: seed 33"));
+}
+
+#[test]
+fn seeds_give_one_csv_row_per_run_and_mean_spread_in_the_table() {
+    let o = run(&[
+        "run",
+        "--scenarios",
+        "syn-scan-t4",
+        "--seeds",
+        "3",
+        "--detectors",
+        "scanlogd+screenos",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("scenario,seed,detector,config,vantage,alerts"));
+    assert_eq!(lines.len(), 1 + 3 * 2, "{out}");
+    for seed in ["34", "35", "36"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("syn-scan-t4,{seed},scanlogd,"))),
+            "{out}"
+        );
+    }
+    let o = run(&[
+        "run",
+        "--scenarios",
+        "syn-scan-t4",
+        "--seeds",
+        "3",
+        "--detectors",
+        "scanlogd",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("over 3 seeds") && out.contains("1.0±0.0 1.0/0.0"),
+        "{out}"
+    );
+    let o = run(&["run", "--scenarios", "nosuch"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("known: connect-scan"), "{}", stderr(&o));
+}
+
+#[test]
+fn check_exits_3_when_a_claim_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("t0.toml");
+    let mut text = std::fs::read_to_string(scenario("syn-scan-t0.toml")).unwrap();
+    text.push_str("\n[[expect]]\nclaim = \"scanlogd catches T0\"\ndetectors = [\"scanlogd\"]\nflags_scanners = true\n");
+    std::fs::write(&sc, text).unwrap();
+    let o = run(&[
+        "run",
+        sc.to_str().unwrap(),
+        "--check",
+        "--detectors",
+        "scanlogd",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\"scanlogd catches T0\": scanlogd: 1 of 1 scanner(s) not flagged"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "run",
+        "--scenarios",
+        "syn-scan-t0",
+        "--check",
+        "--detectors",
+        "scanlogd",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// `replay` with the labels `run` wrote scores the capture exactly as `run` did.
+#[test]
+fn replay_with_labels_and_home_net_matches_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let dets = "scanlogd+trw+zeek-scan+sfportscan";
+    let o = run(&[
+        "run",
+        "--scenarios",
+        "sweep",
+        "--detectors",
+        dets,
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let ran = json(&o);
+    assert!(dir.path().join("report.csv").exists() && dir.path().join("report.md").exists());
+    let pcap = dir.path().join("sweep.pcap");
+    let labels = dir.path().join("sweep.labels.jsonl");
+    let o = run(&[
+        "replay",
+        pcap.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--home-net",
+        "198.51.100.0/24",
+        "--detectors",
+        dets,
+        "--format",
+        "json",
+    ]);
+    let replayed = json(&o);
+    let strip = |v: &serde_json::Value| -> Vec<(String, serde_json::Value, serde_json::Value)> {
+        v["runs"][0]["detectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["spec"].to_string(),
+                    d["alerts"].clone(),
+                    d["score"]["tp"].clone(),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (strip(&ran), strip(&replayed));
+    assert_eq!(a, b);
+    assert!(
+        a.iter()
+            .any(|(s, al, _)| s.contains("trw") && !al.as_array().unwrap().is_empty())
+    );
+    assert_eq!(replayed["runs"][0]["seed"], serde_json::Value::Null);
+}
+
+#[test]
+fn replay_reads_an_iptables_log_and_names_a_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fw.log");
+    let mut text = String::new();
+    for (i, port) in [22, 23, 25, 80, 110, 143].iter().enumerate() {
+        text.push_str(&format!(
+            "Nov 21 14:35:0{i} fw kernel: [12345.678901] DROP IN=eth0 OUT= SRC=203.0.113.66 \
+             DST=198.51.100.10 LEN=44 TOS=0x00 PREC=0x00 TTL=50 ID=1 PROTO=TCP SPT=40000 DPT={port} \
+             WINDOW=1024 RES=0x00 SYN URGP=0\n"
+        ));
+    }
+    std::fs::write(&log, &text).unwrap();
+    let o = run(&[
+        "replay",
+        "--iptables-log",
+        log.to_str().unwrap(),
+        "--detectors",
+        "psad",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("6 logged packets") && out.contains("psad: 1 alert(s)"),
+        "{out}"
+    );
+    assert!(out.contains("203.0.113.66"), "{out}");
+    text.push_str(
+        "Nov 21 14:36:00 fw kernel: DROP IN=eth0 OUT= SRC=203.0.113.66 DST=nowhere PROTO=TCP\n",
+    );
+    std::fs::write(&log, &text).unwrap();
+    let o = run(&[
+        "replay",
+        "--iptables-log",
+        log.to_str().unwrap(),
+        "--detectors",
+        "psad",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("fw.log: line 7"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("psad: 1 alert(s)"), "{}", stdout(&o));
+    // psad on a plain capture is not applicable rather than silent.
+    let o = run(&[
+        "replay",
+        scenario("../tests/fixtures/real/nmap-syn.pcap")
+            .to_str()
+            .unwrap(),
+        "--detectors",
+        "psad",
+    ]);
+    assert!(
+        stdout(&o).contains("psad: not applicable"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -58,3 +58,77 @@ proptest! {
         prop_assert_ne!(&a.1, &c.1, "another seed must change ISNs, ports and probe order");
     }
 }
+
+/// The JSON report of one evaluation of `text` with `seed` through every detector.
+fn report(text: &str, seed: u64) -> (scanbench::ScenarioRun, String) {
+    let sc = Scenario::parse(Path::new("prop.toml"), text.to_string()).unwrap();
+    let specs = scanbench::detect::default_suite();
+    let run = scanbench::evaluate(&sc, seed, &specs, &Outputs::default()).unwrap();
+    let json = scanbench::Report {
+        specs,
+        runs: vec![run.clone()],
+    }
+    .render(scanbench::Format::Json);
+    (run, json)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    /// Same seed, same report; and the scoring counts add up for every
+    /// detector: TP + FN = scanners, FP <= benign sources, flagged = TP + FP,
+    /// benign-triggered and FP alerts <= alerts, latency only for flagged
+    /// scanners, and every frame a detector read has a label.
+    #[test]
+    fn reports_repeat_and_counts_add_up(seed in any::<u64>(), clients in 0usize..4,
+                                        timing in 3u8..=5,
+                                        ports in prop_oneof![Just("20-30,80"), Just("1-100")]) {
+        let text = scenario_text(clients, ports, timing, 0.0, 0);
+        let (run, json) = report(&text, seed);
+        let (_, again) = report(&text, seed);
+        prop_assert_eq!(&json, &again);
+        let truth = &run.truth;
+        for i in 0..truth.wire.frames() {
+            prop_assert!(truth.label(scanbench_detector::Vantage::Wire, i).is_some(), "frame {i} unlabelled");
+        }
+        prop_assert_eq!(truth.wire.frames(), run.summary.taps[0].frames);
+        for d in &run.detectors {
+            let s = &d.score;
+            prop_assert_eq!(s.tp + s.fn_, s.scanners, "{}", d.spec);
+            prop_assert!(s.fp <= s.benign_sources, "{}", d.spec);
+            prop_assert_eq!(s.flagged, s.tp + s.fp, "{}", d.spec);
+            prop_assert!(s.benign_alerts <= s.alerts && s.fp_alerts <= s.alerts, "{}", d.spec);
+            prop_assert_eq!(s.latency.len() as u64, s.tp, "{}", d.spec);
+            prop_assert_eq!(s.alerts, d.alerts.len() as u64);
+        }
+    }
+}
+
+/// Every scenario of the suite gives byte-identical captures (per-tap
+/// SHA-256) and an identical JSON report when run twice with its seed.
+#[test]
+fn every_suite_scenario_repeats_byte_for_byte() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let seed = Scenario::parse(&path, text.clone()).unwrap().seed;
+        let (a, ja) = report(&text, seed);
+        let (b, jb) = report(&text, seed);
+        let hashes = |r: &scanbench::ScenarioRun| {
+            r.summary
+                .taps
+                .iter()
+                .map(|t| t.sha256.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(hashes(&a), hashes(&b), "{}", path.display());
+        assert_eq!(ja, jb, "{}", path.display());
+        n += 1;
+    }
+    assert!(n >= 16, "only {n} scenarios found");
+}

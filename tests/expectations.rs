@@ -80,7 +80,8 @@ fn contradicting_claims_fail() {
 
 #[test]
 fn a_bad_claim_names_file_line_and_field() {
-    let text = "seed = 1\nduration = \"1s\"\n\n[[expect]]\nclaim = \"x\"\ndetectors = [\"nosuch\"]\n";
+    let text =
+        "seed = 1\nduration = \"1s\"\n\n[[expect]]\nclaim = \"x\"\ndetectors = [\"nosuch\"]\n";
     let e = Scenario::parse(Path::new("c.toml"), text.to_string()).unwrap_err();
     let msg = e.to_string();
     assert!(
