@@ -22,6 +22,23 @@ fn ms(us: u64) -> String {
     format!("{:.3} ms", us as f64 / 1e3)
 }
 
+/// `class/cause (actor, ...)` per distinct class and cause of an alert's packets.
+fn causes(a: &scanbench::score::ScoredAlert) -> String {
+    let mut by: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for c in &a.causes {
+        let actors = by
+            .entry(format!("{}/{}", c.label.class, c.label.cause))
+            .or_default();
+        actors.push(&c.label.actor);
+        actors.sort_unstable();
+        actors.dedup();
+    }
+    by.iter()
+        .map(|(k, v)| format!("{k} ({})", v.join(", ")))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
 fn render(run: &ScenarioRun) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -78,11 +95,7 @@ fn render(run: &ScenarioRun) -> String {
             *by.entry((
                 a.alert.kind.to_string(),
                 a.alert.scanner.to_string(),
-                a.causes
-                    .iter()
-                    .map(|c| format!("{}/{}", c.label.class, c.label.cause))
-                    .collect::<Vec<_>>()
-                    .join("+"),
+                causes(a),
             ))
             .or_default() += 1;
         }
