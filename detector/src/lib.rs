@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod alert;
+pub mod bro1_scan;
 pub mod flow;
 pub mod iptables_log;
 pub mod params;

@@ -25,6 +25,7 @@ pub static DETECTORS: &[&DetectorInfo] = &[
     &crate::trw::INFO,
     &crate::trw::PACKET_INFO,
     &crate::zeek_scan::INFO,
+    &crate::bro1_scan::INFO,
     &crate::sfportscan::INFO,
     &crate::psad::INFO,
     &crate::portsentry::INFO,

@@ -40,6 +40,12 @@ const MONOTONE: &[(&str, &str)] = &[
         "zeek-scan:port_scan_threshold=2,addr_scan_threshold=2",
         "zeek-scan:port_scan_threshold=4,addr_scan_threshold=4",
     ),
+    // Every report vector and trigger raised together; shut_down_thresh and
+    // the summary triggers stay equal (they do not depend on the others).
+    (
+        "bro1-scan:report_peer_scan=2,report_backscatter=2,report_port_scan=2,possible_port_scan_thresh=2,priv_scan_trigger=2",
+        "bro1-scan:report_peer_scan=4,report_backscatter=4,report_port_scan=3,possible_port_scan_thresh=3,priv_scan_trigger=4",
+    ),
 ];
 
 const POOL: [Ipv4Addr; 5] = [

@@ -18,6 +18,11 @@
 //!   scanners, so removing packets shifts windows). Trackers are keyed by
 //!   protocol, so `proto=tcp` versus `proto=all` is monotone as long as memcap
 //!   is not reached (the random traces here stay far below it).
+//! - bro1-scan: removing a middle step of a report vector only removes that
+//!   step's alerts (peers and ports grow one at a time, and `thresh_check`
+//!   advances one index per report); `activate_priv_port_check` feeds nothing
+//!   else. `ignore_scanners_threshold` is **not** monotone (ignoring clears
+//!   every table of the source).
 
 use core::net::Ipv4Addr;
 
@@ -173,6 +178,19 @@ const PAIRS: &[(&str, &str, bool)] = &[
         false,
     ),
     ("sfportscan:proto=all", "sfportscan:proto=tcp", true),
+    // bro1-scan: thresh_check steps one index per report, and peers grow one
+    // at a time, so dropping a middle step only drops its alerts.
+    (
+        "bro1-scan:report_peer_scan=2;3;4,report_port_scan=2;3",
+        "bro1-scan:report_peer_scan=2;4,report_port_scan=3",
+        true,
+    ),
+    // The low-port table feeds nothing else (ignore_scanners_threshold = 0).
+    (
+        "bro1-scan:priv_scan_trigger=2",
+        "bro1-scan:priv_scan_trigger=2,activate_priv_port_check=n",
+        true,
+    ),
     (
         "sfportscan:proto=all,sense_level=high",
         "sfportscan:proto=udp,sense_level=high",
@@ -215,7 +233,8 @@ proptest! {
     fn replay_is_deterministic(s in steps()) {
         let trace = build_trace(&s);
         for spec in ["sfportscan", "sfportscan:sense_level=high,proto=all,snort_version=3", "psad",
-                     "psad:ignore_conntrack_bug_pkts=N", "portsentry", "suricata-et"] {
+                     "psad:ignore_conntrack_bug_pkts=N", "portsentry", "suricata-et",
+                     "bro1-scan", "bro1-scan:report_peer_scan=2,possible_port_scan_thresh=2"] {
             prop_assert_eq!(run(spec, &trace), run(spec, &trace), "{}", spec);
         }
     }
