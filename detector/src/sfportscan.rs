@@ -1100,13 +1100,10 @@ impl SfPortscan {
                 "[**] [122:{sid}:1] (portscan) {msg} [**]\n{{PROTO:255}} {scanner_ip} -> {victim_ip}\n"
             );
             if sid == 27 {
-                let ports: Vec<String> = pr.open_ports.iter().map(u16::to_string).collect();
-                line.push_str(&format!(
-                    "Scanned IP: {}\nPort Count: {}\nOpen Ports: {}",
-                    range_ip(pr.low_ip),
-                    pr.open_ports.len(),
-                    ports.join(" ")
-                ));
+                // The open-port pseudo packet's payload, as spp_sfportscan.c
+                // MakeOpenPortInfo writes it: the newly seen open port.
+                let port = pr.open_ports.last().copied().unwrap_or(0);
+                line.push_str(&format!("Open Port: {port}"));
             } else {
                 line.push_str(&format!(
                     "Priority Count: {}\nConnection Count: {}\nIP Count: {}\n{} IP Range: {}:{}\nPort/Proto Count: {}\nPort/Proto Range: {}:{}",
@@ -1472,7 +1469,7 @@ mod tests {
         closed_scan(&mut r, 10, 1000, &[1, 2, 3, 4, 5]);
         assert_eq!(r.alerts.len(), 2);
         assert_eq!(r.alerts[1].kind, AlertKind::OpenPort);
-        assert!(r.alerts[1].evidence.log_line.contains("Open Ports: 22"));
+        assert!(r.alerts[1].evidence.log_line.ends_with("\nOpen Port: 22"));
         assert_eq!(r.alerts[1].evidence.ports, vec![22]);
     }
 
