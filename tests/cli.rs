@@ -484,3 +484,24 @@ fn replay_reads_an_iptables_log_and_names_a_bad_line() {
         stdout(&o)
     );
 }
+
+/// Parallel runs give the same report as serial ones, in the same order.
+#[test]
+fn parallel_runs_report_like_serial_ones() {
+    let args = |jobs: &'static str| {
+        run(&[
+            "run",
+            "--scenarios",
+            "syn-scan-t3,sweep,misconfigured-balancer-burst",
+            "--seeds",
+            "2",
+            "--format",
+            "json",
+            "--jobs",
+            jobs,
+        ])
+    };
+    let (a, b) = (args("1"), args("3"));
+    assert!(a.status.success() && b.status.success());
+    assert_eq!(stdout(&a), stdout(&b));
+}
