@@ -495,7 +495,8 @@ fn print_alerts(w: &mut dyn Write, run: &ScenarioRun) -> std::io::Result<()> {
                 al.kind,
                 al.scanner,
                 al.victim.map_or_else(|| "*".to_string(), |v| v.to_string()),
-                al.evidence.log_line
+                // Multi-line log entries (Snort's) stay under their alert.
+                al.evidence.log_line.replace('\n', "\n      ")
             )?;
             if !sa.causes.is_empty() {
                 let causes: Vec<String> = sa

@@ -86,7 +86,8 @@ impl TapObserver for Sensors<'_> {
         } else {
             return;
         };
-        self.truth.record(vantage, index, f.at, f.bytes, f.label);
+        self.truth
+            .record(vantage, index, f.at, f.bytes, Some(f.label));
         self.set.observe(vantage, f.at, index, f.bytes);
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use scanbench_detector::iptables_log::{LogOptions, LogParser};
 use scanbench_detector::{Cidr, Instant, Vantage};
-use scanbench_sim::label::{Class, Label};
+use scanbench_sim::label::Label;
 use sha2::{Digest, Sha256};
 
 use crate::capture::{CaptureReader, CaptureStats};
@@ -83,14 +83,8 @@ impl Feed {
         self.first.get_or_insert(at);
         self.last = self.last.max(at);
         self.frames += 1;
-        let unknown = Label {
-            actor: "unknown".into(),
-            class: Class::Benign,
-            cause: "unlabelled".into(),
-        };
         self.labelled |= label.is_some();
-        self.truth
-            .record(self.vantage, index, at, bytes, label.unwrap_or(&unknown));
+        self.truth.record(self.vantage, index, at, bytes, label);
         self.set.observe(self.vantage, at, index, bytes);
     }
 

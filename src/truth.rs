@@ -90,21 +90,27 @@ impl GroundTruth {
         self.labels.get(id as usize)
     }
 
-    /// Records frame number `index` seen at `vantage` at time `at` with `label`.
+    /// Records frame number `index` seen at `vantage` at time `at` with
+    /// `label` (`None`: unknown; the frame counts as a source but in no
+    /// class-dependent figure).
     pub fn record(
         &mut self,
         vantage: Vantage,
         index: u64,
         at: Instant,
         bytes: &[u8],
-        label: &Label,
+        label: Option<&Label>,
     ) {
-        let id = match self.labels.iter().position(|l| l == label) {
-            Some(i) => i as u32,
-            None => {
-                self.labels.push(label.clone());
-                self.labels.len() as u32 - 1
-            }
+        // Unlabelled frames (a replayed capture without labels) get no id.
+        let id = match label {
+            None => u32::MAX,
+            Some(label) => match self.labels.iter().position(|l| l == label) {
+                Some(i) => i as u32,
+                None => {
+                    self.labels.push(label.clone());
+                    self.labels.len() as u32 - 1
+                }
+            },
         };
         let v = match vantage {
             Vantage::Wire => &mut self.wire,
@@ -121,6 +127,9 @@ impl GroundTruth {
         v.sources.insert(p.src);
         v.sent.entry(p.src).or_default().push(index);
         v.first_seen.entry(p.src).or_insert(at);
+        let Some(label) = label else {
+            return;
+        };
         if label.class != Class::Benign {
             let probe = match (p.tcp(), p.icmp()) {
                 (Some(t), _) => !t.flags.ack(),
