@@ -139,6 +139,9 @@ impl Ord for Event {
     }
 }
 
+/// A router reached by a route search, with the link (and side) it was reached through.
+type RouteFound = (NodeId, (LinkId, usize));
+
 /// (node name, app or middlebox kind, counters) for the run summary.
 pub type NodeCounters = (String, String, Vec<(&'static str, u64)>);
 
@@ -367,7 +370,14 @@ impl Network {
     }
 
     /// Computes routes (shortest path in hops, ties broken by link order) from
-    /// every node to every address a host or middlebox owns.
+    /// every router to every address a host or middlebox owns.
+    ///
+    /// Conceptually a breadth-first search outwards from each address's owner,
+    /// where each node's route is the link it was first reached through. Only
+    /// routers forward, so only routers get routes (a host sends everything
+    /// on its one link), and the search from a host owner is the search from
+    /// the router it hangs off: that search is done once per router and shared
+    /// by all its hosts, which keeps this linear in the number of hosts.
     fn compute_routes(&mut self) -> Result<()> {
         let mut owners: Vec<(Ipv4Addr, NodeId)> = Vec::new();
         for (i, n) in self.nodes.iter().enumerate() {
@@ -389,34 +399,70 @@ impl Network {
                 return Err(Error::HostHasNoLink(self.nodes[i].name.clone()));
             }
         }
+        // Per router: the routers a search starting there reaches, each with
+        // the link (and side) it was reached through, in search order.
+        let mut searches: HashMap<NodeId, Vec<RouteFound>> = HashMap::new();
         for (addr, owner) in owners {
-            // BFS from the owner outwards: each node's route to `addr` is the
-            // link it was reached through.
-            let mut seen = vec![false; self.nodes.len()];
-            seen[owner.0 as usize] = true;
-            let mut frontier = vec![owner];
-            while !frontier.is_empty() {
-                let mut next = Vec::new();
-                for n in frontier {
-                    for &(l, side) in &self.nodes[n.0 as usize].ports.clone() {
-                        let other_side = 1 - side;
-                        let other = self.links[l.0 as usize].ends[other_side];
-                        if !seen[other.0 as usize] {
-                            seen[other.0 as usize] = true;
-                            self.nodes[other.0 as usize]
-                                .routes
-                                .insert(addr, (l, other_side));
-                            // Hosts do not forward.
-                            if matches!(self.nodes[other.0 as usize].kind, NodeKind::Router(_)) {
-                                next.push(other);
-                            }
-                        }
+            let start = match self.nodes[owner.0 as usize].kind {
+                NodeKind::Router(_) => owner,
+                NodeKind::Host(_) => {
+                    // A host has exactly one link; it does not forward, so the
+                    // search goes on only from the neighbour, if that is a router.
+                    let (l, side) = self.nodes[owner.0 as usize].ports[0];
+                    let other_side = 1 - side;
+                    let other = self.links[l.0 as usize].ends[other_side];
+                    if !self.is_router(other) {
+                        continue;
                     }
+                    self.nodes[other.0 as usize]
+                        .routes
+                        .insert(addr, (l, other_side));
+                    other
                 }
-                frontier = next;
+            };
+            let found = match searches.entry(start) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(self.search_routers(start))
+                }
+            };
+            for &(node, route) in found.iter() {
+                self.nodes[node.0 as usize].routes.insert(addr, route);
             }
         }
         Ok(())
+    }
+
+    fn is_router(&self, n: NodeId) -> bool {
+        matches!(self.nodes[n.0 as usize].kind, NodeKind::Router(_))
+    }
+
+    /// Breadth-first search from router `start` (itself excluded): every other
+    /// router reached, with the link and side it was first reached through.
+    /// Hosts are reached (and so never reached again) but not expanded.
+    fn search_routers(&self, start: NodeId) -> Vec<RouteFound> {
+        let mut found = Vec::new();
+        let mut seen = vec![false; self.nodes.len()];
+        seen[start.0 as usize] = true;
+        let mut frontier = vec![start];
+        while !frontier.is_empty() {
+            let mut next = Vec::new();
+            for n in frontier {
+                for &(l, side) in &self.nodes[n.0 as usize].ports {
+                    let other_side = 1 - side;
+                    let other = self.links[l.0 as usize].ends[other_side];
+                    if !seen[other.0 as usize] {
+                        seen[other.0 as usize] = true;
+                        if self.is_router(other) {
+                            found.push((other, (l, other_side)));
+                            next.push(other);
+                        }
+                    }
+                }
+            }
+            frontier = next;
+        }
+        found
     }
 
     fn push(&mut self, at: Instant, kind: EventKind) {

@@ -101,6 +101,21 @@ impl Host {
     /// Polls stack and apps at `now`; emitted packets are left in `dev.tx`.
     /// Returns when the host next needs to run.
     pub(crate) fn run(&mut self, now: Instant) -> Option<Instant> {
+        let sole_app = self.apps.len() == 1;
+        for slot in &mut self.apps {
+            let mut ctx = HostCtx {
+                now,
+                addr: self.spec.addr,
+                iface: &mut self.iface,
+                sockets: &mut self.sockets,
+                ports: &mut self.ports,
+                port_labels: &mut self.port_labels,
+                label: slot.label,
+                retired: &mut self.retired,
+                sole_app,
+            };
+            slot.app.before_ingress(&mut ctx, &self.dev.rx);
+        }
         self.iface.poll(now, &mut self.dev, &mut self.sockets);
         let mut next: Option<Instant> = None;
         for slot in &mut self.apps {
@@ -113,6 +128,7 @@ impl Host {
                 port_labels: &mut self.port_labels,
                 label: slot.label,
                 retired: &mut self.retired,
+                sole_app,
             };
             if let Some(t) = slot.app.poll(&mut ctx) {
                 next = Some(next.map_or(t, |n| n.min(t)));

@@ -13,7 +13,7 @@ pub mod syn_scan;
 pub mod top_ports;
 pub mod web_server;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv4Addr;
 
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
@@ -37,6 +37,9 @@ pub struct HostCtx<'a> {
     pub(crate) port_labels: &'a mut BTreeMap<u16, LabelId>,
     pub(crate) label: LabelId,
     pub(crate) retired: &'a mut Vec<(SocketHandle, Option<u16>)>,
+    /// Whether this app is the only one on its host, so that every socket in
+    /// `sockets` is its own.
+    pub(crate) sole_app: bool,
 }
 
 impl HostCtx<'_> {
@@ -107,6 +110,14 @@ pub trait App {
     /// Runs the app at `ctx.now`. Returns when it next wants to run on its own
     /// (packet arrivals wake it anyway), or `None` if only packets should wake it.
     fn poll(&mut self, ctx: &mut HostCtx<'_>) -> Option<Instant>;
+
+    /// Called when the host runs, before its stack reads the packets in `rx`
+    /// (raw IPv4, in arrival order). An app that keeps sockets out of the
+    /// host's socket set while they cannot be affected (see the web server)
+    /// puts back here every socket those packets could reach. Default: nothing.
+    fn before_ingress(&mut self, ctx: &mut HostCtx<'_>, rx: &VecDeque<Vec<u8>>) {
+        let _ = (ctx, rx);
+    }
 
     /// Counters for the run summary (requests made, ports found open, ...).
     fn stats(&self) -> AppStats {

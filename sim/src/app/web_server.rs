@@ -5,10 +5,44 @@
 //! a SYN that finds no listening socket is answered with RST. The server keeps
 //! `idle_listeners` sockets listening per port at all times and re-listens
 //! sockets once they are closed, so bursts of parallel clients are served.
+//!
+//! # Keeping idle sockets out of the stack's way
+//!
+//! The pool only grows: it holds every connection still in TIME-WAIT (10 s in
+//! smoltcp, and the server closes first) plus the idle listeners, so with
+//! thousands of clients it holds hundreds of sockets. smoltcp walks the whole
+//! socket set several times per poll (matching each segment, then `dispatch`
+//! and `poll_at` on every socket), which made a busy server cost O(pool) per
+//! packet and a fleet of clients O(clients²) per simulated day.
+//!
+//! When the server is the only app on its host (so every socket in the set is
+//! its own), it keeps out of the set the sockets that nothing can reach, and
+//! puts them back in [`App::before_ingress`] just before a packet or a timer
+//! could reach them. The stack then sees exactly what it would see with every
+//! socket in place, so captures do not change:
+//!
+//! * The set always holds its sockets in pool order (the order smoltcp would
+//!   have them in: the server never removes a socket), so segments are matched
+//!   and packets emitted in the same order.
+//! * A listening socket can only take a segment without ACK to its port, and
+//!   such a segment goes to the first listener in set order. Before the stack
+//!   reads `n` such segments for a port, the first `n` listeners of that port
+//!   are put back. Listeners emit nothing and have no timer.
+//! * A TIME-WAIT socket with nothing to send only accepts segments of its own
+//!   4-tuple, and only acts again at its next timer (smoltcp's `poll_at`,
+//!   asked on a one-socket set when it is parked). It is put back when a
+//!   segment of its 4-tuple arrives or when that timer is due; the server
+//!   returns the earliest such timer, which is the wake-up the stack would
+//!   have asked for. The server itself does nothing with such a socket.
+//!
+//! With another app on the host the server keeps every socket in the set.
 
-use smoltcp::iface::SocketHandle;
-use smoltcp::socket::tcp;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use smoltcp::iface::{Interface, SocketHandle, SocketSet};
+use smoltcp::socket::{Socket, tcp};
 use smoltcp::time::Instant;
+use smoltcp::wire::{IpAddress, IpProtocol, Ipv4Packet};
 
 use super::{App, AppStats, HostCtx, http};
 
@@ -33,104 +67,101 @@ impl Default for WebServerSpec {
     }
 }
 
+/// Where a connection's socket is.
+enum Place {
+    /// In the host's socket set.
+    InSet(SocketHandle),
+    /// Held by the server, out of the set (compact mode only).
+    Out(Box<tcp::Socket<'static>>),
+}
+
+/// (remote address, remote port, local port) of a parked TIME-WAIT socket.
+type TupleKey = (IpAddress, u16, u16);
+
 struct Conn {
-    handle: SocketHandle,
+    socket: Place,
     port: u16,
     request: Vec<u8>,
     /// Response bytes still to send: (header, body offset), set once the request is complete.
     sending: Option<(Vec<u8>, usize)>,
     busy: bool,
+    /// Set while parked in TIME-WAIT: when to put it back, and its 4-tuple.
+    parked: Option<(Instant, TupleKey)>,
 }
 
 /// The web-server app.
 pub struct WebServer {
     spec: WebServerSpec,
+    body: Body,
     conns: Vec<Conn>,
     served: u64,
+    /// Whether the first poll has happened (the mode is chosen then).
+    started: bool,
+    compact: Option<Compact>,
+}
+
+/// Book-keeping of compact mode (see the module documentation).
+struct Compact {
+    /// Connections whose socket is in the set, in pool order: slot `k` of
+    /// the set holds the socket of `conns[phys[k]]`. The set holds nothing else.
+    phys: Vec<usize>,
+    /// Handle of slot `k`.
+    slots: Vec<SocketHandle>,
+    /// Per port: connections whose socket is listening, in pool order.
+    listening: HashMap<u16, BTreeSet<usize>>,
+    /// Per port: connections not busy (what the listener top-up counts).
+    idle: HashMap<u16, usize>,
+    /// Parked TIME-WAIT sockets by wake-up time.
+    parked: BTreeSet<(Instant, usize)>,
+    /// Parked TIME-WAIT sockets by 4-tuple.
+    by_tuple: HashMap<TupleKey, Vec<usize>>,
+    /// A one-socket set to ask smoltcp for a single socket's `poll_at`.
+    probe: SocketSet<'static>,
 }
 
 impl WebServer {
     /// A server with `spec`; sockets are created on first poll.
     pub fn new(spec: WebServerSpec) -> Self {
         WebServer {
+            body: Body::new(spec.body_bytes),
             spec,
             conns: Vec::new(),
             served: 0,
+            started: false,
+            compact: None,
         }
     }
 
-    fn new_socket(&self) -> tcp::Socket<'static> {
-        let rx = tcp::SocketBuffer::new(vec![0; 4096]);
-        let tx = tcp::SocketBuffer::new(vec![0; 16384]);
-        tcp::Socket::new(rx, tx)
-    }
-}
-
-impl App for WebServer {
-    fn kind(&self) -> &'static str {
-        "web-server"
-    }
-
-    fn poll(&mut self, ctx: &mut HostCtx<'_>) -> Option<Instant> {
-        for port in self.spec.ports.clone() {
-            ctx.claim_port(port);
+    /// Every socket back in the set, in pool order; compact mode ends.
+    fn leave_compact(&mut self, sockets: &mut SocketSet<'static>) {
+        let Some(cp) = self.compact.take() else {
+            return;
+        };
+        for k in (0..cp.phys.len()).rev() {
+            let s = into_tcp(sockets.remove(cp.slots[k]));
+            self.conns[cp.phys[k]].socket = Place::Out(Box::new(s));
         }
-        let body_len = self.spec.body_bytes;
         for c in &mut self.conns {
-            let s = ctx.sockets.get_mut::<tcp::Socket>(c.handle);
-            match s.state() {
-                tcp::State::Closed => {
-                    if c.busy {
-                        c.busy = false;
-                        c.request.clear();
-                        c.sending = None;
-                    }
-                    // Re-listen; cannot fail for a closed socket with a non-zero port.
-                    let _ = s.listen(c.port);
-                    continue;
-                }
-                tcp::State::Listen => continue,
-                _ => c.busy = true,
+            let placeholder = Place::InSet(SocketHandle::default());
+            if let Place::Out(s) = std::mem::replace(&mut c.socket, placeholder) {
+                c.socket = Place::InSet(sockets.add(*s));
             }
-            if c.sending.is_none() && s.can_recv() {
-                let _ = s.recv(|buf| {
-                    c.request.extend_from_slice(buf);
-                    (buf.len(), ())
-                });
-                if http::head_complete(&c.request) {
-                    c.sending = Some((http::response_header(body_len), 0));
-                    self.served += 1;
-                }
-            }
-            if let Some((header, offset)) = &mut c.sending {
-                if !header.is_empty() && s.can_send() {
-                    let n = s.send_slice(header).unwrap_or(0);
-                    header.drain(..n);
-                }
-                while header.is_empty() && *offset < body_len && s.can_send() {
-                    let start = *offset;
-                    let n = s
-                        .send(|buf| {
-                            let n = buf.len().min(body_len - start);
-                            for (i, b) in buf[..n].iter_mut().enumerate() {
-                                *b = http::body_byte(start + i);
-                            }
-                            (n, n)
-                        })
-                        .unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    *offset += n;
-                }
-                if header.is_empty() && *offset >= body_len && s.may_send() {
-                    s.close();
-                }
-            }
-            if !s.may_recv() && c.sending.is_none() && s.state() == tcp::State::CloseWait {
-                // Client closed without a full request.
-                s.close();
-            }
+            c.parked = None;
+        }
+    }
+
+    /// The original walk over the whole pool, every socket in the set.
+    fn poll_all(&mut self, ctx: &mut HostCtx<'_>) {
+        for c in &mut self.conns {
+            let Place::InSet(h) = c.socket else {
+                unreachable!("every socket is in the set outside compact mode");
+            };
+            serve(
+                c,
+                ctx.sockets.get_mut::<tcp::Socket>(h),
+                &self.body,
+                &mut self.served,
+            );
         }
         // Keep enough sockets listening on every port.
         for port in self.spec.ports.clone() {
@@ -140,19 +171,390 @@ impl App for WebServer {
                 .filter(|c| c.port == port && !c.busy)
                 .count();
             for _ in listening..self.spec.idle_listeners {
-                let mut s = self.new_socket();
+                let mut s = new_socket();
                 let _ = s.listen(port);
                 let handle = ctx.sockets.add(s);
                 self.conns.push(Conn {
-                    handle,
+                    socket: Place::InSet(handle),
                     port,
                     request: Vec::new(),
                     sending: None,
                     busy: false,
+                    parked: None,
                 });
             }
         }
-        None
+    }
+
+    /// The same work on the sockets in the set only; then takes out what
+    /// nothing can reach. Returns the earliest parked socket's wake-up.
+    fn poll_compact(&mut self, ctx: &mut HostCtx<'_>) -> Option<Instant> {
+        let cp = self.compact.as_mut()?;
+        for k in 0..cp.phys.len() {
+            let c = &mut self.conns[cp.phys[k]];
+            let was_busy = c.busy;
+            serve(
+                c,
+                ctx.sockets.get_mut::<tcp::Socket>(cp.slots[k]),
+                &self.body,
+                &mut self.served,
+            );
+            if c.busy != was_busy {
+                let idle = cp.idle.entry(c.port).or_default();
+                if c.busy {
+                    *idle -= 1;
+                } else {
+                    *idle += 1;
+                }
+            }
+        }
+        let now = ctx.now;
+        let mut k = 0;
+        while k < cp.phys.len() {
+            let i = cp.phys[k];
+            let c = &mut self.conns[i];
+            let s = ctx.sockets.get::<tcp::Socket>(cp.slots[k]);
+            let state = s.state();
+            let quiet = c.sending.is_some() || !s.can_recv();
+            let remote = s.remote_endpoint();
+            if state == tcp::State::Listen {
+                cp.listening.entry(c.port).or_default().insert(i);
+                c.socket = Place::Out(Box::new(cp.take(ctx.sockets, k)));
+                continue;
+            }
+            if let Some(set) = cp.listening.get_mut(&c.port) {
+                set.remove(&i);
+            }
+            if state == tcp::State::TimeWait
+                && quiet
+                && let Some(remote) = remote
+            {
+                let s = cp.take(ctx.sockets, k);
+                let (s, wake) = cp.poll_at_alone(ctx.iface, now, s);
+                match wake {
+                    Some(t) if t > now => {
+                        let key = (remote.addr, remote.port, c.port);
+                        c.socket = Place::Out(Box::new(s));
+                        c.parked = Some((t, key));
+                        cp.parked.insert((t, i));
+                        cp.by_tuple.entry(key).or_default().push(i);
+                        continue;
+                    }
+                    _ => cp.put(ctx.sockets, &mut self.conns, i, s),
+                }
+            }
+            k += 1;
+        }
+        // Keep enough sockets listening on every port (out of the set: nothing
+        // can reach them before the next `before_ingress`).
+        for port in self.spec.ports.clone() {
+            let listening = cp.idle.get(&port).copied().unwrap_or(0);
+            for _ in listening..self.spec.idle_listeners {
+                let mut s = new_socket();
+                let _ = s.listen(port);
+                cp.listening
+                    .entry(port)
+                    .or_default()
+                    .insert(self.conns.len());
+                *cp.idle.entry(port).or_default() += 1;
+                self.conns.push(Conn {
+                    socket: Place::Out(Box::new(s)),
+                    port,
+                    request: Vec::new(),
+                    sending: None,
+                    busy: false,
+                    parked: None,
+                });
+            }
+        }
+        cp.parked.first().map(|&(t, _)| t)
+    }
+}
+
+impl Compact {
+    fn new() -> Self {
+        Compact {
+            phys: Vec::new(),
+            slots: Vec::new(),
+            listening: HashMap::new(),
+            idle: HashMap::new(),
+            parked: BTreeSet::new(),
+            by_tuple: HashMap::new(),
+            probe: SocketSet::new(vec![]),
+        }
+    }
+
+    /// Puts `conns[i]`'s socket `s` into the set at its place in pool order,
+    /// shifting the sockets after it up one slot.
+    fn put(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        conns: &mut [Conn],
+        i: usize,
+        s: tcp::Socket<'static>,
+    ) {
+        let j = self.phys.partition_point(|&x| x < i);
+        let mut cur = s;
+        for k in j..self.phys.len() {
+            cur = std::mem::replace(sockets.get_mut::<tcp::Socket>(self.slots[k]), cur);
+        }
+        // The set is compact: the first free slot is the one after the last.
+        let h = sockets.add(cur);
+        if self.slots.len() == self.phys.len() {
+            self.slots.push(h);
+        }
+        debug_assert_eq!(self.slots[self.phys.len()], h);
+        self.phys.insert(j, i);
+        for k in j..self.phys.len() {
+            conns[self.phys[k]].socket = Place::InSet(self.slots[k]);
+        }
+    }
+
+    /// Takes the socket in slot `k` out of the set, shifting the sockets after
+    /// it down one slot. The caller re-points the connection's `socket`.
+    fn take(&mut self, sockets: &mut SocketSet<'static>, k: usize) -> tcp::Socket<'static> {
+        let last = self.phys.len() - 1;
+        let mut cur = into_tcp(sockets.remove(self.slots[last]));
+        for kk in (k..last).rev() {
+            cur = std::mem::replace(sockets.get_mut::<tcp::Socket>(self.slots[kk]), cur);
+        }
+        self.phys.remove(k);
+        cur
+    }
+
+    /// smoltcp's `poll_at` for one socket alone: when it next needs a poll.
+    fn poll_at_alone(
+        &mut self,
+        iface: &mut Interface,
+        now: Instant,
+        s: tcp::Socket<'static>,
+    ) -> (tcp::Socket<'static>, Option<Instant>) {
+        let h = self.probe.add(s);
+        let at = iface.poll_at(now, &self.probe);
+        (into_tcp(self.probe.remove(h)), at)
+    }
+
+    /// Forgets that `conns[i]` is parked; its socket stays out of the set.
+    fn unpark(&mut self, conns: &mut [Conn], i: usize) {
+        if let Some((t, key)) = conns[i].parked.take() {
+            self.parked.remove(&(t, i));
+            if let Some(v) = self.by_tuple.get_mut(&key) {
+                v.retain(|&x| x != i);
+                if v.is_empty() {
+                    self.by_tuple.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+fn new_socket() -> tcp::Socket<'static> {
+    let rx = tcp::SocketBuffer::new(vec![0; 4096]);
+    let tx = tcp::SocketBuffer::new(vec![0; 16384]);
+    tcp::Socket::new(rx, tx)
+}
+
+fn into_tcp(s: Socket<'static>) -> tcp::Socket<'static> {
+    match s {
+        Socket::Tcp(s) => s,
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("the web server only holds TCP sockets"),
+    }
+}
+
+/// One connection's work at one poll (the same in both modes).
+fn serve(c: &mut Conn, s: &mut tcp::Socket<'static>, body: &Body, served: &mut u64) {
+    let body_len = body.len;
+    match s.state() {
+        tcp::State::Closed => {
+            if c.busy {
+                c.busy = false;
+                c.request.clear();
+                c.sending = None;
+            }
+            // Re-listen; cannot fail for a closed socket with a non-zero port.
+            let _ = s.listen(c.port);
+            return;
+        }
+        tcp::State::Listen => return,
+        _ => c.busy = true,
+    }
+    if c.sending.is_none() && s.can_recv() {
+        let _ = s.recv(|buf| {
+            c.request.extend_from_slice(buf);
+            (buf.len(), ())
+        });
+        if http::head_complete(&c.request) {
+            c.sending = Some((http::response_header(body_len), 0));
+            *served += 1;
+        }
+    }
+    if let Some((header, offset)) = &mut c.sending {
+        if !header.is_empty() && s.can_send() {
+            let n = s.send_slice(header).unwrap_or(0);
+            header.drain(..n);
+        }
+        while header.is_empty() && *offset < body_len && s.can_send() {
+            let start = *offset;
+            let n = s
+                .send(|buf| {
+                    let n = buf.len().min(body_len - start);
+                    body.fill(&mut buf[..n], start);
+                    (n, n)
+                })
+                .unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            *offset += n;
+        }
+        if header.is_empty() && *offset >= body_len && s.may_send() {
+            s.close();
+        }
+    }
+    if !s.may_recv() && c.sending.is_none() && s.state() == tcp::State::CloseWait {
+        // Client closed without a full request.
+        s.close();
+    }
+}
+
+/// The response body: its length, and its first bytes computed once.
+struct Body {
+    len: usize,
+    prefix: Vec<u8>,
+}
+
+impl Body {
+    /// Bytes of the body kept ready to copy; later ones are computed per byte.
+    const PREFIX: usize = 64 << 10;
+
+    fn new(len: usize) -> Self {
+        Body {
+            len,
+            prefix: (0..len.min(Self::PREFIX)).map(http::body_byte).collect(),
+        }
+    }
+
+    /// Fills `buf` with the body bytes from offset `start` on.
+    fn fill(&self, buf: &mut [u8], start: usize) {
+        let cached = self.prefix.len().saturating_sub(start).min(buf.len());
+        buf[..cached].copy_from_slice(&self.prefix[start.min(self.prefix.len())..][..cached]);
+        for (i, b) in buf[cached..].iter_mut().enumerate() {
+            *b = http::body_byte(start + cached + i);
+        }
+    }
+}
+
+/// (source address, source port, destination port, ACK flag) of a TCP segment.
+fn tcp_head(pkt: &[u8]) -> Option<(IpAddress, u16, u16, bool)> {
+    let ip = Ipv4Packet::new_checked(pkt).ok()?;
+    if ip.next_header() != IpProtocol::Tcp {
+        return None;
+    }
+    let p = ip.payload();
+    if p.len() < 14 {
+        return None;
+    }
+    Some((
+        IpAddress::Ipv4(ip.src_addr()),
+        u16::from_be_bytes([p[0], p[1]]),
+        u16::from_be_bytes([p[2], p[3]]),
+        p[13] & 0x10 != 0,
+    ))
+}
+
+impl App for WebServer {
+    fn kind(&self) -> &'static str {
+        "web-server"
+    }
+
+    fn before_ingress(&mut self, ctx: &mut HostCtx<'_>, rx: &VecDeque<Vec<u8>>) {
+        if self.compact.is_some() && !ctx.sole_app {
+            self.leave_compact(ctx.sockets);
+        }
+        let Some(cp) = self.compact.as_mut() else {
+            return;
+        };
+        let now = ctx.now;
+        let mut back: Vec<usize> = Vec::new();
+        while let Some(&(t, i)) = cp.parked.first() {
+            if t > now {
+                break;
+            }
+            cp.unpark(&mut self.conns, i);
+            back.push(i);
+        }
+        // Segments without ACK per port: each can take at most one listener.
+        let mut syns: Vec<(u16, usize)> = Vec::new();
+        for pkt in rx {
+            let Some((src, sport, dport, ack)) = tcp_head(pkt) else {
+                continue;
+            };
+            if let Some(v) = cp.by_tuple.get(&(src, sport, dport)) {
+                for i in v.clone() {
+                    cp.unpark(&mut self.conns, i);
+                    back.push(i);
+                }
+            }
+            if !ack && self.spec.ports.contains(&dport) {
+                match syns.iter_mut().find(|(p, _)| *p == dport) {
+                    Some((_, n)) => *n += 1,
+                    None => syns.push((dport, 1)),
+                }
+            }
+        }
+        for (port, n) in syns {
+            let Some(set) = cp.listening.get(&port) else {
+                continue;
+            };
+            let mut found = 0;
+            for &i in set {
+                let listening = match &self.conns[i].socket {
+                    Place::InSet(h) => ctx.sockets.get::<tcp::Socket>(*h).state(),
+                    Place::Out(s) => s.state(),
+                } == tcp::State::Listen;
+                if !listening {
+                    continue;
+                }
+                if matches!(self.conns[i].socket, Place::Out(_)) {
+                    back.push(i);
+                }
+                found += 1;
+                if found == n {
+                    break;
+                }
+            }
+        }
+        back.sort_unstable();
+        back.dedup();
+        for i in back {
+            let placeholder = Place::InSet(SocketHandle::default());
+            match std::mem::replace(&mut self.conns[i].socket, placeholder) {
+                Place::Out(s) => cp.put(ctx.sockets, &mut self.conns, i, *s),
+                h => self.conns[i].socket = h,
+            }
+        }
+    }
+
+    fn poll(&mut self, ctx: &mut HostCtx<'_>) -> Option<Instant> {
+        for port in self.spec.ports.clone() {
+            ctx.claim_port(port);
+        }
+        if !self.started {
+            self.started = true;
+            if ctx.sole_app && ctx.sockets.iter().next().is_none() {
+                self.compact = Some(Compact::new());
+            }
+        }
+        if self.compact.is_some() && !ctx.sole_app {
+            self.leave_compact(ctx.sockets);
+        }
+        if self.compact.is_some() {
+            self.poll_compact(ctx)
+        } else {
+            self.poll_all(ctx);
+            None
+        }
     }
 
     fn stats(&self) -> AppStats {
@@ -160,5 +562,183 @@ impl App for WebServer {
             ("responses", self.served),
             ("sockets", self.conns.len() as u64),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use smoltcp::time::{Duration, Instant};
+
+    use super::*;
+    use crate::app::http_client::{HttpClient, HttpClientSpec, Schedule};
+    use crate::app::syn_scan::{ScanSpec, SynScan, Timing};
+    use crate::rng::stream;
+    use crate::{Class, Frame, HostSpec, Label, LinkSpec, Network, TapPoint};
+
+    /// An app that does nothing: beside the server it turns compact mode off.
+    struct Idle;
+
+    impl App for Idle {
+        fn kind(&self) -> &'static str {
+            "idle"
+        }
+        fn poll(&mut self, _: &mut HostCtx<'_>) -> Option<Instant> {
+            None
+        }
+    }
+
+    fn label(actor: &str) -> Label {
+        Label {
+            actor: actor.into(),
+            class: Class::Benign,
+            cause: "test".into(),
+        }
+    }
+
+    fn host(name: &str, addr: Ipv4Addr, ephemeral: (u16, u16)) -> HostSpec {
+        HostSpec {
+            name: name.into(),
+            addr,
+            prefix: 16,
+            ephemeral,
+            drop_ports: vec![],
+        }
+    }
+
+    type Capture = (Vec<(i64, Vec<u8>)>, String);
+
+    /// A server under stress: few idle listeners (bursts beyond them get RST),
+    /// clients with parallel connections on a tiny ephemeral range (so new SYNs
+    /// reuse the 4-tuples of server sockets still in TIME-WAIT), lossy jittery
+    /// links (retransmitted FINs reach TIME-WAIT sockets), and a fast SYN scan
+    /// of the open ports. `idle_from`: when a do-nothing app joins the server
+    /// host (`Some(ZERO)`: from the start, so compact mode is never used).
+    fn run(idle_from: Option<Instant>) -> Capture {
+        let server_addr = Ipv4Addr::new(198, 51, 100, 10);
+        let mut net = Network::new(9);
+        let r = net.add_router("r", vec![]).expect("router");
+        let s = net
+            .add_host(host("server", server_addr, (40000, 60000)), label("server"))
+            .expect("server");
+        // Infinite bandwidth towards the server: segments from several
+        // clients arrive at the same instant and are read in one poll.
+        let fast = LinkSpec {
+            bandwidth_bps: None,
+            ..LinkSpec::default()
+        };
+        let l = net.add_link(s, r, fast).expect("link");
+        net.add_tap("server", TapPoint::Link(l)).expect("tap");
+        let spec = WebServerSpec {
+            ports: vec![80, 443],
+            body_bytes: 3000,
+            idle_listeners: 2,
+        };
+        net.add_app(s, Box::new(WebServer::new(spec)), label("server"))
+            .expect("app");
+        if idle_from == Some(Instant::ZERO) {
+            net.add_app(s, Box::new(Idle), label("idle")).expect("idle");
+        }
+        for i in 0..30u32 {
+            let name = format!("c{i}");
+            let addr = Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 0, 0, 1)) + i);
+            let c = net
+                .add_host(host(&name, addr, (50000, 50002)), label(&name))
+                .expect("client");
+            let link = LinkSpec {
+                latency: Duration::from_micros(300 + u64::from(i % 2) * 200),
+                jitter: Duration::from_micros(if i % 7 == 0 { 400 } else { 0 }),
+                loss: if i % 5 == 0 { 0.08 } else { 0.0 },
+                bandwidth_bps: None,
+            };
+            net.add_link(c, r, link).expect("link");
+            let mut spec = HttpClientSpec::once(
+                server_addr,
+                if i % 4 == 0 { 443 } else { 80 },
+                Instant::ZERO,
+            );
+            spec.parallel = 1 + (i as usize % 3);
+            spec.schedule = Schedule::Periodic {
+                // Groups of clients start at the same instant: bursts of SYNs.
+                start: Instant::from_millis(i64::from(i / 6) * 700),
+                min: Duration::from_millis(300),
+                max: Duration::from_millis(2500),
+                until: None,
+            };
+            net.add_app(
+                c,
+                Box::new(HttpClient::new(spec, stream(9, &name))),
+                label(&name),
+            )
+            .expect("app");
+        }
+        let a = net
+            .add_host(
+                host("scanner", Ipv4Addr::new(203, 0, 113, 66), (40000, 60000)),
+                label("scanner"),
+            )
+            .expect("scanner");
+        net.add_link(a, r, LinkSpec::default()).expect("link");
+        let scan = ScanSpec {
+            targets: vec![server_addr],
+            ports: (70..=90).chain(440..=450).collect(),
+            timing: Timing::parse("T5").expect("T5"),
+            start: Instant::from_secs(3),
+            randomize: true,
+            repeat: 20,
+        };
+        net.add_app(
+            a,
+            Box::new(SynScan::new(scan, stream(9, "scan"))),
+            label("scanner"),
+        )
+        .expect("app");
+        let mut frames = Vec::new();
+        let mut sink = |f: &Frame<'_>| frames.push((f.at.total_micros(), f.bytes.to_vec()));
+        if let Some(t) = idle_from.filter(|t| *t > Instant::ZERO) {
+            net.run_until(t, &mut sink).expect("run");
+            net.add_app(s, Box::new(Idle), label("idle")).expect("idle");
+        }
+        net.run_until(Instant::from_secs(40), &mut sink)
+            .expect("run");
+        let stats = format!("{:?} {:?}", net.stats(), net.app_stats());
+        (frames, stats.replace(", (\"server\", \"idle\", [])", ""))
+    }
+
+    #[test]
+    fn body_fill_matches_body_byte() {
+        let body = Body::new(Body::PREFIX + 100);
+        for (start, len) in [
+            (0, 10),
+            (5, 17),
+            (Body::PREFIX - 3, 10),
+            (Body::PREFIX + 1, 50),
+        ] {
+            let mut buf = vec![0u8; len];
+            body.fill(&mut buf, start);
+            let want: Vec<u8> = (start..start + len).map(http::body_byte).collect();
+            assert_eq!(buf, want, "from {start}");
+        }
+    }
+
+    #[test]
+    fn compact_mode_changes_no_packet() {
+        let plain = run(Some(Instant::ZERO));
+        let compact = run(None);
+        assert!(plain.0.len() > 5_000, "busy enough: {}", plain.0.len());
+        assert_eq!(plain.0.len(), compact.0.len());
+        for (i, (a, b)) in plain.0.iter().zip(&compact.0).enumerate() {
+            assert_eq!(a, b, "frame {i} differs");
+        }
+        assert_eq!(plain.1, compact.1);
+    }
+
+    #[test]
+    fn leaving_compact_mode_mid_run_changes_no_packet() {
+        let plain = run(Some(Instant::ZERO));
+        let switched = run(Some(Instant::from_millis(12_345)));
+        assert_eq!(plain.0, switched.0);
+        assert_eq!(plain.1, switched.1);
     }
 }
