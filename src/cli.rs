@@ -592,17 +592,26 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The first sentence of a scenario description, without the
+/// "Real-world situation:" lead-in, cut to one terminal line.
+fn headline(description: &str) -> String {
+    let text = description.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = text.strip_prefix("Real-world situation: ").unwrap_or(&text);
+    let sentence = text.split(". ").next().unwrap_or(text);
+    let mut out: String = sentence.chars().take(90).collect();
+    if sentence.chars().count() > 90 {
+        out.push_str("...");
+    }
+    out
+}
+
 /// `scanbench list`.
 pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
     println!("Scenarios ({}):", a.scenarios.display());
     if a.scenarios.is_dir() {
         for f in crate::scenario_files(std::slice::from_ref(&a.scenarios))? {
             match Scenario::load(&f) {
-                Ok(sc) => println!(
-                    "  {:<32} {}",
-                    sc.name,
-                    sc.description.lines().next().unwrap_or("")
-                ),
+                Ok(sc) => println!("  {:<32} {}", sc.name, headline(&sc.description)),
                 Err(e) => println!("  {:<32} INVALID: {e}", f.display()),
             }
         }
@@ -623,6 +632,27 @@ pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
             "nmap -sS-style raw SYN scan, timing T0..T5, ports incl. top1000",
         ),
         ("connect-scan", "nmap -sT-style connect scan"),
+        (
+            "session",
+            "long-lived connections with idle gaps and server pushes (IMAP, push channels)",
+        ),
+    ] {
+        println!("  {k:<14} {d}");
+    }
+    println!("\nMiddleboxes (tables of a `[[router]]`, docs/middleboxes.md):");
+    for (k, d) in [
+        (
+            "firewall",
+            "stateful rules and conntrack/ScreenOS timeouts; faults: drop, flush, failover; drop log",
+        ),
+        (
+            "nat",
+            "source NAT / PAT, sequential or random ports, mapping timeouts",
+        ),
+        (
+            "balancer",
+            "virtual IP over a pool; misconfigurations: missing SNAT, a partly wrong member",
+        ),
     ] {
         println!("  {k:<14} {d}");
     }
