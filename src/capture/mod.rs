@@ -33,6 +33,38 @@ use smoltcp::time::Instant;
 /// flipped bit in a length field must not make the reader grab gigabytes.
 pub const MAX_RECORD: u32 = 256 << 20;
 
+/// Integers in a capture's own byte order (a pcap file's, or a pcapng
+/// section's, as its magic or byte-order mark says). Callers pass slices at
+/// least as long as the integer; both readers check lengths first.
+pub(crate) mod order {
+    pub(crate) fn u16(big_endian: bool, b: &[u8]) -> u16 {
+        let b = [b[0], b[1]];
+        if big_endian {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        }
+    }
+
+    pub(crate) fn u32(big_endian: bool, b: &[u8]) -> u32 {
+        let b = [b[0], b[1], b[2], b[3]];
+        if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    }
+
+    pub(crate) fn i64(big_endian: bool, b: &[u8]) -> i64 {
+        let b = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+        if big_endian {
+            i64::from_be_bytes(b)
+        } else {
+            i64::from_le_bytes(b)
+        }
+    }
+}
+
 /// One captured IPv4 packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {

@@ -81,21 +81,11 @@ impl Reader {
     }
 
     fn u16(&self, b: &[u8]) -> u16 {
-        let b = [b[0], b[1]];
-        if self.big_endian {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        }
+        super::order::u16(self.big_endian, b)
     }
 
     fn u32(&self, b: &[u8]) -> u32 {
-        let b = [b[0], b[1], b[2], b[3]];
-        if self.big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
+        super::order::u32(self.big_endian, b)
     }
 
     /// The next record, its bytes in `buf`; `None` at a clean end of file.

@@ -79,30 +79,15 @@ impl Reader {
     }
 
     fn u16(&self, b: &[u8]) -> u16 {
-        let b = [b[0], b[1]];
-        if self.big_endian {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        }
+        super::order::u16(self.big_endian, b)
     }
 
     fn u32(&self, b: &[u8]) -> u32 {
-        let b = [b[0], b[1], b[2], b[3]];
-        if self.big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
+        super::order::u32(self.big_endian, b)
     }
 
     fn i64(&self, b: &[u8]) -> i64 {
-        let b: [u8; 8] = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
-        if self.big_endian {
-            i64::from_be_bytes(b)
-        } else {
-            i64::from_le_bytes(b)
-        }
+        super::order::i64(self.big_endian, b)
     }
 
     /// Reads the rest of a section header block starting at `offset`, whose
