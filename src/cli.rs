@@ -319,7 +319,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     )?;
     let report = Report { specs, runs };
     if !a.no_detectors {
-        if runs_single(&report) && a.format == Format::Table {
+        if report.runs.len() == 1 && a.format == Format::Table {
             print_alerts(&mut chatter, &report.runs[0])?;
         }
         drop(chatter);
@@ -350,10 +350,6 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("all expectations hold");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn runs_single(r: &Report) -> bool {
-    r.runs.len() == 1
 }
 
 /// Runs every job on `jobs` threads (default: the cores), keeping job order.

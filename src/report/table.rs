@@ -45,6 +45,7 @@ fn cell(runs: &[&ScenarioRun], det: usize) -> String {
 }
 
 /// Per-detector totals over every run: entities and alerts summed.
+#[derive(Default)]
 struct Totals {
     tp: u64,
     scanners: u64,
@@ -57,16 +58,7 @@ struct Totals {
 }
 
 fn totals(report: &Report, det: usize) -> Totals {
-    let mut t = Totals {
-        tp: 0,
-        scanners: 0,
-        fp: 0,
-        benign_sources: 0,
-        alerts: 0,
-        benign_alerts: 0,
-        hours: 0.0,
-        probes: Vec::new(),
-    };
+    let mut t = Totals::default();
     for r in &report.runs {
         let s = &r.detectors[det].score;
         t.tp += s.tp;
