@@ -1,7 +1,8 @@
 //! Running detectors over frames, from a simulation or a capture.
 
+use scanbench_detector::Instance;
 use scanbench_detector::params::split_spec;
-use scanbench_detector::registry::{self, Instance};
+use scanbench_detector::registry;
 use scanbench_detector::{Alert, Cidr, Instant, PacketView, Vantage};
 
 use crate::error::Result;

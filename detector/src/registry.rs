@@ -1,50 +1,27 @@
 //! The registry: every detector by name, with its parameters and defaults.
 //!
-//! Adding a detector is one line in [`DETECTORS`]: each detector module exports
-//! a `pub static INFO: DetectorInfo`.
+//! This is the one list of detectors: adding one is a line in [`DETECTORS`]
+//! (each detector module exports a `pub static INFO:` [`DetectorInfo`]).
+//! Detectors depend on the descriptor type in [`crate::detector`], never on
+//! this module, so the dependency runs one way.
 
-use crate::Detector;
-use crate::params::{ConfigError, ParamSpec, Params, split_spec};
-
-/// Static description of one detector, and how to build it from parameters.
-pub struct DetectorInfo {
-    /// Registry name, used on the command line (`screenos`, `scanlogd`, ...).
-    pub name: &'static str,
-    /// One line: what upstream tool or paper this re-implements.
-    pub summary: &'static str,
-    /// Parameters with upstream defaults, in the order they are printed.
-    pub params: &'static [ParamSpec],
-    /// Builds an instance from resolved parameters.
-    pub build: fn(&Params) -> Result<Box<dyn Detector>, ConfigError>,
-}
+use crate::detector::{DetectorInfo, Instance};
+use crate::detectors;
+use crate::params::{ConfigError, split_spec};
 
 /// All registered detectors, in the order reports list them.
 pub static DETECTORS: &[&DetectorInfo] = &[
-    &crate::screenos::INFO,
-    &crate::scanlogd::INFO,
-    &crate::trw::INFO,
-    &crate::trw::PACKET_INFO,
-    &crate::zeek_scan::INFO,
-    &crate::bro1_scan::INFO,
-    &crate::sfportscan::INFO,
-    &crate::psad::INFO,
-    &crate::portsentry::INFO,
-    &crate::threshold_rules::INFO,
+    &detectors::screenos::INFO,
+    &detectors::scanlogd::INFO,
+    &detectors::trw::INFO,
+    &detectors::trw::PACKET_INFO,
+    &detectors::zeek_scan::INFO,
+    &detectors::bro1_scan::INFO,
+    &detectors::sfportscan::INFO,
+    &detectors::psad::INFO,
+    &detectors::portsentry::INFO,
+    &detectors::threshold_rules::INFO,
 ];
-
-/// A configured detector instance, with its full configuration text.
-pub struct Instance {
-    /// The detector.
-    pub detector: Box<dyn Detector>,
-    /// `name:param=value,...` with every parameter (defaults filled in).
-    pub config: String,
-}
-
-impl std::fmt::Debug for Instance {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.config)
-    }
-}
 
 /// Looks a detector up by name.
 pub fn info(name: &str) -> Result<&'static DetectorInfo, ConfigError> {
@@ -65,10 +42,5 @@ pub fn info(name: &str) -> Result<&'static DetectorInfo, ConfigError> {
 /// Builds a detector from `name[:param=value,...]`.
 pub fn build(spec: &str) -> Result<Instance, ConfigError> {
     let (name, pairs) = split_spec(spec)?;
-    let info = info(&name)?;
-    let params = Params::resolve(info.name, info.params, &pairs)?;
-    Ok(Instance {
-        detector: (info.build)(&params)?,
-        config: params.describe(),
-    })
+    info(&name)?.configure(&pairs)
 }

@@ -281,3 +281,14 @@ mod tests {
         assert_eq!((sv.ttl, sv.tos), (33, 0x10));
     }
 }
+
+/// Builds `info`'s detector from a full spec (`name:param=value,...`), as the
+/// registry would, without going through the registry.
+pub fn configure(
+    info: &crate::DetectorInfo,
+    spec: &str,
+) -> Result<crate::Instance, crate::ConfigError> {
+    let (name, pairs) = crate::params::split_spec(spec)?;
+    assert_eq!(name, info.name, "spec for another detector");
+    info.configure(&pairs)
+}

@@ -82,9 +82,9 @@
 use core::net::Ipv4Addr;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::DetectorInfo;
 use crate::flow::{ConnEvent, ConnEventKind, EndpointState, FlowConfig, FlowTracker};
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
-use crate::registry::DetectorInfo;
 use crate::view::proto;
 use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
 
@@ -1637,9 +1637,14 @@ mod tests {
             rejected(&mut r, i64::from(i) * 1000, host(i), 113);
         }
         assert!(r.alerts.is_empty());
-        assert!(crate::registry::build("bro1-scan:report_port_scan=x").is_err());
-        assert!(crate::registry::build("bro1-scan:skip_dest_server_ports=10.0.0.1").is_err());
-        assert!(crate::registry::build("bro1-scan:skip_dest_server_ports=10.0.0.1:80").is_ok());
+        assert!(crate::testutil::configure(&INFO, "bro1-scan:report_port_scan=x").is_err());
+        assert!(
+            crate::testutil::configure(&INFO, "bro1-scan:skip_dest_server_ports=10.0.0.1").is_err()
+        );
+        assert!(
+            crate::testutil::configure(&INFO, "bro1-scan:skip_dest_server_ports=10.0.0.1:80")
+                .is_ok()
+        );
     }
 
     #[test]

@@ -68,8 +68,8 @@
 use core::net::Ipv4Addr;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::DetectorInfo;
 use crate::params::{ConfigError, ParamSpec, Params};
-use crate::registry::DetectorInfo;
 use crate::view::{Transport, proto};
 use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView, Vantage};
 

@@ -69,8 +69,8 @@
 use core::fmt::Write as _;
 use core::net::Ipv4Addr;
 
+use crate::DetectorInfo;
 use crate::params::{ConfigError, ParamSpec, Params};
-use crate::registry::DetectorInfo;
 use crate::view::proto;
 use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
 

@@ -52,8 +52,8 @@
 use core::net::Ipv4Addr;
 use std::collections::BTreeSet;
 
+use crate::DetectorInfo;
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
-use crate::registry::DetectorInfo;
 use crate::view::Transport;
 use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
 

@@ -113,8 +113,8 @@
 use core::net::Ipv4Addr;
 use std::collections::BTreeMap;
 
+use crate::DetectorInfo;
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
-use crate::registry::DetectorInfo;
 use crate::view::{Transport, proto};
 use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
 
@@ -1541,8 +1541,8 @@ mod tests {
         let mut r = Run::new("sfportscan:watch_ip=10.0.0.0/8,snort_version=3");
         closed_scan(&mut r, 0, 1000, &[1, 2, 3, 4, 5, 6]);
         assert_eq!(r.alerts.len(), 1);
-        assert!(crate::registry::build("sfportscan:proto=foo").is_err());
-        assert!(crate::registry::build("sfportscan:memcap=100").is_err());
+        assert!(crate::testutil::configure(&INFO, "sfportscan:proto=foo").is_err());
+        assert!(crate::testutil::configure(&INFO, "sfportscan:memcap=100").is_err());
     }
 
     #[test]

@@ -50,9 +50,9 @@
 use core::net::Ipv4Addr;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::DetectorInfo;
 use crate::flow::{Conn, ConnEvent, ConnEventKind, EndpointState, FlowConfig, FlowTracker};
 use crate::params::{ConfigError, ParamSpec, Params};
-use crate::registry::DetectorInfo;
 use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
 
 static PARAMS: &[ParamSpec] = &[

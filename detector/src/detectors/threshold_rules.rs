@@ -60,8 +60,8 @@
 use core::net::Ipv4Addr;
 use std::collections::BTreeMap;
 
+use crate::DetectorInfo;
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
-use crate::registry::DetectorInfo;
 use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
 
 /// Cap on threshold entries per rule.
@@ -587,8 +587,10 @@ mod tests {
             r.push(i, &tcp(ip("1.1.1.1"), 1, ip("2.2.2.2"), 1 + i as u16, S));
         }
         assert_eq!(r.alerts.len(), 2, "at most 2 per window");
-        assert!(crate::registry::build("suricata-et:rule=22;Q;both;by_src;5;120").is_err());
-        assert!(crate::registry::build("suricata-et:rules=et-foo").is_err());
+        assert!(
+            crate::testutil::configure(&INFO, "suricata-et:rule=22;Q;both;by_src;5;120").is_err()
+        );
+        assert!(crate::testutil::configure(&INFO, "suricata-et:rules=et-foo").is_err());
     }
 
     #[test]

@@ -56,9 +56,9 @@
 use core::net::Ipv4Addr;
 use std::collections::BTreeMap;
 
+use crate::DetectorInfo;
 use crate::flow::{ConnEvent, ConnEventKind, ConnState, FlowConfig, FlowTracker};
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
-use crate::registry::DetectorInfo;
 use crate::view::proto;
 use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
 
