@@ -245,6 +245,17 @@ impl Run {
     }
 }
 
+/// Builds `info`'s detector from a full spec (`name:param=value,...`), as the
+/// registry would, without going through the registry.
+pub fn configure(
+    info: &crate::DetectorInfo,
+    spec: &str,
+) -> Result<crate::Instance, crate::ConfigError> {
+    let (name, pairs) = crate::params::split_spec(spec)?;
+    assert_eq!(name, info.name, "spec for another detector");
+    info.configure(&pairs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,15 +291,4 @@ mod tests {
         let sv = PacketView::parse(0, &s).unwrap();
         assert_eq!((sv.ttl, sv.tos), (33, 0x10));
     }
-}
-
-/// Builds `info`'s detector from a full spec (`name:param=value,...`), as the
-/// registry would, without going through the registry.
-pub fn configure(
-    info: &crate::DetectorInfo,
-    spec: &str,
-) -> Result<crate::Instance, crate::ConfigError> {
-    let (name, pairs) = crate::params::split_spec(spec)?;
-    assert_eq!(name, info.name, "spec for another detector");
-    info.configure(&pairs)
 }
