@@ -400,7 +400,7 @@ fn check(scenarios: &[Scenario], report: &Report) -> usize {
     for sc in scenarios {
         for run in report.runs.iter().filter(|r| r.file == sc.path) {
             for e in &sc.expectations {
-                for msg in e.check(run) {
+                for msg in scanbench::check::check(e, run) {
                     failures += 1;
                     eprintln!(
                         "{}:{}: seed {}: \"{}\": {msg}",

@@ -12,10 +12,10 @@
 
 pub mod bench;
 pub mod capture;
+pub mod check;
 pub mod detect;
 pub mod error;
 pub mod evaluate;
-pub mod expect;
 pub mod labels;
 pub mod replay;
 pub mod report;

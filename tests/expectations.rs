@@ -38,7 +38,7 @@ fn every_scenario_states_claims_and_they_hold() {
         }
         let run = evaluate(&sc, sc.seed, &specs, &Outputs::default()).unwrap();
         for e in &sc.expectations {
-            for msg in e.check(&run) {
+            for msg in scanbench::check::check(e, &run) {
                 failures.push(format!(
                     "{}:{}: \"{}\": {msg}",
                     path.display(),
@@ -64,7 +64,7 @@ fn contradicting_claims_fail() {
     let sc = Scenario::parse(&path, text).unwrap();
     let wrong = sc.expectations.last().unwrap();
     let run = evaluate(&sc, sc.seed, &wrong.detectors, &Outputs::default()).unwrap();
-    let msgs = wrong.check(&run);
+    let msgs = scanbench::check::check(wrong, &run);
     for needle in [
         "scanlogd: 1 of 1 scanner(s) not flagged",
         "scanlogd: flagged 0 benign source(s) (expected >= 1)",

@@ -1,0 +1,154 @@
+//! Value checks shared by loading and building: each turns one field of the
+//! file into a typed value or an error naming the file, line and field.
+
+use std::net::Ipv4Addr;
+use std::ops::Range;
+
+use scanbench_sim::app::syn_scan::{ScanSpec, Timing};
+use scanbench_sim::app::top_ports::parse_ports;
+use scanbench_sim::{Class, Duration, Instant, Label, Network, NodeId, units};
+use toml::Spanned;
+
+use super::Scenario;
+use super::file::{LabelFile, ScanFile};
+use super::line_of;
+use crate::error::{Error, Result};
+
+impl Scenario {
+    pub(super) fn err(&self, span: Range<usize>, field: &str, msg: impl Into<String>) -> Error {
+        Error::Scenario {
+            path: self.path.clone(),
+            line: Some(line_of(&self.source, span.start)),
+            message: format!("`{field}`: {}", msg.into()),
+        }
+    }
+
+    pub(super) fn dur(&self, s: &Spanned<String>, field: &str) -> Result<Duration> {
+        units::duration(s.get_ref()).map_err(|m| self.err(s.span(), field, m))
+    }
+
+    pub(super) fn instant(&self, s: &Option<Spanned<String>>, field: &str) -> Result<Instant> {
+        match s {
+            Some(s) => Ok(Instant::ZERO + self.dur(s, field)?),
+            None => Ok(Instant::ZERO),
+        }
+    }
+
+    pub(super) fn addr(&self, s: &Spanned<String>, field: &str) -> Result<Ipv4Addr> {
+        s.get_ref().trim().parse().map_err(|_| {
+            self.err(
+                s.span(),
+                field,
+                format!("`{}` is not an IPv4 address", s.get_ref()),
+            )
+        })
+    }
+
+    pub(super) fn node(&self, net: &Network, s: &Spanned<String>, field: &str) -> Result<NodeId> {
+        net.node(s.get_ref()).ok_or_else(|| {
+            let mut names: Vec<&str> = self
+                .file
+                .hosts
+                .iter()
+                .map(|h| h.name.get_ref().as_str())
+                .collect();
+            names.extend(self.file.routers.iter().map(|r| r.name.get_ref().as_str()));
+            self.err(
+                s.span(),
+                field,
+                format!(
+                    "no host or router named `{}`; known: {}",
+                    s.get_ref(),
+                    names.join(", ")
+                ),
+            )
+        })
+    }
+
+    pub(super) fn label(
+        &self,
+        l: &LabelFile,
+        host: &str,
+        malicious: bool,
+        cause: &str,
+    ) -> Result<Label> {
+        let class = match &l.class {
+            None if malicious => Class::Malicious,
+            None => Class::Benign,
+            Some(c) => match c.get_ref().as_str() {
+                "benign" => Class::Benign,
+                "malicious" => Class::Malicious,
+                other => {
+                    return Err(self.err(
+                        c.span(),
+                        "label.class",
+                        format!("`{other}`: expected benign or malicious"),
+                    ));
+                }
+            },
+        };
+        Ok(Label {
+            actor: l.actor.clone().unwrap_or_else(|| host.to_string()),
+            class,
+            cause: l.cause.clone().unwrap_or_else(|| cause.to_string()),
+        })
+    }
+
+    pub(super) fn targets(&self, s: &Spanned<Vec<String>>) -> Result<Vec<Ipv4Addr>> {
+        let mut out = Vec::new();
+        for t in s.get_ref() {
+            let bad = || {
+                self.err(
+                    s.span(),
+                    "targets",
+                    format!("`{t}` is not an address or CIDR block"),
+                )
+            };
+            let (a, p) = t.split_once('/').unwrap_or((t, "32"));
+            let a: Ipv4Addr = a.trim().parse().map_err(|_| bad())?;
+            let p: u32 = p
+                .trim()
+                .parse()
+                .ok()
+                .filter(|p| (16..=32).contains(p))
+                .ok_or_else(bad)?;
+            let base = u32::from(a) & (u32::MAX.checked_shl(32 - p).unwrap_or(0));
+            let n = 1u32 << (32 - p);
+            if n == 1 {
+                out.push(a);
+            } else {
+                // Skip the network and broadcast addresses, as nmap does for a /24.
+                out.extend((1..n - 1).map(|i| Ipv4Addr::from(base + i)));
+            }
+        }
+        if out.is_empty() {
+            return Err(self.err(s.span(), "targets", "no targets"));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn scan_spec(&self, f: &ScanFile) -> Result<ScanSpec> {
+        let ports = match &f.ports {
+            Some(p) => parse_ports(p.get_ref()).map_err(|m| self.err(p.span(), "ports", m))?,
+            None => parse_ports("top1000").map_err(|m| self.err(f.host.span(), "ports", m))?,
+        };
+        let timing = match &f.timing {
+            Some(t) => Timing::parse(t.get_ref()).ok_or_else(|| {
+                self.err(
+                    t.span(),
+                    "timing",
+                    format!("`{}`: expected T0..T5", t.get_ref()),
+                )
+            })?,
+            None => Timing::parse("T3").expect("T3 exists"),
+        };
+        Ok(ScanSpec {
+            targets: self.targets(&f.targets)?,
+            ports,
+            timing,
+            start: self.instant(&f.start, "start")?,
+            randomize: f.randomize.unwrap_or(true),
+            repeat: f.repeat.unwrap_or(1),
+        })
+    }
+}
