@@ -1,0 +1,158 @@
+//! Subcommand implementations, one file each. `anyhow` lives only here and in
+//! `main.rs`, at the binary's edge. This file holds what several commands
+//! share: detector specs, scenario files, the alert and run summaries.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use scanbench::RunSummary;
+use scanbench::detect::default_suite;
+use scanbench::evaluate::ScenarioRun;
+use scanbench::report::short;
+use scanbench_detector::Vantage;
+
+pub mod bench;
+pub mod list;
+pub mod replay;
+pub mod run;
+
+/// Detector specs from `--detectors` (joined by `+`), or the default suite.
+pub fn detector_specs(arg: &Option<String>) -> Vec<String> {
+    match arg {
+        Some(s) => s
+            .split('+')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect(),
+        None => default_suite(),
+    }
+}
+
+/// Scenario files named by `paths` (files, or directories searched recursively for `*.toml`).
+pub fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            collect_toml(p, &mut out).with_context(|| format!("reading {}", p.display()))?;
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    Ok(out)
+}
+
+fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.path());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            collect_toml(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "toml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+pub fn print_summary(w: &mut dyn Write, s: &RunSummary, verbose: bool) -> std::io::Result<()> {
+    let frames: u64 = s.taps.iter().map(|t| t.frames).sum();
+    writeln!(
+        w,
+        "{}: seed {}, {} simulated, {} frames on {} tap(s), {} packets sent",
+        s.scenario,
+        s.seed,
+        fmt_duration(s.duration.total_micros()),
+        frames,
+        s.taps.len(),
+        s.fabric.sent,
+    )?;
+    if !verbose {
+        return Ok(());
+    }
+    for t in &s.taps {
+        let causes: Vec<String> = t
+            .by_cause
+            .iter()
+            .map(|((c, k), n)| format!("{k} ({c}) {n}"))
+            .collect();
+        writeln!(
+            w,
+            "  tap {}: {} frames, sha256 {}: {}",
+            t.name,
+            t.frames,
+            t.sha256,
+            causes.join(", ")
+        )?;
+        for f in &t.files {
+            writeln!(w, "    wrote {}", f.display())?;
+        }
+    }
+    for (node, kind, stats) in &s.apps {
+        let st: Vec<String> = stats.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(w, "  {node} {kind}: {}", st.join(" "))?;
+    }
+    Ok(())
+}
+
+fn fmt_duration(us: u64) -> String {
+    let s = us as f64 / 1e6;
+    if s >= 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+/// Prints the first alerts of each detector with the causes of their packets:
+/// why each alert fired.
+pub fn print_alerts(w: &mut dyn Write, run: &ScenarioRun) -> std::io::Result<()> {
+    const SHOWN: usize = 5;
+    for d in &run.detectors {
+        let name = short(&d.spec);
+        if !d.applicable {
+            writeln!(
+                w,
+                "  [{name}] not applicable: it reads a {}, which this input lacks",
+                match d.vantage {
+                    Vantage::Wire => "link tap",
+                    Vantage::DropLog => "firewall drop log (use --drop-log or --iptables-log)",
+                }
+            )?;
+            continue;
+        }
+        for sa in d.alerts.iter().take(SHOWN) {
+            let al = &sa.alert;
+            writeln!(
+                w,
+                "  [{name}] t={:.6}s {} {} -> {}: {}",
+                al.time.total_micros() as f64 / 1e6,
+                al.kind,
+                al.scanner,
+                al.victim.map_or_else(|| "*".to_string(), |v| v.to_string()),
+                // Multi-line log entries (Snort's) stay under their alert.
+                al.evidence.log_line.replace('\n', "\n      ")
+            )?;
+            if !sa.causes.is_empty() {
+                let causes: Vec<String> = sa
+                    .causes
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} {}/{} x{}",
+                            c.label.actor, c.label.class, c.label.cause, c.packets
+                        )
+                    })
+                    .collect();
+                writeln!(w, "      caused by: {}", causes.join(", "))?;
+            }
+        }
+        if d.alerts.len() > SHOWN {
+            writeln!(w, "  [{name}] ... {} more alerts", d.alerts.len() - SHOWN)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! `scanbench replay`: a capture or an iptables log through the detectors.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::Args;
+use scanbench::labels::FrameLabels;
+use scanbench::replay::{ReplayOptions, Replayed, replay_capture, replay_iptables_log};
+use scanbench::report::short;
+use scanbench::{Format, Report};
+use scanbench_detector::Cidr;
+
+use super::{detector_specs, print_alerts};
+
+/// `scanbench replay`.
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// A pcap or pcapng file.
+    #[arg(
+        required_unless_present = "iptables_log",
+        conflicts_with = "iptables_log"
+    )]
+    file: Option<PathBuf>,
+    /// Read an iptables LOG file (kernel or ulogd text, as psad parses) as a
+    /// firewall drop log instead of a capture.
+    #[arg(long, value_name = "FILE")]
+    iptables_log: Option<PathBuf>,
+    /// The site's networks (CIDR, comma-separated), for detectors with a
+    /// `home_net` parameter.
+    #[arg(long, value_delimiter = ',', value_name = "CIDR")]
+    home_net: Vec<Cidr>,
+    /// Ground-truth labels (the JSON lines `run` writes); enables scoring.
+    /// pcapng files written by `run --pcapng` carry their labels already.
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
+    /// The scanners' addresses (comma-separated); default: the sources of
+    /// packets the labels call malicious probes.
+    #[arg(long, value_delimiter = ',', value_name = "ADDR")]
+    scanners: Vec<Ipv4Addr>,
+    /// Detectors (as for `run`).
+    #[arg(long)]
+    detectors: Option<String>,
+    /// Treat the capture as a firewall drop log (what psad reads).
+    #[arg(long)]
+    drop_log: bool,
+    /// Report format on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// `scanbench replay`.
+pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let specs = detector_specs(&a.detectors);
+    let labels = match &a.labels {
+        Some(p) => Some(FrameLabels::load(p)?),
+        None => None,
+    };
+    let opts = ReplayOptions {
+        specs: specs.clone(),
+        home_net: a.home_net.clone(),
+        drop_log: a.drop_log,
+        labels,
+        scanners: (!a.scanners.is_empty())
+            .then(|| a.scanners.iter().copied().collect::<BTreeSet<_>>()),
+    };
+    let replayed: Replayed = match (&a.file, &a.iptables_log) {
+        (_, Some(log)) => replay_iptables_log(log, &opts)?,
+        (Some(file), None) => replay_capture(file, &opts)?,
+        (None, None) => bail!("replay needs a capture FILE or --iptables-log FILE"),
+    };
+    let mut chatter: Box<dyn Write> = if a.format == Format::Table {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::stderr())
+    };
+    let run = &replayed.run;
+    let input = run.file.display();
+    match &replayed.stats {
+        Some(st) => writeln!(
+            chatter,
+            "{input}: {} records, {} IPv4 frames, {} non-IPv4 skipped, {} cut by snaplen",
+            st.records, st.ipv4_frames, st.skipped_non_ipv4, st.snapped
+        )?,
+        None => writeln!(
+            chatter,
+            "{input}: {} logged packets",
+            run.summary.taps.first().map_or(0, |t| t.frames)
+        )?,
+    }
+    print_alerts(&mut chatter, run)?;
+    for d in &run.detectors {
+        if d.applicable {
+            writeln!(chatter, "{}: {} alert(s)", short(&d.spec), d.alerts.len())?;
+        } else {
+            writeln!(chatter, "{}: not applicable", short(&d.spec))?;
+        }
+    }
+    let scored = replayed.labelled || !opts.scanners.as_ref().is_none_or(|s| s.is_empty());
+    let report = Report {
+        specs,
+        runs: vec![replayed.run.clone()],
+    };
+    if a.format == Format::Table {
+        if scored {
+            writeln!(chatter)?;
+            write!(chatter, "{}", report.render(Format::Table))?;
+        } else {
+            writeln!(
+                chatter,
+                "(no labels: alerts are not scored; give --labels FILE or --scanners ADDR)"
+            )?;
+        }
+    } else {
+        drop(chatter);
+        print!("{}", report.render(a.format));
+    }
+    if let Some(e) = replayed.error {
+        eprintln!("error: {e} (alerts above come from the input before the damage)");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
