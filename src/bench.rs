@@ -8,11 +8,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant as Wall;
 
+use scanbench_capture::{PcapFormat, PcapWriter};
 use scanbench_sim::app::http_client::{HttpClient, HttpClientSpec, Schedule};
 use scanbench_sim::app::syn_scan::{ScanSpec, SynScan, Timing};
 use scanbench_sim::app::top_ports::parse_ports;
 use scanbench_sim::app::web_server::{WebServer, WebServerSpec};
-use scanbench_sim::pcap::{PcapFormat, PcapWriter};
 use scanbench_sim::rng::stream;
 use scanbench_sim::{
     Class, Duration, Frame, HostSpec, Instant, Label, LinkSpec, Network, TapPoint,

@@ -44,10 +44,28 @@ pub enum Error {
     },
     /// A capture file is malformed or truncated.
     #[error(transparent)]
-    Capture(#[from] crate::capture::CaptureError),
+    Capture(#[from] scanbench_capture::CaptureError),
     /// A detector specification is wrong.
     #[error(transparent)]
     Detector(#[from] scanbench_detector::ConfigError),
+}
+
+impl From<scanbench_capture::Error> for Error {
+    fn from(e: scanbench_capture::Error) -> Self {
+        match e {
+            scanbench_capture::Error::Capture(e) => Error::Capture(e),
+            scanbench_capture::Error::Io { path, source } => Error::Io { path, source },
+            scanbench_capture::Error::Labels {
+                path,
+                line,
+                message,
+            } => Error::Input {
+                path,
+                line: Some(line),
+                message,
+            },
+        }
+    }
 }
 
 /// Result with [`Error`].

@@ -4,25 +4,27 @@
 //! [`Scenario::load`] -> [`simulate::simulate`] (frames streamed from taps, with labels)
 //! -> pcap / pcapng / labels files, and detectors.
 //! Real captures enter through [`capture::CaptureReader`] and take the same
-//! detector path.
+//! detector path. Capture formats and labels files live in `scanbench-capture`
+//! (re-exported as [`capture`] and [`labels`]).
 //!
 //! Modules: [`scenario`] (TOML -> network), [`simulate`] (run + outputs),
-//! [`capture`] (pcap/pcapng reading), [`scanbench_sim::units`] (durations, bandwidths),
+//! [`capture`] (pcap/pcapng writing and reading, labels), [`scanbench_sim::units`] (durations, bandwidths),
 //! [`error`].
 
 pub mod bench;
-pub mod capture;
 pub mod check;
 pub mod detect;
 pub mod error;
 pub mod evaluate;
-pub mod labels;
 pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod score;
 pub mod simulate;
 pub mod truth;
+
+pub use scanbench_capture as capture;
+pub use scanbench_capture::labels;
 
 pub use error::{Error, Result};
 pub use evaluate::{ScenarioRun, evaluate};

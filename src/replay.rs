@@ -17,7 +17,7 @@ use crate::capture::{CaptureReader, CaptureStats};
 use crate::detect::{DetectorSet, with_home_net};
 use crate::error::{Error, Result};
 use crate::evaluate::{ScenarioRun, Sensing, score_set};
-use crate::labels::{FrameLabels, from_comment};
+use crate::labels::FrameLabels;
 use crate::simulate::{RunSummary, TapSummary};
 use crate::truth::GroundTruth;
 
@@ -159,7 +159,7 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
     while let Some(r) = reader.next_frame() {
         match r {
             Ok(f) => {
-                let comment = f.comment.as_deref().and_then(from_comment);
+                let comment = f.comment.as_deref().and_then(Label::from_comment);
                 let label = opts
                     .labels
                     .as_ref()

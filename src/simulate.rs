@@ -7,8 +7,9 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use scanbench_capture::labels::{LabelRecord, PacketSummary};
+use scanbench_capture::{PcapFormat, PcapWriter};
 use scanbench_detector::PacketView;
-use scanbench_sim::pcap::{PcapFormat, PcapWriter};
 use scanbench_sim::{Frame, Instant};
 use sha2::{Digest, Sha256};
 
@@ -111,7 +112,7 @@ pub fn per_tap_path(base: &Path, tap: &str, several: bool) -> PathBuf {
 
 /// The default labels path for a capture path: `x.pcap` -> `x.labels.jsonl`.
 pub fn labels_path_for(pcap: &Path) -> PathBuf {
-    pcap.with_extension("labels.jsonl")
+    scanbench_capture::labels::path_for(pcap)
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>> {
@@ -125,38 +126,23 @@ fn create(path: &Path) -> Result<BufWriter<File>> {
 
 /// One JSON line describing a labelled frame.
 pub fn label_line(frame_no: u64, tap: &str, f: &Frame<'_>) -> String {
-    let at = f.at.total_micros();
-    let l = f.label;
-    let esc = |s: &str| serde_json::Value::String(s.to_string()).to_string();
-    let mut line = format!(
-        "{{\"frame\":{frame_no},\"tap\":{},\"time_us\":{at}",
-        esc(tap)
-    );
-    if let Ok(v) = PacketView::parse(frame_no, f.bytes) {
-        let proto = match v.protocol {
-            1 => "icmp".to_string(),
-            6 => "tcp".to_string(),
-            17 => "udp".to_string(),
-            n => n.to_string(),
-        };
-        line.push_str(&format!(
-            ",\"proto\":\"{proto}\",\"src\":\"{}\",\"dst\":\"{}\"",
-            v.src, v.dst
-        ));
-        if let Some((sp, dp)) = v.ports() {
-            line.push_str(&format!(",\"sport\":{sp},\"dport\":{dp}"));
-        }
-        if let Some(t) = v.tcp() {
-            line.push_str(&format!(",\"flags\":\"{}\"", t.flags));
-        }
+    let packet = PacketView::parse(frame_no, f.bytes)
+        .ok()
+        .map(|v| PacketSummary {
+            protocol: v.protocol,
+            src: v.src,
+            dst: v.dst,
+            ports: v.ports(),
+            tcp_flags: v.tcp().map(|t| t.flags.to_string()),
+        });
+    LabelRecord {
+        frame: frame_no,
+        tap,
+        time_us: f.at.total_micros(),
+        packet,
+        label: f.label,
     }
-    line.push_str(&format!(
-        ",\"actor\":{},\"class\":\"{}\",\"cause\":{}}}\n",
-        esc(&l.actor),
-        l.class,
-        esc(&l.cause)
-    ));
-    line
+    .line()
 }
 
 /// Simulates `scenario` with `seed`, writing `outputs` and feeding `observer`.

@@ -1,57 +1,11 @@
 //! Ground-truth labels: which actor caused a packet, benign or malicious, and why.
+//! [`Label`] and [`Class`] are defined by `scanbench-capture` (the formats that
+//! store them); this module interns them for the packets in flight.
 //!
 //! Labels are interned: packets in flight carry a [`LabelId`] (4 bytes), and the
 //! [`Labels`] table owned by the fabric resolves it.
 
-use core::fmt;
-
-/// Ground-truth class of a packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Class {
-    /// Caused by legitimate activity (even if it looks odd on the wire).
-    Benign,
-    /// Caused by an attacker (a scan).
-    Malicious,
-}
-
-impl Class {
-    /// `benign` or `malicious`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::Benign => "benign",
-            Class::Malicious => "malicious",
-        }
-    }
-}
-
-impl fmt::Display for Class {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Who caused a packet and why.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Label {
-    /// The actor (an application instance, usually named after its host: `client-1`).
-    pub actor: String,
-    /// Benign or malicious.
-    pub class: Class,
-    /// The cause tag: `scan`, `poll`, `browse`, `balancer-misconfig`, `state-loss`, ...
-    pub cause: String,
-}
-
-impl fmt::Display for Label {
-    /// `actor=client class=benign cause=poll`: the form used in pcapng comments.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "actor={} class={} cause={}",
-            self.actor, self.class, self.cause
-        )
-    }
-}
+pub use scanbench_capture::label::{Class, Label};
 
 /// Index into [`Labels`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

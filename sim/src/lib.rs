@@ -10,8 +10,8 @@
 //! - [`link`]: latency, jitter, loss, bandwidth, per-direction seeded streams.
 //! - [`middlebox`]: the hook where firewalls, NATs and balancers inspect,
 //!   rewrite, drop, delay and log packets.
-//! - [`label`]: ground truth for every packet (actor, class, cause).
-//! - [`pcap`]: capture writers (pcap, nanosecond pcap, pcapng with comments).
+//! - [`label`]: ground truth for every packet (actor, class, cause; the
+//!   types live in `scanbench-capture`, beside the formats that store them).
 //! - [`rng`]: one seeded ChaCha stream per component, keyed by name.
 //!
 //! Guarantees: the same scenario and seed give byte-identical frames and
@@ -29,7 +29,6 @@ pub mod host;
 pub mod label;
 pub mod link;
 pub mod middlebox;
-pub mod pcap;
 pub mod ports;
 pub mod rng;
 pub mod units;

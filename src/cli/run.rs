@@ -11,7 +11,7 @@ use scanbench::detect::DetectorSet;
 use scanbench::evaluate::ScenarioRun;
 use scanbench::simulate::Outputs;
 use scanbench::{Format, Report, Scenario, evaluate};
-use scanbench_sim::pcap::PcapFormat;
+use scanbench_capture::PcapFormat;
 
 use super::{detector_specs, print_alerts, print_summary, scenario_files};
 

@@ -3,8 +3,8 @@
 //! a test depends on is visible in the test.
 
 use super::*;
+use crate::write::{PcapFormat, PcapWriter};
 use proptest::prelude::*;
-use scanbench_sim::pcap::{PcapFormat, PcapWriter};
 
 /// A 28-byte IPv4/ICMP-ish packet whose last byte tells packets apart.
 fn ip(tag: u8) -> Vec<u8> {

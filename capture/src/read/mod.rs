@@ -1,5 +1,5 @@
-//! Capture reader for `scanbench replay`: real pcap and pcapng files in,
-//! IPv4 packets with timestamps out.
+//! Capture reader: real pcap and pcapng files in, IPv4 packets with
+//! timestamps out (what `scanbench replay` reads).
 //!
 //! Layers:
 //! - [`CaptureReader`] sniffs the format from the first four bytes and
@@ -9,7 +9,7 @@
 //! - `pcap` (classic libpcap, both byte orders, µs and ns magics) and `pcapng`
 //!   (sections of either byte order, several interfaces, EPB/SPB/OPB,
 //!   `if_tsresol`/`if_tsoffset`) turn bytes into link-layer records.
-//! - [`link`] strips the link-layer header (Ethernet with stacked VLAN tags,
+//! - [`crate::link`] strips the link-layer header (Ethernet with stacked VLAN tags,
 //!   Linux SLL/SLL2, BSD loopback, raw IP) and keeps only IPv4; anything else is
 //!   counted in [`CaptureStats`] and skipped, because detectors read IPv4 only.
 //!
@@ -18,7 +18,6 @@
 //! byte offset where the damaged record or block starts. Frames before the
 //! damage have already been yielded, and after an error the reader is done.
 
-pub mod link;
 mod pcap;
 mod pcapng;
 
@@ -28,42 +27,12 @@ use std::path::Path;
 
 use smoltcp::time::Instant;
 
+use crate::link;
+
 /// Largest record or block accepted. A length beyond this is treated as
 /// corruption rather than allocated: real snaplens stop at 256 KiB, and a
 /// flipped bit in a length field must not make the reader grab gigabytes.
 pub const MAX_RECORD: u32 = 256 << 20;
-
-/// Integers in a capture's own byte order (a pcap file's, or a pcapng
-/// section's, as its magic or byte-order mark says). Callers pass slices at
-/// least as long as the integer; both readers check lengths first.
-pub(crate) mod order {
-    pub(crate) fn u16(big_endian: bool, b: &[u8]) -> u16 {
-        let b = [b[0], b[1]];
-        if big_endian {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        }
-    }
-
-    pub(crate) fn u32(big_endian: bool, b: &[u8]) -> u32 {
-        let b = [b[0], b[1], b[2], b[3]];
-        if big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
-    }
-
-    pub(crate) fn i64(big_endian: bool, b: &[u8]) -> i64 {
-        let b = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
-        if big_endian {
-            i64::from_be_bytes(b)
-        } else {
-            i64::from_le_bytes(b)
-        }
-    }
-}
 
 /// One captured IPv4 packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -411,7 +380,7 @@ impl<R: Read> CaptureReader<R> {
                 present: n as u64,
             });
         }
-        if magic == pcapng::SHB_TYPE.to_le_bytes() {
+        if magic == crate::format::block::SHB.to_le_bytes() {
             let r = pcapng::Reader::start(src, &mut Vec::new())?;
             stats.format = CaptureFormat::Pcapng;
             Ok(Format::Pcapng(r))

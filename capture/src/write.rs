@@ -1,4 +1,4 @@
-//! Capture writer for the simulator's taps: classic pcap and pcapng.
+//! Capture writer: classic pcap and pcapng, for the simulator's taps.
 //!
 //! Every frame the simulator captures is a raw IPv4 packet, so both formats use
 //! `LINKTYPE_RAW` (101): no fake Ethernet header is invented, and a frame
@@ -21,41 +21,14 @@ use std::io::{self, Write};
 
 use smoltcp::time::Instant;
 
+use crate::format::{PCAP_MAGIC_MICROS, PCAP_MAGIC_NANOS, PCAP_VERSION, block, opt, padded};
+
 /// `LINKTYPE_RAW`: each frame is a raw IPv4 (or IPv6) packet, no link header.
-pub const LINKTYPE_RAW: u16 = 101;
+pub const LINKTYPE_RAW: u16 = crate::link::RAW as u16;
 
 /// Largest frame stored whole. IPv4 packets never exceed it (the total-length
 /// field is 16 bits), so in practice nothing is ever cut.
 pub const SNAPLEN: u32 = 65_535;
-
-/// Classic pcap magic for microsecond timestamps (written little-endian).
-pub const PCAP_MAGIC_MICROS: u32 = 0xa1b2_c3d4;
-/// Classic pcap magic for nanosecond timestamps (written little-endian).
-pub const PCAP_MAGIC_NANOS: u32 = 0xa1b2_3c4d;
-
-/// pcapng block types written here.
-mod block {
-    /// Section Header Block.
-    pub const SHB: u32 = 0x0a0d_0d0a;
-    /// Interface Description Block.
-    pub const IDB: u32 = 0x0000_0001;
-    /// Enhanced Packet Block.
-    pub const EPB: u32 = 0x0000_0006;
-    /// Byte-order magic inside the SHB.
-    pub const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
-}
-
-/// pcapng option codes written here.
-mod opt {
-    /// `opt_endofopt`.
-    pub const END: u16 = 0;
-    /// `opt_comment` (any block): UTF-8 text, shown by tshark as `frame.comment`.
-    pub const COMMENT: u16 = 1;
-    /// `shb_userappl`: the application that wrote the section.
-    pub const SHB_USERAPPL: u16 = 4;
-    /// `if_tsresol`: timestamp resolution of the interface.
-    pub const IF_TSRESOL: u16 = 9;
-}
 
 /// Written as `shb_userappl`. Deliberately version-free: a version string would
 /// make the same scenario produce different bytes after an upgrade.
@@ -125,8 +98,8 @@ impl<W: Write> PcapWriter<W> {
                 };
                 let mut h = [0u8; 24];
                 h[0..4].copy_from_slice(&magic.to_le_bytes());
-                h[4..6].copy_from_slice(&2u16.to_le_bytes()); // version 2.4
-                h[6..8].copy_from_slice(&4u16.to_le_bytes());
+                h[4..6].copy_from_slice(&PCAP_VERSION.0.to_le_bytes());
+                h[6..8].copy_from_slice(&PCAP_VERSION.1.to_le_bytes());
                 // thiszone (8..12) and sigfigs (12..16) stay 0: timestamps are UTC.
                 h[16..20].copy_from_slice(&SNAPLEN.to_le_bytes());
                 h[20..24].copy_from_slice(&u32::from(LINKTYPE_RAW).to_le_bytes());
@@ -247,11 +220,6 @@ impl<W: Write> PcapWriter<W> {
 
 fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
-}
-
-/// `len` rounded up to a multiple of 4: pcapng aligns every field to 32 bits.
-fn padded(len: usize) -> usize {
-    len.div_ceil(4) * 4
 }
 
 /// The zero bytes that pad `len` up to a multiple of 4.

@@ -14,21 +14,13 @@
 //! list ends the list, it does not reject the packet.
 
 use super::{CaptureStats, ErrorKind, MAX_RECORD, RawRecord, Source};
+use crate::format::block::{
+    BYTE_ORDER_MAGIC, EPB as EPB_TYPE, IDB as IDB_TYPE, OPB as OPB_TYPE, SHB as SHB_TYPE,
+    SPB as SPB_TYPE,
+};
+use crate::format::opt::{COMMENT as OPT_COMMENT, END as OPT_END, IF_TSOFFSET, IF_TSRESOL};
+use crate::format::{order, padded};
 use std::io::Read;
-
-/// Section Header Block type; also the file's magic. A byte palindrome, so it
-/// reads the same in both byte orders.
-pub(super) const SHB_TYPE: u32 = 0x0a0d_0d0a;
-const IDB_TYPE: u32 = 1;
-const OPB_TYPE: u32 = 2;
-const SPB_TYPE: u32 = 3;
-const EPB_TYPE: u32 = 6;
-const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
-
-const OPT_END: u16 = 0;
-const OPT_COMMENT: u16 = 1;
-const IF_TSRESOL: u16 = 9;
-const IF_TSOFFSET: u16 = 14;
 
 /// More interfaces than an OPB can even name is corruption, and the cap keeps
 /// memory bounded on hostile input.
@@ -79,15 +71,15 @@ impl Reader {
     }
 
     fn u16(&self, b: &[u8]) -> u16 {
-        super::order::u16(self.big_endian, b)
+        order::u16(self.big_endian, b)
     }
 
     fn u32(&self, b: &[u8]) -> u32 {
-        super::order::u32(self.big_endian, b)
+        order::u32(self.big_endian, b)
     }
 
     fn i64(&self, b: &[u8]) -> i64 {
-        super::order::i64(self.big_endian, b)
+        order::i64(self.big_endian, b)
     }
 
     /// Reads the rest of a section header block starting at `offset`, whose
@@ -306,7 +298,7 @@ impl Reader {
         }
         let ts_nanos = to_nanos(units, iface.resolution, iface.offset_secs);
         self.last_ts = ts_nanos;
-        let opts_at = (20 + cap_len.div_ceil(4) * 4).min(body.len());
+        let opts_at = (20 + padded(cap_len)).min(body.len());
         Ok(RawRecord {
             offset,
             ts_nanos,
@@ -350,7 +342,7 @@ impl Reader {
                 break;
             }
             out.push((code, &b[4..4 + len]));
-            b = &b[(4 + len.div_ceil(4) * 4).min(b.len())..];
+            b = &b[(4 + padded(len)).min(b.len())..];
         }
         out
     }

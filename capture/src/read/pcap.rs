@@ -5,11 +5,10 @@
 //! `a1b2c3d4` microseconds, `a1b23c4d` nanoseconds, each either way round.
 //! `thiszone` and `sigfigs` are ignored, as libpcap does (timestamps are UTC).
 
-use super::{ErrorKind, MAX_RECORD, RawRecord, Source, link};
+use super::{ErrorKind, MAX_RECORD, RawRecord, Source};
+use crate::format::{PCAP_MAGIC_MICROS as MAGIC_MICROS, PCAP_MAGIC_NANOS as MAGIC_NANOS, order};
+use crate::link;
 use std::io::Read;
-
-const MAGIC_MICROS: u32 = 0xa1b2_c3d4;
-const MAGIC_NANOS: u32 = 0xa1b2_3c4d;
 
 /// `(big_endian, nanos)` if the first four bytes are a classic pcap magic.
 pub(super) fn sniff(magic: [u8; 4]) -> Option<(bool, bool)> {
@@ -81,11 +80,11 @@ impl Reader {
     }
 
     fn u16(&self, b: &[u8]) -> u16 {
-        super::order::u16(self.big_endian, b)
+        order::u16(self.big_endian, b)
     }
 
     fn u32(&self, b: &[u8]) -> u32 {
-        super::order::u32(self.big_endian, b)
+        order::u32(self.big_endian, b)
     }
 
     /// The next record, its bytes in `buf`; `None` at a clean end of file.
