@@ -51,10 +51,8 @@
 
 use core::net::Ipv4Addr;
 
+use scanbench_testkit::{Icmp, Ipv4, Tcp, Udp, proto};
 use smoltcp::time::Instant;
-use smoltcp::wire::{
-    Icmpv4Packet, IpAddress, IpProtocol, Ipv4Packet, TcpPacket, TcpSeqNumber, UdpPacket,
-};
 
 /// A malformed iptables log line. Every variant names the 1-based line number.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -527,127 +525,192 @@ fn proto_number(line: usize, p: &str) -> Result<u8, LogError> {
     })
 }
 
-/// Transport header bytes (checksum left 0 for the caller to fill) for `f`.
-fn transport_header(line: usize, f: &Fields, proto: u8) -> Result<Vec<u8>, LogError> {
+/// The transport header a log line describes.
+enum Header {
+    Tcp(Tcp<'static>),
+    /// UDP, or UDP-Lite (which reuses UDP's port layout).
+    Udp {
+        src_port: u16,
+        dst_port: u16,
+    },
+    /// Type, code, identifier/sequence bytes, and the quoted packet of an error.
+    Icmp {
+        ty: u8,
+        code: u8,
+        rest: [u8; 4],
+        quoted: Vec<u8>,
+    },
+    /// Any other protocol: the log shows no header.
+    None,
+}
+
+impl Header {
+    fn len(&self) -> usize {
+        match self {
+            Header::Tcp(t) => t.header_len(),
+            Header::Udp { .. } => 8,
+            Header::Icmp { quoted, .. } => 8 + quoted.len(),
+            Header::None => 0,
+        }
+    }
+
+    /// The header's bytes with checksum 0 (for an ICMP error's quote).
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            Header::Tcp(t) => t.segment(),
+            Header::Udp { src_port, dst_port } => Udp {
+                src_port: *src_port,
+                dst_port: *dst_port,
+                payload: &[],
+            }
+            .header()
+            .to_vec(),
+            Header::Icmp {
+                ty,
+                code,
+                rest,
+                quoted,
+            } => {
+                let mut b = vec![*ty, *code, 0, 0];
+                b.extend_from_slice(rest);
+                b.extend_from_slice(quoted);
+                b
+            }
+            Header::None => Vec::new(),
+        }
+    }
+
+    /// The whole packet of `total` bytes: header, zero payload (the log
+    /// shows none), checksums filled for TCP, UDP and ICMP.
+    fn packet(&self, ip: &Ipv4, protocol: u8, total: usize) -> Vec<u8> {
+        let payload = vec![0u8; total.saturating_sub(20 + self.len())];
+        match self {
+            Header::Tcp(t) => Tcp {
+                payload: &payload,
+                ..*t
+            }
+            .packet(ip),
+            Header::Udp { src_port, dst_port } if protocol == proto::UDP => Udp {
+                src_port: *src_port,
+                dst_port: *dst_port,
+                payload: &payload,
+            }
+            .packet(ip),
+            Header::Icmp {
+                ty,
+                code,
+                rest,
+                quoted,
+            } => Icmp {
+                icmp_type: *ty,
+                code: *code,
+                rest: *rest,
+                body: &[quoted.as_slice(), &payload].concat(),
+            }
+            .packet(ip),
+            // UDP-Lite keeps its 8-byte length and no checksum; others have no header.
+            _ => ip.packet(protocol, &[self.bytes(), payload].concat()),
+        }
+    }
+}
+
+/// The transport header `f` describes.
+fn transport_header(line: usize, f: &Fields, protocol: u8) -> Result<Header, LogError> {
     let need =
         |o: Option<u16>, field: &'static str| o.ok_or(LogError::MissingField { line, field });
-    Ok(match proto {
-        6 => {
-            let mut b = vec![0u8; 20];
-            let mut t = TcpPacket::new_unchecked(&mut b[..]);
-            t.set_src_port(need(f.sport, "SPT")?);
-            t.set_dst_port(need(f.dport, "DPT")?);
-            t.set_seq_number(TcpSeqNumber(f.seq.unwrap_or(0) as i32));
-            t.set_ack_number(TcpSeqNumber(f.ack_no.unwrap_or(0) as i32));
-            t.set_header_len(20);
-            t.set_window_len(f.window);
-            t.set_urgent_at(f.urgp);
-            b[13] = f.tcp_flags;
-            b
-        }
-        17 | 136 => {
-            let mut b = vec![0u8; 8];
-            let mut u = UdpPacket::new_unchecked(&mut b[..]);
-            u.set_src_port(need(f.sport, "SPT")?);
-            u.set_dst_port(need(f.dport, "DPT")?);
-            u.set_len(8);
-            b
-        }
+    Ok(match protocol {
+        6 => Header::Tcp(Tcp {
+            src_port: need(f.sport, "SPT")?,
+            dst_port: need(f.dport, "DPT")?,
+            seq: f.seq.unwrap_or(0),
+            ack: f.ack_no.unwrap_or(0),
+            flags: f.tcp_flags,
+            window: f.window,
+            urgent: f.urgp,
+            ..Tcp::default()
+        }),
+        17 | 136 => Header::Udp {
+            src_port: need(f.sport, "SPT")?,
+            dst_port: need(f.dport, "DPT")?,
+        },
         1 => {
             let ty = f.icmp_type.ok_or(LogError::MissingField {
                 line,
                 field: "TYPE",
             })?;
-            let mut b = vec![ty, f.icmp_code.unwrap_or(0), 0, 0, 0, 0, 0, 0];
+            let mut rest = [0u8; 4];
             if matches!(ty, 0 | 8 | 13 | 14) {
-                b[4..6].copy_from_slice(&f.icmp_id.to_be_bytes());
-                b[6..8].copy_from_slice(&f.icmp_seq.to_be_bytes());
+                rest[0..2].copy_from_slice(&f.icmp_id.to_be_bytes());
+                rest[2..4].copy_from_slice(&f.icmp_seq.to_be_bytes());
             }
-            if let Some(q) = &f.quoted {
-                b.extend_from_slice(&quoted_bytes(line, q)?);
+            let quoted = match &f.quoted {
+                Some(q) => quoted_bytes(line, q)?,
+                None => Vec::new(),
+            };
+            Header::Icmp {
+                ty,
+                code: f.icmp_code.unwrap_or(0),
+                rest,
+                quoted,
             }
-            b
         }
-        _ => Vec::new(),
+        _ => Header::None,
     })
 }
 
 /// The quoted packet of an ICMP error: IPv4 header plus the first 8 transport bytes.
 fn quoted_bytes(line: usize, q: &Fields) -> Result<Vec<u8>, LogError> {
-    let proto = proto_number(line, q.proto.as_deref().unwrap_or("0"))?;
-    let mut th = transport_header(line, q, proto).unwrap_or_default();
+    let protocol = proto_number(line, q.proto.as_deref().unwrap_or("0"))?;
+    let mut th = transport_header(line, q, protocol)
+        .map(|h| h.bytes())
+        .unwrap_or_default();
     th.truncate(8);
-    let mut b = ip_header(line, q, proto, q.len.unwrap_or(20 + th.len() as u16))?;
+    let total = q.len.unwrap_or(20 + th.len() as u16);
+    let mut b = ip_header(line, q)?.header(protocol, total).to_vec();
     b.extend_from_slice(&th);
     Ok(b)
 }
 
-fn ip_header(line: usize, f: &Fields, proto: u8, total_len: u16) -> Result<Vec<u8>, LogError> {
-    let src = f.src.ok_or(LogError::MissingField { line, field: "SRC" })?;
-    let dst = f.dst.ok_or(LogError::MissingField { line, field: "DST" })?;
-    let mut b = vec![0u8; 20];
-    let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
-    p.set_version(4);
-    p.set_header_len(20);
-    p.set_dscp(f.tos >> 2);
-    p.set_ecn(f.tos & 3);
-    p.set_total_len(total_len);
-    p.set_ident(f.ident);
-    p.set_dont_frag(f.df);
-    p.set_more_frags(f.mf);
-    p.set_frag_offset(f.frag.saturating_mul(8));
-    p.set_hop_limit(f.ttl);
-    p.set_next_header(IpProtocol::from(proto));
-    p.set_src_addr(src);
-    p.set_dst_addr(dst);
-    p.fill_checksum();
-    Ok(b)
+/// The IPv4 header fields of `f` (source and destination are required).
+fn ip_header(line: usize, f: &Fields) -> Result<Ipv4, LogError> {
+    Ok(Ipv4 {
+        src: f.src.ok_or(LogError::MissingField { line, field: "SRC" })?,
+        dst: f.dst.ok_or(LogError::MissingField { line, field: "DST" })?,
+        ttl: f.ttl,
+        tos: f.tos,
+        ident: f.ident,
+        dont_frag: f.df,
+        more_frags: f.mf,
+        frag_offset: f.frag.saturating_mul(8),
+    })
 }
 
+/// The packet a log line describes, through the shared packet builder.
 fn build_packet(line: usize, f: &Fields) -> Result<Vec<u8>, LogError> {
     let proto_s = f.proto.as_deref().ok_or(LogError::MissingField {
         line,
         field: "PROTO",
     })?;
-    let proto = proto_number(line, proto_s)?;
+    let protocol = proto_number(line, proto_s)?;
     // A non-first fragment has no transport header in the log.
     let th = if f.frag != 0 {
-        Vec::new()
+        Header::None
     } else {
-        transport_header(line, f, proto)?
+        transport_header(line, f, protocol)?
     };
     let min = 20 + th.len();
     let total = usize::from(f.len.unwrap_or(min as u16))
         .max(min)
         .min(65_535);
-    let mut b = ip_header(line, f, proto, total as u16)?;
-    b.extend_from_slice(&th);
-    b.resize(total, 0);
-    let (src, dst) = (
-        IpAddress::Ipv4(f.src.unwrap_or(Ipv4Addr::UNSPECIFIED)),
-        IpAddress::Ipv4(f.dst.unwrap_or(Ipv4Addr::UNSPECIFIED)),
-    );
-    if f.frag == 0 {
-        let seg = &mut b[20..];
-        match proto {
-            6 => TcpPacket::new_unchecked(seg).fill_checksum(&src, &dst),
-            17 => {
-                let len = seg.len() as u16;
-                let mut u = UdpPacket::new_unchecked(seg);
-                u.set_len(len);
-                u.fill_checksum(&src, &dst);
-            }
-            1 => Icmpv4Packet::new_unchecked(seg).fill_checksum(),
-            _ => {}
-        }
-    }
-    Ok(b)
+    let ip = ip_header(line, f)?;
+    Ok(th.packet(&ip, protocol, total))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::PacketView;
+    use smoltcp::wire::{IpAddress, Ipv4Packet, TcpPacket};
 
     const LINE: &str = "Nov 21 14:35:01 fw kernel: [12345.678901] DROP IN=eth0 OUT= \
         MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC=192.0.2.1 DST=198.51.100.2 LEN=40 \

@@ -20,7 +20,6 @@
 #![deny(missing_docs)]
 
 pub mod app;
-pub mod craft;
 mod device;
 pub mod error;
 pub mod fabric;

@@ -24,8 +24,8 @@ use smoltcp::wire::{IpProtocol, IpVersion, Ipv4Packet, TcpPacket};
 
 use super::http_client::min_opt;
 use super::{App, AppStats, HostCtx};
-use crate::craft::{self, TcpFields};
 use crate::rng::SimRng;
+use scanbench_testkit::{Ipv4, Tcp};
 
 /// One nmap timing template, as the scanner uses it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -214,19 +214,19 @@ impl SynScan {
 
     fn send(&mut self, ctx: &mut HostCtx<'_>, target: Ipv4Addr, port: u16, tries: u32) {
         let seq: u32 = self.rng.random();
-        let pkt = craft::tcp(&TcpFields {
-            src: ctx.addr,
-            dst: target,
+        let pkt = Tcp {
             src_port: self.src_port,
             dst_port: port,
             seq,
-            ack: 0,
             flags: 0x02,
             window: 1024,
             options: &[2, 4, 0x05, 0xb4],
+            ..Tcp::default()
+        }
+        .packet(&Ipv4 {
             ttl: self.rng.random_range(37..=59),
             ident: self.rng.random(),
-            payload: &[],
+            ..Ipv4::new(ctx.addr, target)
         });
         self.send_raw(ctx, &pkt);
         self.outstanding.insert(
@@ -283,19 +283,18 @@ impl SynScan {
             }
             let state = if syn_ack {
                 // Tear down the half-open connection as the scanner's kernel would.
-                let rst_pkt = craft::tcp(&TcpFields {
-                    src: ctx.addr,
-                    dst: from,
+                let rst_pkt = Tcp {
                     src_port: self.src_port,
                     dst_port: port,
                     seq: ack,
                     ack: seq.wrapping_add(1),
                     flags: 0x04,
                     window: 0,
-                    options: &[],
-                    ttl: 64,
+                    ..Tcp::default()
+                }
+                .packet(&Ipv4 {
                     ident: self.rng.random(),
-                    payload: &[],
+                    ..Ipv4::new(ctx.addr, from)
                 });
                 self.send_raw(ctx, &rst_pkt);
                 PortState::Open

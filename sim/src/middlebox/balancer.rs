@@ -32,9 +32,9 @@ use super::flow::{
     ACK, FIN, RST, SYN, TCP, Timed, opt_duration, parse, parse_endpoint, set_dst, set_src,
 };
 use super::{Action, Middlebox, MiddleboxCtx, Packet};
-use crate::craft::{self, TcpFields};
 use crate::label::{Class, Label};
 use crate::rng::{SimRng, stable_hash};
+use scanbench_testkit::{Ipv4, Tcp};
 
 /// `[router.balancer]` in a scenario file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -260,19 +260,18 @@ impl Balancer {
             let port = self.next_check_port;
             self.next_check_port = if port >= 60999 { 32768 } else { port + 1 };
             let (dst, dport) = self.backends[i];
-            let bytes = craft::tcp(&TcpFields {
-                src,
-                dst,
+            let bytes = Tcp {
                 src_port: port,
                 dst_port: dport,
                 seq: self.rng.random(),
-                ack: 0,
                 flags: SYN,
                 window: 1024,
                 options: &[2, 4, 0x05, 0xb4],
-                ttl: 64,
+                ..Tcp::default()
+            }
+            .packet(&Ipv4 {
                 ident: self.rng.random(),
-                payload: &[],
+                ..Ipv4::new(src, dst)
             });
             ctx.emit(Packet { bytes, label });
             self.pending[i] = Some(port);
@@ -341,19 +340,17 @@ impl Middlebox for Balancer {
                 self.pending[i] = None;
                 if p.has(SYN) && p.has(ACK) {
                     self.up[i] = true;
-                    let bytes = craft::tcp(&TcpFields {
-                        src: p.t.dst,
-                        dst: p.t.src,
+                    let bytes = Tcp {
                         src_port: p.t.dport,
                         dst_port: p.t.sport,
                         seq: p.ack,
-                        ack: 0,
                         flags: RST,
                         window: 0,
-                        options: &[],
-                        ttl: 64,
+                        ..Tcp::default()
+                    }
+                    .packet(&Ipv4 {
                         ident: self.rng.random(),
-                        payload: &[],
+                        ..Ipv4::new(p.t.dst, p.t.src)
                     });
                     ctx.emit(Packet {
                         bytes,

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::Ipv4Packet;
 
-use crate::craft::refill_checksums;
+use scanbench_testkit::checksum::refill as refill_checksums;
 
 pub(crate) const TCP: u8 = 6;
 pub(crate) const UDP: u8 = 17;
@@ -437,24 +437,23 @@ impl<K: Ord + Copy, V> Timed<K, V> {
 #[cfg(test)]
 pub(crate) mod testpkt {
     use super::*;
-    use crate::craft::{TcpFields, tcp};
+    use scanbench_testkit::{Ipv4, Tcp};
 
     pub(crate) fn seg(src: &str, dst: &str, flags: u8, seq: u32, ack: u32) -> Vec<u8> {
         let (s, sp) = parse_endpoint(src).unwrap();
         let (d, dp) = parse_endpoint(dst).unwrap();
-        tcp(&TcpFields {
-            src: s,
-            dst: d,
+        Tcp {
             src_port: sp.unwrap(),
             dst_port: dp.unwrap(),
             seq,
             ack,
             flags,
             window: 1024,
-            options: &[],
-            ttl: 64,
+            ..Tcp::default()
+        }
+        .packet(&Ipv4 {
             ident: 1,
-            payload: &[],
+            ..Ipv4::new(s, d)
         })
     }
 

@@ -3,7 +3,7 @@
 //! A router runs its middleboxes in order on every packet it receives; the
 //! first one that does not answer [`Action::Forward`] decides the packet's fate.
 //! Middleboxes may rewrite the packet (and must leave its checksums correct:
-//! see [`crate::craft::refill_checksums`]), change its label (the cause a
+//! see `scanbench_testkit::checksum::refill`), change its label (the cause a
 //! middlebox adds, e.g. `balancer-misconfig`), log drops to the router's drop
 //! log, emit packets of their own, and ask for timers (state expiry, faults).
 //!
