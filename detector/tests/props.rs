@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
 use scanbench_detector::{Alert, Instant, PacketView, registry};
-use smoltcp::wire::{IpAddress, Ipv4Packet, TcpPacket, UdpPacket};
+use scanbench_testkit::{Icmp, Ipv4, Tcp, Udp};
 
 /// (c) Pairs `(low, high)` of specs differing only in a threshold, with
 /// `high` the stricter one. Property: every scanner `high` alerts on, `low`
@@ -55,21 +55,6 @@ const POOL: [Ipv4Addr; 5] = [
     Ipv4Addr::new(198, 51, 100, 7),
     Ipv4Addr::new(0, 0, 0, 0),
 ];
-
-fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, ttl: u8, frag: u16, payload: &[u8]) -> Vec<u8> {
-    let mut b = vec![0u8; 20 + payload.len()];
-    b[0] = 0x45;
-    let total = (20 + payload.len()) as u16;
-    b[2..4].copy_from_slice(&total.to_be_bytes());
-    b[6..8].copy_from_slice(&frag.to_be_bytes());
-    b[8] = ttl;
-    b[9] = protocol;
-    b[12..16].copy_from_slice(&src.octets());
-    b[16..20].copy_from_slice(&dst.octets());
-    b[20..].copy_from_slice(payload);
-    Ipv4Packet::new_unchecked(&mut b[..]).fill_checksum();
-    b
-}
 
 #[derive(Clone, Debug)]
 enum Pkt {
@@ -135,36 +120,41 @@ fn bytes(p: &Pkt) -> Vec<u8> {
             dp,
             flags,
             len,
-        } => {
-            let (src, dst) = (POOL[*s], POOL[*d]);
-            let mut t = vec![0u8; 20 + usize::from(*len)];
-            t[0..2].copy_from_slice(&sp.to_be_bytes());
-            t[2..4].copy_from_slice(&dp.to_be_bytes());
-            t[12] = 0x50;
-            t[13] = *flags;
-            t[14] = 0xff;
-            TcpPacket::new_unchecked(&mut t[..])
-                .fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
-            ipv4(src, dst, 6, 64, 0, &t)
+        } => Tcp {
+            src_port: *sp,
+            dst_port: *dp,
+            flags: *flags,
+            window: 0xff00,
+            payload: &vec![0; usize::from(*len)],
+            ..Tcp::default()
         }
-        Pkt::Udp { s, d, sp, dp } => {
-            let (src, dst) = (POOL[*s], POOL[*d]);
-            let mut u = vec![0u8; 8];
-            u[0..2].copy_from_slice(&sp.to_be_bytes());
-            u[2..4].copy_from_slice(&dp.to_be_bytes());
-            u[4..6].copy_from_slice(&8u16.to_be_bytes());
-            UdpPacket::new_unchecked(&mut u[..])
-                .fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
-            ipv4(src, dst, 17, 64, 0, &u)
+        .packet(&Ipv4::new(POOL[*s], POOL[*d])),
+        Pkt::Udp { s, d, sp, dp } => Udp {
+            src_port: *sp,
+            dst_port: *dp,
+            payload: &[],
         }
+        .packet(&Ipv4::new(POOL[*s], POOL[*d])),
         Pkt::Icmp { s, d, ty, code } => {
-            let mut m = vec![*ty, *code, 0, 0, 0, 0, 0, 0];
-            if *ty == 3 {
-                m.extend_from_slice(&ipv4(POOL[*d], POOL[*s], 6, 64, 0, &[0, 80, 0, 22])[..24]);
+            let quoted = if *ty == 3 {
+                Ipv4::new(POOL[*d], POOL[*s]).packet(6, &[0, 80, 0, 22])
+            } else {
+                Vec::new()
+            };
+            Icmp {
+                icmp_type: *ty,
+                code: *code,
+                rest: [0; 4],
+                body: &quoted,
             }
-            ipv4(POOL[*s], POOL[*d], 1, 64, 0, &m)
+            .packet(&Ipv4::new(POOL[*s], POOL[*d]))
         }
-        Pkt::Frag { s, d } => ipv4(POOL[*s], POOL[*d], 6, 64, 0x0010, &[0u8; 8]),
+        // Fragment offset 128 bytes: no transport header in this packet.
+        Pkt::Frag { s, d } => Ipv4 {
+            frag_offset: 128,
+            ..Ipv4::new(POOL[*s], POOL[*d])
+        }
+        .packet(6, &[0u8; 8]),
         Pkt::Raw(b) => b.clone(),
     }
 }

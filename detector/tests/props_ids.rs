@@ -28,53 +28,38 @@ use core::net::Ipv4Addr;
 
 use proptest::prelude::*;
 use scanbench_detector::{Alert, Instant, PacketView, registry};
-use smoltcp::wire::{IpAddress, IpProtocol, Ipv4Packet, TcpPacket, TcpSeqNumber, UdpPacket};
-
-fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Vec<u8> {
-    let mut b = vec![0u8; 20 + payload.len()];
-    b[20..].copy_from_slice(payload);
-    let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
-    p.set_version(4);
-    p.set_header_len(20);
-    p.set_total_len((20 + payload.len()) as u16);
-    p.set_hop_limit(64);
-    p.set_next_header(IpProtocol::from(proto));
-    p.set_src_addr(src);
-    p.set_dst_addr(dst);
-    p.fill_checksum();
-    b
-}
+use scanbench_testkit::{Icmp, Ipv4, Tcp, Udp};
 
 fn tcp(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8, data: bool) -> Vec<u8> {
-    let mut s = vec![0u8; if data { 24 } else { 20 }];
-    let mut t = TcpPacket::new_unchecked(&mut s[..]);
-    t.set_src_port(sport);
-    t.set_dst_port(dport);
-    t.set_seq_number(TcpSeqNumber(1));
-    t.set_header_len(20);
-    t.set_window_len(1024);
-    s[13] = flags;
-    TcpPacket::new_unchecked(&mut s[..])
-        .fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
-    ipv4(src, dst, 6, &s)
+    Tcp {
+        src_port: sport,
+        dst_port: dport,
+        seq: 1,
+        flags,
+        window: 1024,
+        payload: if data { &[0; 4] } else { &[] },
+        ..Tcp::default()
+    }
+    .packet(&Ipv4::new(src, dst))
 }
 
 fn udp(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Vec<u8> {
-    let mut d = vec![0u8; 8];
-    let mut u = UdpPacket::new_unchecked(&mut d[..]);
-    u.set_src_port(sport);
-    u.set_dst_port(dport);
-    u.set_len(8);
-    u.fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
-    ipv4(src, dst, 17, &d)
+    Udp {
+        src_port: sport,
+        dst_port: dport,
+        payload: &[],
+    }
+    .packet(&Ipv4::new(src, dst))
 }
 
 fn icmp(src: Ipv4Addr, dst: Ipv4Addr, ty: u8, code: u8, quoted: &[u8]) -> Vec<u8> {
-    let mut m = vec![ty, code, 0, 0, 0, 0, 0, 1];
-    m.extend_from_slice(quoted);
-    let sum = !smoltcp::wire::checksum::data(&m);
-    m[2..4].copy_from_slice(&sum.to_be_bytes());
-    ipv4(src, dst, 1, &m)
+    Icmp {
+        icmp_type: ty,
+        code,
+        rest: [0, 0, 0, 1],
+        body: quoted,
+    }
+    .packet(&Ipv4::new(src, dst))
 }
 
 /// One generated packet: (time step µs, src, dst, kind, sport, dport, flags).
