@@ -1,8 +1,12 @@
 //! CLI behaviour: the documented commands work, bad input fails with a clear
 //! message and exit code 1, and generated captures are clean in tshark.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use common::{have_tshark, tshark_matches};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_scanbench"))
@@ -179,7 +183,7 @@ fn replay_of_a_run_capture_gives_the_same_alerts_and_truncation_is_reported() {
 /// checksum, and no expert warning except the expected "Connection reset".
 #[test]
 fn tshark_reads_the_capture_clean() {
-    if Command::new("tshark").arg("-v").output().is_err() {
+    if !have_tshark() {
         eprintln!("SKIPPED: tshark is not installed (.ci/run installs it)");
         return;
     }
@@ -193,27 +197,7 @@ fn tshark_reads_the_capture_clean() {
         "--no-detectors",
     ]);
     assert!(o.status.success());
-    let tshark = |filter: &str| {
-        let o = Command::new("tshark")
-            .args([
-                "-r",
-                pcap.to_str().unwrap(),
-                "-o",
-                "tcp.check_checksum:TRUE",
-                "-o",
-                "ip.check_checksum:TRUE",
-                "-Y",
-                filter,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "tshark: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).lines().count()
-    };
+    let tshark = |filter: &str| tshark_matches(&pcap, filter).len();
     assert_eq!(
         tshark(
             "_ws.malformed or tcp.checksum.status == 0 or ip.checksum.status == 0 or (_ws.expert.severity >= warning and not tcp.connection.rst)"

@@ -11,9 +11,11 @@
 //! - `http.tls_port`: the simulated webmail speaks plain HTTP on 443 (payloads
 //!   are HTTP/1.1 on every port; there is no TLS in the simulator).
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
+use std::path::Path;
+
+use common::{have_tshark, tshark_matches};
 use scanbench::{Outputs, Scenario, simulate};
 
 const DIRTY: &str = "_ws.malformed or tcp.checksum.status == 0 or ip.checksum.status == 0 \
@@ -22,7 +24,7 @@ const DIRTY: &str = "_ws.malformed or tcp.checksum.status == 0 or ip.checksum.st
 
 #[test]
 fn every_scenario_capture_is_clean_and_fully_labelled() {
-    let have_tshark = Command::new("tshark").arg("-v").output().is_ok();
+    let have_tshark = have_tshark();
     if !have_tshark {
         eprintln!("skipped the tshark half: tshark is not installed (.ci/run installs it)");
     }
@@ -55,24 +57,13 @@ fn every_scenario_capture_is_clean_and_fully_labelled() {
             if !have_tshark || tap.frames == 0 {
                 continue;
             }
-            let o = Command::new("tshark")
-                .args(["-r", pcap.to_str().unwrap()])
-                .args([
-                    "-o",
-                    "tcp.check_checksum:TRUE",
-                    "-o",
-                    "ip.check_checksum:TRUE",
-                ])
-                .args(["-Y", DIRTY])
-                .output()
-                .unwrap();
+            let dirty = tshark_matches(pcap, DIRTY);
             assert!(
-                o.status.success(),
-                "tshark: {}",
-                String::from_utf8_lossy(&o.stderr)
+                dirty.is_empty(),
+                "{}:\n{}",
+                pcap.display(),
+                dirty.join("\n")
             );
-            let dirty = String::from_utf8_lossy(&o.stdout);
-            assert!(dirty.trim().is_empty(), "{}:\n{dirty}", pcap.display());
             checked += 1;
         }
     }

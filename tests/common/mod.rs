@@ -1,0 +1,43 @@
+//! Helpers shared by several integration tests.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::Path;
+use std::process::Command;
+
+/// Whether tshark can be run here (`.ci/run` installs it).
+pub fn have_tshark() -> bool {
+    Command::new("tshark").arg("-v").output().is_ok()
+}
+
+/// The packets of `capture` that match the display filter `filter`, one
+/// summary line each, read with IP and TCP checksum validation on (so
+/// `ip.checksum.status == 0` and `tcp.checksum.status == 0` find bad ones).
+///
+/// # Panics
+/// If tshark cannot run or fails (a broken capture, a bad filter).
+pub fn tshark_matches(capture: &Path, filter: &str) -> Vec<String> {
+    let o = Command::new("tshark")
+        .arg("-r")
+        .arg(capture)
+        .args([
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-Y",
+            filter,
+        ])
+        .output()
+        .expect("tshark runs");
+    assert!(
+        o.status.success(),
+        "tshark on {}: {}",
+        capture.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
