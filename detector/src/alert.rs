@@ -58,6 +58,8 @@ pub struct Evidence {
     pub frames: Vec<u64>,
     /// The log line the real tool would print, as close to its format as we know it.
     pub log_line: String,
+    /// The rule that fired, stated by the detector at the moment of the alert.
+    pub rule: Rule,
 }
 
 impl Evidence {
@@ -70,6 +72,50 @@ impl Evidence {
             self.frames.push(frame);
         }
     }
+}
+
+/// The rule an alert met, in the detector's own terms, with the numbers that
+/// met it: written by the detector when it raises the alert, from its own
+/// state (counters, window, the keys it counted), so that an explanation
+/// never has to reconstruct what the detector saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rule {
+    /// The condition that was met, with its numbers, in one sentence in the
+    /// tool's vocabulary: `ScreenOS port-scan screen: 10 distinct destination
+    /// ports from 198.51.100.80 to 203.0.113.1 within 4996 us (threshold 5000
+    /// us, ports_needed 10, sliding window)`.
+    pub statement: String,
+    /// Which packets the rule counts, with the parameter that decides it:
+    /// `every TCP segment with SYN set, SYN-ACKs included (count_mode=syn-set)`.
+    pub counted: String,
+    /// The interval the counted packets fell in, when the rule has one
+    /// (first counted packet, alert).
+    pub window: Option<(Instant, Instant)>,
+    /// The keys counted, in counting order, each with the frame that counted
+    /// it; capped at [`Evidence::MAX_FRAMES`].
+    pub keys: Vec<Counted>,
+}
+
+impl Rule {
+    /// Appends a counted key, respecting the cap.
+    pub fn push_key(&mut self, key: impl Into<String>, frame: u64) {
+        if self.keys.len() < Evidence::MAX_FRAMES {
+            self.keys.push(Counted {
+                key: key.into(),
+                frame,
+            });
+        }
+    }
+}
+
+/// One key a rule counted (a destination port, an address, a connection) and
+/// the frame that counted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counted {
+    /// What was counted, in the rule's terms: `port 8201`, `host 198.51.100.7`.
+    pub key: String,
+    /// Frame number of the packet that counted it.
+    pub frame: u64,
 }
 
 /// One detection event.

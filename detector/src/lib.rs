@@ -33,7 +33,7 @@ pub mod view;
 #[cfg(test)]
 mod testutil;
 
-pub use alert::{Alert, AlertKind, Evidence};
+pub use alert::{Alert, AlertKind, Counted, Evidence, Rule};
 pub use detector::{Detector, DetectorInfo, Instance, Vantage};
 pub use params::{Cidr, ConfigError, ParamSpec, Params};
 

@@ -44,3 +44,60 @@ pub fn build(spec: &str) -> Result<Instance, ConfigError> {
     let (name, pairs) = split_spec(spec)?;
     info(&name)?.configure(&pairs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{RA, Run, S, ip, tcp};
+
+    /// A fast SYN scan of one host (closed ports answer RST-ACK) and a sweep
+    /// of port 22 over 60 hosts: traffic every registered detector flags.
+    fn scan_and_sweep(r: &mut Run) {
+        let (scanner, victim) = (ip("192.0.2.9"), ip("10.0.0.1"));
+        let mut t = 0;
+        let ports = (1..=1100u16).chain(5800..=5820);
+        for port in ports {
+            r.push(t, &tcp(scanner, 40000, victim, port, S));
+            r.push(t + 50, &tcp(victim, port, scanner, 40000, RA));
+            t += 100;
+        }
+        for host in 1..=60u8 {
+            let h = core::net::Ipv4Addr::new(10, 0, 1, host);
+            r.push(t, &tcp(scanner, 40001, h, 22, S));
+            r.push(t + 50, &tcp(h, 22, scanner, 40001, RA));
+            t += 100;
+        }
+        r.flush(t + 3_600_000_000);
+    }
+
+    /// Every detector states the rule each alert met, and the keys it names
+    /// were counted from the alert's own frames.
+    #[test]
+    fn every_detector_states_its_rule() {
+        for info in DETECTORS {
+            let mut r = Run::new(info.name);
+            scan_and_sweep(&mut r);
+            assert!(!r.alerts.is_empty(), "{}: no alert", info.name);
+            for a in &r.alerts {
+                let rule = &a.evidence.rule;
+                assert!(!rule.statement.is_empty(), "{}: {a:?}", info.name);
+                assert!(!rule.counted.is_empty(), "{}: {a:?}", info.name);
+                if let Some((from, to)) = rule.window {
+                    assert!(from <= to, "{}: window {from}..{to}", info.name);
+                }
+                for k in &rule.keys {
+                    assert!(
+                        a.evidence.frames.contains(&k.frame) || a.trigger_frame == Some(k.frame),
+                        "{}: key {k:?} not among the alert's frames",
+                        info.name
+                    );
+                }
+            }
+            assert!(
+                r.alerts.iter().any(|a| !a.evidence.rule.keys.is_empty()),
+                "{}: no alert names the keys it counted",
+                info.name
+            );
+        }
+    }
+}

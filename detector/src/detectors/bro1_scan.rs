@@ -86,7 +86,7 @@ use crate::DetectorInfo;
 use crate::flow::{ConnEvent, ConnEventKind, EndpointState, FlowConfig, FlowTracker};
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
 use crate::view::proto;
-use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
+use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, PacketView, Rule};
 
 const NAME: &str = "bro1-scan";
 
@@ -399,6 +399,8 @@ struct Entry<T> {
     /// Keys (ports) in first-seen order, capped.
     order: Vec<u16>,
     frames: Vec<u64>,
+    /// Each item (host or port) as it joined, with its frame.
+    counted: Vec<Counted>,
 }
 
 impl<T: Default> Entry<T> {
@@ -409,10 +411,15 @@ impl<T: Default> Entry<T> {
             items: T::default(),
             order: Vec::new(),
             frames: Vec::new(),
+            counted: Vec::new(),
         }
     }
 
-    fn note(&mut self, port: Option<u16>, frame: Option<u64>) {
+    /// Records a new item `key` (its service `port`, its `frame`).
+    fn note(&mut self, port: Option<u16>, frame: Option<u64>, key: String) {
+        if let (Some(f), true) = (frame, self.counted.len() < Evidence::MAX_FRAMES) {
+            self.counted.push(Counted { key, frame: f });
+        }
         if let Some(p) = port {
             if self.order.len() < Evidence::MAX_FRAMES && !self.order.contains(&p) {
                 self.order.push(p);
@@ -561,6 +568,54 @@ struct Call {
     reverse: bool,
 }
 
+/// The numbers a scan.bro notice compared, in the script's terms.
+fn rule_numbers(note: &str, counters: &[(&'static str, i64)]) -> String {
+    let get = |k: &str| {
+        counters
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map_or(0, |(_, v)| *v)
+    };
+    match note {
+        "BackscatterSeen" => format!(
+            "{} distinct backscatter peers reached the report_backscatter step {}",
+            get("distinct_backscatter_peers"),
+            get("threshold")
+        ),
+        "ShutdownThresh" => format!(
+            "{} distinct peers reached shut_down_thresh {}",
+            get("distinct_peers"),
+            get("shut_down_thresh")
+        ),
+        "AddressScan" => format!(
+            "{} distinct peers reached the {} step {}",
+            get("distinct_peers"),
+            if get("outbound") == 1 {
+                "report_outbound_peer_scan"
+            } else {
+                "report_peer_scan"
+            },
+            get("threshold")
+        ),
+        "LowPortTrolling" => format!(
+            "{} distinct privileged ports reached priv_scan_trigger {}",
+            get("distinct_low_ports"),
+            get("priv_scan_trigger")
+        ),
+        "PortScan" => format!(
+            "{} distinct ports on one victim reached the report_port_scan step {} \
+             ({} distinct ports on any host, past possible_port_scan_thresh)",
+            get("distinct_ports_on_victim"),
+            get("threshold"),
+            get("distinct_ports_any_host")
+        ),
+        _ => format!(
+            "the table entry expired holding {} items, at or above its summary trigger",
+            get("total")
+        ),
+    }
+}
+
 fn port_str(p: u16) -> String {
     format!("{p}/tcp")
 }
@@ -596,9 +651,34 @@ impl Bro1Scan {
         counters: Vec<(&'static str, i64)>,
         ports: Vec<u16>,
         frames: Vec<u64>,
+        keys: Vec<Counted>,
         msg: String,
         out: &mut Vec<Alert>,
     ) {
+        let rule = Rule {
+            statement: format!(
+                "Bro 1.x scan.bro {note}: {} for {scanner}",
+                rule_numbers(note, &counters)
+            ),
+            counted: match note {
+                "BackscatterSeen" => "reverse (SYN-ACK-first) connections from a backscatter \
+                                      service port (backscatter_ports), one per distinct host"
+                    .into(),
+                "LowPortTrolling" | "LowPortScanSummary" => {
+                    "inbound unestablished connections to distinct privileged ports \
+                     (below 1024, not in troll_skip_service)"
+                        .into()
+                }
+                _ => "connections that did not establish, or whose service is not in \
+                      Hot::allow_services, counted once per distinct host or port"
+                    .into(),
+            },
+            window: Some((
+                Instant::from_micros(first.min(now)),
+                Instant::from_micros(now),
+            )),
+            keys,
+        };
         out.push(Alert {
             detector: NAME,
             scanner,
@@ -612,6 +692,7 @@ impl Bro1Scan {
                 ports,
                 frames,
                 log_line: format!("{note} {msg}"),
+                rule,
             },
         });
     }
@@ -720,7 +801,7 @@ impl Bro1Scan {
         let first_call = *calls == 1;
         let n = e.items.len() as u64;
         if first_call {
-            e.note(Some(rev_service), c.frame);
+            e.note(Some(rev_service), c.frame, format!("host {resp}"));
             if self.thresh_check(Vector::Backscatter, orig, n, now) {
                 if let Some(e) = self.t.backscatter.get(&orig) {
                     let next = self.t.rb_idx.get(&orig).map(|i| i.next);
@@ -738,6 +819,7 @@ impl Bro1Scan {
                         ],
                         e.order.clone(),
                         e.frames.clone(),
+                        e.counted.clone(),
                         format!(
                             "backscatter seen from {orig} ({n} hosts; {})",
                             port_str(rev_service)
@@ -786,7 +868,7 @@ impl Bro1Scan {
         let e = self.t.peers.entry(orig).or_insert_with(|| Entry::new(now));
         e.last = now;
         if e.items.insert(resp) {
-            e.note(Some(service), c.frame);
+            e.note(Some(service), c.frame, format!("host {resp}"));
         }
         let n = e.items.len() as u64;
         let neighbor = in_nets(&self.cfg.neighbor_nets, orig);
@@ -811,6 +893,7 @@ impl Bro1Scan {
                     ],
                     vec![service],
                     e.frames.clone(),
+                    e.counted.clone(),
                     format!("shutdown threshold reached for {orig}"),
                     out,
                 );
@@ -853,6 +936,7 @@ impl Bro1Scan {
                 ],
                 e.order.clone(),
                 e.frames.clone(),
+                e.counted.clone(),
                 format!("{orig} has scanned {n} hosts ({})", port_str(service)),
                 out,
             );
@@ -878,7 +962,7 @@ impl Bro1Scan {
         let e = self.t.ports.entry(orig).or_insert_with(|| Entry::new(now));
         e.last = now;
         if e.items.insert(service) {
-            e.note(Some(service), c.frame);
+            e.note(Some(service), c.frame, format!("port {service}"));
             if e.items.len() as u64 >= self.cfg.possible_port_scan_thresh
                 && !self.t.triples.contains_key(&orig)
             {
@@ -904,7 +988,7 @@ impl Bro1Scan {
                 .or_insert_with(|| Entry::new(now));
             e.last = now;
             if e.items.insert(service) {
-                e.note(Some(service), c.frame);
+                e.note(Some(service), c.frame, format!("port {service}"));
                 let n = e.items.len() as u64;
                 if n == trigger && !neighbor {
                     let e = e.clone();
@@ -922,6 +1006,7 @@ impl Bro1Scan {
                         ],
                         e.order,
                         e.frames,
+                        e.counted,
                         format!("low port trolling {orig} {}", port_str(service)),
                         out,
                     );
@@ -949,7 +1034,7 @@ impl Bro1Scan {
         if !s.items.insert(service) {
             return;
         }
-        s.note(Some(service), c.frame);
+        s.note(Some(service), c.frame, format!("port {service}"));
         let m = s.items.len() as u64;
         let snapshot = s.clone();
         // `thresh_check_2`.
@@ -993,6 +1078,7 @@ impl Bro1Scan {
             ],
             snapshot.order,
             snapshot.frames,
+            snapshot.counted,
             format!("{orig} has scanned {m} ports of {resp}"),
             out,
         );
@@ -1061,6 +1147,7 @@ impl Bro1Scan {
                 vec![("total", n as i64)],
                 s.entry.order,
                 s.entry.frames,
+                s.entry.counted,
                 format!("{} scanned a total of {n} {what}", s.scanner),
                 out,
             );
@@ -1338,6 +1425,7 @@ fn sweep_sets<T: Ord>(
                         items: n,
                         order: e.order,
                         frames: e.frames,
+                        counted: e.counted,
                     },
                 });
             }

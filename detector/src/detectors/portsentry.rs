@@ -55,7 +55,7 @@ use std::collections::BTreeSet;
 use crate::DetectorInfo;
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
 use crate::view::Transport;
-use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
+use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView, Rule};
 
 /// Cap on remembered in-use (host, port) pairs.
 pub const MAX_IN_USE: usize = 1 << 16;
@@ -260,8 +260,31 @@ impl Detector for PortSentry {
                 "Scan from: [{src}] ({src}) protocol: [{proto_name}] port: [{port}] type: [{kind}] \
                  IP opts: [unknown] ignored: [false] triggered: [true] noblock: [unset] blocked: [false]"
             ),
+            rule: Rule {
+                statement: if self.cfg.scan_trigger == 0 {
+                    format!(
+                        "PortSentry stealth mode: a {kind} packet from {src} to the watched, \
+                         unused {proto_name} port {port} of {} (scan_trigger 0: react on the first hit)",
+                        pkt.dst
+                    )
+                } else {
+                    format!(
+                        "PortSentry stealth mode: hit {hits} from {src} exceeds scan_trigger {} \
+                         (this one: {kind} to the watched, unused {proto_name} port {port} of {})",
+                        self.cfg.scan_trigger, pkt.dst
+                    )
+                },
+                counted: "packets to a watched port with no local listener (tcp_ports, \
+                          udp_ports); TCP packets with ACK or RST are discarded"
+                    .into(),
+                window: None,
+                keys: Vec::new(),
+            },
         };
         evidence.push_frame(pkt.frame);
+        evidence
+            .rule
+            .push_key(format!("{proto_name} port {port}"), pkt.frame);
         out.push(Alert {
             detector: "portsentry",
             scanner: src,

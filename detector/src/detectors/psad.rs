@@ -71,7 +71,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::DetectorInfo;
 use crate::params::{ConfigError, ParamSpec, Params};
 use crate::view::{Transport, proto};
-use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView, Vantage};
+use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, PacketView, Rule, Vantage};
 
 /// Cap on tracked (source, destination) entries.
 pub const MAX_PAIRS: usize = 1 << 18;
@@ -254,6 +254,8 @@ struct Pair {
     tcp_flags: BTreeSet<&'static str>,
     ports: Vec<u16>,
     frames: Vec<u64>,
+    /// Each logged packet's port (or protocol) with its frame.
+    counted: Vec<Counted>,
     last_frame: u64,
 }
 
@@ -373,7 +375,32 @@ impl Psad {
             let Some(p) = src.dsts.get(&dst) else {
                 continue;
             };
-            out.push(make_alert(*src_ip, dst, p, dl, range, tot_dsts, at));
+            let mut alert = make_alert(*src_ip, dst, p, dl, range, tot_dsts, at);
+            alert.evidence.rule = Rule {
+                statement: format!(
+                    "psad: danger level {dl} for {src_ip} -> {dst}: {} logged packets (DANGER_LEVEL1..5 \
+                     = {:?}), port range {range} >= PORT_RANGE_SCAN_THRESHOLD {} or {} protocols or \
+                     {tot_dsts} destinations, within SCAN_TIMEOUT {} s of the first packet; the level rose \
+                     at the CHECK_INTERVAL check",
+                    p.absnum,
+                    cfg.danger_levels,
+                    cfg.port_range_scan_threshold,
+                    p.protocols.len(),
+                    cfg.scan_timeout_us / 1_000_000
+                ),
+                counted: if cfg.ignore_conntrack_bug_pkts {
+                    "packets the firewall dropped and logged; TCP with ACK or RST ignored \
+                     (IGNORE_CONNTRACK_BUG_PKTS Y)"
+                        .into()
+                } else {
+                    "every packet the firewall dropped and logged, ACK and RST included \
+                     (IGNORE_CONNTRACK_BUG_PKTS N)"
+                        .into()
+                },
+                window: Some((p.s_time, at)),
+                keys: p.counted.clone(),
+            };
+            out.push(alert);
         }
     }
 }
@@ -458,6 +485,8 @@ fn make_alert(
             ports: p.ports.clone(),
             frames: p.frames.clone(),
             log_line: line,
+            // Filled by the caller, which holds the configuration.
+            rule: Rule::default(),
         },
     }
 }
@@ -521,6 +550,7 @@ impl Detector for Psad {
             tcp_flags: BTreeSet::new(),
             ports: Vec::new(),
             frames: Vec::new(),
+            counted: Vec::new(),
             last_frame: pkt.frame,
         });
         p.absnum += 1;
@@ -528,6 +558,13 @@ impl Detector for Psad {
         p.last_frame = pkt.frame;
         if p.frames.len() < Evidence::MAX_FRAMES {
             p.frames.push(pkt.frame);
+            p.counted.push(Counted {
+                key: match dport {
+                    Some(port) => format!("port {port}"),
+                    None => format!("proto {}", pkt.protocol),
+                },
+                frame: pkt.frame,
+            });
         }
         if let Some(port) = dport {
             match pkt.protocol {

@@ -72,7 +72,7 @@ use core::net::Ipv4Addr;
 use crate::DetectorInfo;
 use crate::params::{ConfigError, ParamSpec, Params};
 use crate::view::proto;
-use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
+use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView, Rule};
 
 /// `HASH_LOG` in `params.h`.
 const HASH_LOG: u32 = 9;
@@ -511,10 +511,37 @@ impl Detector for Scanlogd {
                             ports: h.ports.clone(),
                             frames: Vec::new(),
                             log_line: self.log_line(h),
+                            rule: Rule {
+                                statement: format!(
+                                    "scanlogd: weight {} >= scan_weight_threshold {threshold} from {}: \
+                                     {} new destination ports (ports below 1024 weigh {}, others {}), \
+                                     each at most scan_delay_threshold {} ticks ({} ticks/s) after \
+                                     the previous one",
+                                    h.weight,
+                                    h.saddr,
+                                    h.ports.len() + 1,
+                                    self.cfg.port_weight_priv,
+                                    self.cfg.port_weight_high,
+                                    self.cfg.scan_delay_threshold,
+                                    self.cfg.clk_tck
+                                ),
+                                counted: "TCP packets to a port new for the source; a new port on \
+                                          a packet with ACK or RST is ignored, and only a packet \
+                                          without ACK starts an entry"
+                                    .into(),
+                                window: Some((h.start, now)),
+                                keys: Vec::new(),
+                            },
                         };
                         ev.ports.push(port);
                         for f in &h.frames {
                             ev.push_frame(*f);
+                        }
+                        // Ports and frames are recorded together, one per new port.
+                        if ev.ports.len() == h.frames.len() {
+                            for (p, f) in ev.ports.iter().zip(&h.frames) {
+                                ev.rule.push_key(format!("port {p}"), *f);
+                            }
                         }
                         out.push(Alert {
                             detector: "scanlogd",

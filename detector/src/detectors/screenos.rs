@@ -71,7 +71,7 @@ use std::collections::BTreeMap;
 use crate::DetectorInfo;
 use crate::params::{ConfigError, ParamSpec, Params};
 use crate::view::proto;
-use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
+use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView, Rule};
 
 static PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -278,6 +278,23 @@ pub struct ScreenOs {
     next_sweep: i64,
 }
 
+/// Which TCP packets the port-scan screen counts, in words, with the parameter.
+fn counted_text(cfg: &Config) -> String {
+    match cfg.count_mode {
+        CountMode::SynSet => {
+            "every TCP segment with SYN set, SYN-ACKs included (count_mode=syn-set)".into()
+        }
+        CountMode::SynOnly => {
+            "TCP segments with SYN set and ACK clear (count_mode=syn-only)".into()
+        }
+        CountMode::NoSessionAny => format!(
+            "every sessionless TCP segment: none of the screen's sessions matched it \
+             (count_mode=no-session-any, tcp_session_timeout={} s)",
+            cfg.tcp_session_us / 1_000_000
+        ),
+    }
+}
+
 fn sess_key(a: Ipv4Addr, ap: u16, b: Ipv4Addr, bp: u16) -> SessKey {
     if (a, ap) <= (b, bp) {
         (a, ap, b, bp)
@@ -334,6 +351,31 @@ impl ScreenOs {
                             evidence: Evidence {
                                 counters: vec![("repeat", 1), ("occurred", b.repeats)],
                                 ports: Vec::new(),
+                                rule: Rule {
+                                    statement: format!(
+                                        "ScreenOS {}: {src} stayed blocked for {} us after its alarm; \
+                                         {} more qualifying packets in that time fold into one alarm \
+                                         \"Occurred {} times\"",
+                                        if kind == AlertKind::PortScan {
+                                            "port-scan screen"
+                                        } else {
+                                            "ip-sweep screen"
+                                        },
+                                        self.cfg.block_us,
+                                        b.repeats,
+                                        b.repeats
+                                    ),
+                                    counted: if kind == AlertKind::PortScan {
+                                        counted_text(&self.cfg)
+                                    } else {
+                                        "ICMP echo requests".into()
+                                    },
+                                    window: Some((
+                                        Instant::from_micros(b.first),
+                                        Instant::from_micros(b.until.saturating_add(1).min(now)),
+                                    )),
+                                    keys: Vec::new(),
+                                },
                                 frames: b.frames,
                                 log_line: format!("{} {} times.", b.text, b.repeats),
                             },
@@ -453,9 +495,23 @@ impl ScreenOs {
             ports: hits.iter().map(|h| h.key as u16).collect(),
             frames: Vec::new(),
             log_line: format!("{text} 1 times."),
+            rule: Rule {
+                statement: format!(
+                    "ScreenOS port-scan screen: {n} distinct destination ports from {} to {} \
+                     within {} us (threshold {t} us, ports_needed {needed}, {} window)",
+                    pkt.src,
+                    pkt.dst,
+                    now - first,
+                    if a { "anchored" } else { "sliding" }
+                ),
+                counted: counted_text(&self.cfg),
+                window: Some((Instant::from_micros(first), Instant::from_micros(now))),
+                keys: Vec::new(),
+            },
         };
         for h in &hits {
             ev.push_frame(h.frame);
+            ev.rule.push_key(format!("port {}", h.key), h.frame);
         }
         out.push(Alert {
             detector: "screenos",
@@ -521,9 +577,23 @@ impl ScreenOs {
             ports: Vec::new(),
             frames: Vec::new(),
             log_line: format!("{text} 1 times."),
+            rule: Rule {
+                statement: format!(
+                    "ScreenOS ip-sweep screen: {n} distinct destination addresses from {} within \
+                     {} us (ip_sweep_threshold {t} us, ip_sweep_needed {needed}, {} window)",
+                    pkt.src,
+                    now - first,
+                    if a { "anchored" } else { "sliding" }
+                ),
+                counted: "ICMP echo requests".into(),
+                window: Some((Instant::from_micros(first), Instant::from_micros(now))),
+                keys: Vec::new(),
+            },
         };
         for h in &hits {
             ev.push_frame(h.frame);
+            ev.rule
+                .push_key(format!("host {}", Ipv4Addr::from(h.key)), h.frame);
         }
         out.push(Alert {
             detector: "screenos",
@@ -649,6 +719,35 @@ mod tests {
         assert_eq!(burst(&mut r, 1_000_000, 100, A), 0);
         // After the 30 min idle timeout, they are sessionless again.
         assert_eq!(burst(&mut r, 1_000_000 + 1_801_000_000, 100, A), 1);
+    }
+
+    #[test]
+    fn the_alert_states_its_rule_with_the_ports_it_counted() {
+        let mut r = Run::new("screenos:count_mode=no-session-any");
+        assert_eq!(burst(&mut r, 1000, 100, A), 1);
+        let rule = &r.alerts[0].evidence.rule;
+        assert_eq!(
+            rule.statement,
+            "ScreenOS port-scan screen: 10 distinct destination ports from 192.0.2.9 to \
+             10.0.0.1 within 900 us (threshold 5000 us, ports_needed 10, sliding window)"
+        );
+        assert!(
+            rule.counted.contains("count_mode=no-session-any"),
+            "{}",
+            rule.counted
+        );
+        assert!(rule.counted.contains("tcp_session_timeout=1800 s"));
+        assert_eq!(
+            rule.window,
+            Some((Instant::from_micros(1000), Instant::from_micros(1900)))
+        );
+        let keys: Vec<(&str, u64)> = rule
+            .keys
+            .iter()
+            .map(|k| (k.key.as_str(), k.frame))
+            .collect();
+        assert_eq!(keys[0], ("port 1", 0));
+        assert_eq!(keys[9], ("port 10", 9));
     }
 
     #[test]

@@ -116,7 +116,7 @@ use std::collections::BTreeMap;
 use crate::DetectorInfo;
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
 use crate::view::{Transport, proto};
-use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
+use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, PacketView, Rule};
 
 /// Approximate bytes per tracker charged against `memcap` (see deviations).
 pub const TRACKER_COST: u64 = 248;
@@ -449,6 +449,75 @@ fn table(proto_idx: usize, level: SenseLevel) -> [Conf; 4] {
     }
 }
 
+/// The rule a tracker met (`fired`: scan type and filtered; `None`: an open
+/// port), with the tracker's counters against the level's thresholds.
+fn rule(
+    pr: &PsProto,
+    proto_idx: ProtoIdx,
+    (level, snort3): (SenseLevel, bool),
+    (sid, msg): (u32, &str),
+    fired: Option<(ScanType, bool)>,
+    now: Instant,
+) -> Rule {
+    let level_name = match level {
+        SenseLevel::Low => "low",
+        SenseLevel::Medium => "medium",
+        SenseLevel::High => "high",
+    };
+    let statement = match fired {
+        None => format!(
+            "Snort sfPortscan Open Port (122:27): port {} answered with a SYN-ACK on a \
+             tracker that already alerted",
+            pr.open_ports.last().copied().unwrap_or(0)
+        ),
+        Some((st, filtered)) => {
+            let conf = table(proto_idx, level)[match st {
+                ScanType::OneToOne => 0,
+                ScanType::Decoy => 1,
+                ScanType::Sweep => 2,
+                ScanType::Distributed => 3,
+            }];
+            let ip_op = match st {
+                ScanType::OneToOne => "<",
+                ScanType::Distributed if !snort3 => "<=",
+                _ => ">=",
+            };
+            let port_op = if st == ScanType::Sweep { "<=" } else { ">=" };
+            let main = if filtered {
+                format!(
+                    "connection_count {} >= {} (attempts not answered)",
+                    pr.connection_count, conf.c
+                )
+            } else {
+                format!(
+                    "priority_count {} >= {} (negative answers: RSTs, ICMP unreachables)",
+                    pr.priority_count, conf.p
+                )
+            };
+            format!(
+                "Snort sfPortscan {msg} (122:{sid}), sense_level {level_name}: {main}, \
+                 address changes {} {ip_op} {}, port changes {} {port_op} {}, inside one \
+                 {} s window",
+                pr.u_ip_count,
+                conf.i,
+                pr.u_port_count,
+                conf.q,
+                level.interval_s()
+            )
+        }
+    };
+    Rule {
+        statement,
+        counted: "connection attempts (a bare SYN, or a session seen from the client only) \
+                  and negative answers (a RST from the server, ICMP unreachable); packets of \
+                  established sessions are ignored; address and port counts are changes from \
+                  the previous attempt, not distinct values"
+            .into(),
+        window: pr.first_seen.map(|f| (f, now)),
+        keys: pr.counted.clone(),
+    }
+}
+
 /// Protocol index of a tracker: 0 TCP, 1 UDP, 2 IP, 3 ICMP.
 type ProtoIdx = usize;
 
@@ -488,6 +557,8 @@ struct PsProto {
     first_seen: Option<Instant>,
     frames: Vec<u64>,
     ports: Vec<u16>,
+    /// Each counted attempt (its port) and negative answer, with its frame.
+    counted: Vec<Counted>,
 }
 
 impl PsProto {
@@ -509,6 +580,13 @@ impl PsProto {
             first_seen: None,
             frames: Vec::new(),
             ports: Vec::new(),
+            counted: Vec::new(),
+        }
+    }
+
+    fn count(&mut self, key: String, frame: u64) {
+        if self.counted.len() < Evidence::MAX_FRAMES {
+            self.counted.push(Counted { key, frame });
         }
     }
 
@@ -547,6 +625,7 @@ impl PsProto {
             self.ports.push(port);
         }
         self.push_frame(frame);
+        self.count(format!("attempt {ip}:{port}"), frame);
     }
 
     fn completed(&mut self) {
@@ -556,6 +635,7 @@ impl PsProto {
     fn priority(&mut self, frame: u64) {
         self.priority_count += 1;
         self.push_frame(frame);
+        self.count("negative answer".into(), frame);
     }
 
     fn open_port(&mut self, port: u16) {
@@ -1094,7 +1174,14 @@ impl SfPortscan {
         } else {
             (v.src, v.dst)
         };
-        let base = |kind: AlertKind, sid: u32, msg: &str, sweep: bool| -> Alert {
+        let level = self.cfg.sense_level;
+        let snort3 = self.cfg.snort3;
+        let base = |kind: AlertKind,
+                    sid: u32,
+                    msg: &str,
+                    sweep: bool,
+                    fired: Option<(ScanType, bool)>|
+         -> Alert {
             let range_ip = |o: Option<Ipv4Addr>| o.unwrap_or(Ipv4Addr::UNSPECIFIED);
             let mut line = format!(
                 "[**] [122:{sid}:1] (portscan) {msg} [**]\n{{PROTO:255}} {scanner_ip} -> {victim_ip}\n"
@@ -1143,11 +1230,14 @@ impl SfPortscan {
                     },
                     frames: pr.frames.clone(),
                     log_line: line,
+                    rule: rule(pr, p.proto_idx, (level, snort3), (sid, msg), fired, p.now),
                 },
             }
         };
         match pr.alerts {
-            AlertState::OpenPort => out.push(base(AlertKind::OpenPort, 27, "Open Port", false)),
+            AlertState::OpenPort => {
+                out.push(base(AlertKind::OpenPort, 27, "Open Port", false, None))
+            }
             AlertState::Fired(st, filtered) => {
                 let (sid, msg) = sid_and_msg(p.proto_idx, st, filtered);
                 let kind = match (st, p.proto_idx) {
@@ -1158,9 +1248,9 @@ impl SfPortscan {
                     (ScanType::Distributed, _) => AlertKind::DistributedPortScan,
                 };
                 let sweep = st == ScanType::Sweep;
-                out.push(base(kind, sid, &msg, sweep));
+                out.push(base(kind, sid, &msg, sweep, Some((st, filtered))));
                 if !pr.open_ports.is_empty() && !sweep {
-                    out.push(base(AlertKind::OpenPort, 27, "Open Port", false));
+                    out.push(base(AlertKind::OpenPort, 27, "Open Port", false, None));
                 }
             }
             AlertState::None | AlertState::Generated => {}

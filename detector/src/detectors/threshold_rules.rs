@@ -62,7 +62,7 @@ use std::collections::BTreeMap;
 
 use crate::DetectorInfo;
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
-use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
+use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, PacketView};
 
 /// Cap on threshold entries per rule.
 pub const MAX_TRACKED: usize = 1 << 16;
@@ -178,6 +178,35 @@ impl FlagMatch {
             Some(_) => false,
         }
     }
+}
+
+/// A flags expression written back in Suricata's notation (`S,12`).
+fn flags_text(f: &FlagMatch) -> String {
+    let letters = |v: u8| -> String {
+        let mut s = String::new();
+        for (bit, c) in [
+            (0x01, 'F'),
+            (0x02, 'S'),
+            (0x04, 'R'),
+            (0x08, 'P'),
+            (0x10, 'A'),
+            (0x20, 'U'),
+            (0x40, '2'),
+            (0x80, '1'),
+        ] {
+            if v & bit != 0 {
+                s.push(c);
+            }
+        }
+        if s.is_empty() { "0".into() } else { s }
+    };
+    let mut s: String = f.modifier.map(String::from).unwrap_or_default();
+    s.push_str(&letters(f.want));
+    if f.ignore != 0 {
+        s.push(',');
+        s.push_str(&letters(f.ignore));
+    }
+    s
 }
 
 /// Threshold type.
@@ -350,6 +379,8 @@ struct Window {
     count: u64,
     matches: u64,
     frames: Vec<u64>,
+    /// Each match (destination endpoint) with its frame.
+    counted: Vec<Counted>,
 }
 
 /// The rule engine.
@@ -426,6 +457,7 @@ impl Detector for ThresholdRules {
                 count: 0,
                 matches: 0,
                 frames: Vec::new(),
+                counted: Vec::new(),
             });
             if now.total_micros() - w.start.total_micros() >= span {
                 *w = Window {
@@ -433,12 +465,17 @@ impl Detector for ThresholdRules {
                     count: 0,
                     matches: 0,
                     frames: Vec::new(),
+                    counted: Vec::new(),
                 };
             }
             w.count += 1;
             w.matches += 1;
             if w.frames.len() < Evidence::MAX_FRAMES {
                 w.frames.push(pkt.frame);
+                w.counted.push(Counted {
+                    key: format!("{}:{}", pkt.dst, t.dst_port),
+                    frame: pkt.frame,
+                });
             }
             let fire = match rule.kind {
                 ThresholdType::Both => w.count == rule.count,
@@ -485,6 +522,53 @@ impl Detector for ThresholdRules {
                     ports: vec![t.dst_port],
                     frames: w.frames.clone(),
                     log_line,
+                    rule: crate::Rule {
+                        statement: format!(
+                            "Suricata threshold (type {}, track {}, count {}, seconds {}) on sid \
+                             {} \"{}\": match {} of {} {} within {} s",
+                            match rule.kind {
+                                ThresholdType::Threshold => "threshold",
+                                ThresholdType::Limit => "limit",
+                                ThresholdType::Both => "both",
+                            },
+                            match rule.track {
+                                Track::BySrc => "by_src",
+                                Track::ByDst => "by_dst",
+                            },
+                            rule.count,
+                            rule.seconds,
+                            rule.sid,
+                            rule.msg,
+                            w.matches,
+                            match rule.track {
+                                Track::BySrc => "from",
+                                Track::ByDst => "to",
+                            },
+                            key,
+                            (now.total_micros() - w.start.total_micros()) / 1_000_000
+                        ),
+                        counted: format!(
+                            "TCP packets to {} whose flags match `{}`",
+                            if rule.ports.is_empty() {
+                                "any port".to_string()
+                            } else {
+                                rule.ports
+                                    .iter()
+                                    .map(|(a, b)| {
+                                        if a == b {
+                                            format!("port {a}")
+                                        } else {
+                                            format!("ports {a}-{b}")
+                                        }
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            },
+                            flags_text(&rule.flags)
+                        ),
+                        window: Some((w.start, now)),
+                        keys: w.counted.clone(),
+                    },
                 },
             });
         }

@@ -60,7 +60,7 @@ use crate::DetectorInfo;
 use crate::flow::{ConnEvent, ConnEventKind, ConnState, FlowConfig, FlowTracker};
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
 use crate::view::proto;
-use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
+use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, PacketView, Rule};
 
 static COMMON: [ParamSpec; 6] = [
     ParamSpec {
@@ -221,6 +221,8 @@ struct Remote {
     last: i64,
     first: i64,
     frames: Vec<u64>,
+    /// Each scored first contact (local host and outcome) with its first frame.
+    outcomes: Vec<Counted>,
 }
 
 /// The scoring part: first contacts, Λ, decisions, expiry.
@@ -291,6 +293,7 @@ impl Walker {
             last: now,
             first: start,
             frames: Vec::new(),
+            outcomes: Vec::new(),
         });
         if now - r.last > e {
             *r = Remote {
@@ -300,6 +303,7 @@ impl Walker {
                 last: now,
                 first: start,
                 frames: Vec::new(),
+                outcomes: Vec::new(),
             };
         }
         r.last = now;
@@ -314,6 +318,13 @@ impl Walker {
             if r.frames.len() < Evidence::MAX_FRAMES {
                 r.frames.push(*f);
             }
+        }
+        if let (Some(f), true) = (frames.first(), r.outcomes.len() < Evidence::MAX_FRAMES) {
+            let outcome = if failure { "failure" } else { "success" };
+            r.outcomes.push(Counted {
+                key: format!("{local} {outcome} ({what})"),
+                frame: *f,
+            });
         }
         if r.lambda > self.s.eta1 {
             let r = self.remotes.remove(&remote)?;
@@ -344,6 +355,32 @@ impl Walker {
                         "TRW::TRWAddressScan {remote} scanned a total of {} hosts ({what})",
                         r.failures + r.successes
                     ),
+                    rule: Rule {
+                        statement: format!(
+                            "{}: likelihood ratio {:.3} > eta1 {:.3} for {remote} after {} \
+                             failed and {} successful first contacts (each failure multiplies \
+                             it by {:.3}, each success by {:.3})",
+                            self.name,
+                            r.lambda,
+                            self.s.eta1,
+                            r.failures,
+                            r.successes,
+                            self.s.fail_mult,
+                            self.s.succ_mult
+                        ),
+                        counted: if self.name == "trw" {
+                            "inbound first contacts from the remote to each local host, \
+                             scored when the connection ends: S0, REJ, OTH (or RSTOS0 without \
+                             data) fail, anything else succeeds"
+                                .into()
+                        } else {
+                            "the first packet of every new TCP flow by its sender: a RST or \
+                             no reply within reply_timeout fails, any other reply succeeds"
+                                .into()
+                        },
+                        window: Some((Instant::from_micros(r.first), Instant::from_micros(now))),
+                        keys: r.outcomes,
+                    },
                 },
             });
         }

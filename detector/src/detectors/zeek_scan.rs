@@ -53,7 +53,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::DetectorInfo;
 use crate::flow::{Conn, ConnEvent, ConnEventKind, EndpointState, FlowConfig, FlowTracker};
 use crate::params::{ConfigError, ParamSpec, Params};
-use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView};
+use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, PacketView, Rule};
 
 static PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -131,6 +131,8 @@ struct Result_ {
     begin: i64,
     values: Vec<u32>,
     frames: Vec<u64>,
+    /// Each unique value with the frame of the failure that added it.
+    counted: Vec<(u32, u64)>,
     crossed: bool,
 }
 
@@ -181,6 +183,7 @@ impl Stream {
             if let Some(f) = frame {
                 if r.frames.len() < Evidence::MAX_FRAMES {
                     r.frames.push(f);
+                    r.counted.push((value, f));
                 }
             }
         }
@@ -316,6 +319,42 @@ impl ZeekScan {
             self.addr.threshold
         };
         let distinct: BTreeSet<u32> = r.values.iter().copied().collect();
+        let (epoch_us, what) = if is_port {
+            (self.port.epoch_us, "ports")
+        } else {
+            (self.addr.epoch_us, "hosts")
+        };
+        let rule = Rule {
+            statement: format!(
+                "Zeek scan.zeek {note}: {} unique {what} >= threshold {threshold} with failed \
+                 connections from {scanner} {} within one SumStats epoch of {} s ({} s into it)",
+                distinct.len(),
+                match (victim, ports.first()) {
+                    (Some(v), _) => format!("to host {v}"),
+                    (None, Some(p)) => format!("on port {p}/tcp"),
+                    (None, None) => String::new(),
+                },
+                epoch_us / 1_000_000,
+                (now - r.begin) / 1_000_000
+            ),
+            counted: "failed TCP connections: unanswered SYNs (connection_attempt after \
+                      tcp_attempt_delay), rejected ones (RST to the SYN), and resets without \
+                      data (is_failed_conn); blamed on the side that probed"
+                .into(),
+            window: Some((Instant::from_micros(r.begin), Instant::from_micros(now))),
+            keys: r
+                .counted
+                .iter()
+                .map(|(v, f)| Counted {
+                    key: if is_port {
+                        format!("port {v}")
+                    } else {
+                        format!("host {}", Ipv4Addr::from(*v))
+                    },
+                    frame: *f,
+                })
+                .collect(),
+        };
         out.push(Alert {
             detector: "zeek-scan",
             scanner,
@@ -337,6 +376,7 @@ impl ZeekScan {
                 ports,
                 frames: r.frames,
                 log_line: format!("{note} {msg}"),
+                rule,
             },
         });
     }
