@@ -8,8 +8,7 @@
 //! Per instant, the loop first applies every event due at that time, then runs
 //! each host that became ready, in host order, and sends what it emitted.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
 use smoltcp::time::{Duration, Instant};
@@ -22,6 +21,7 @@ use crate::host::{AppSlot, Host, HostSpec};
 use crate::label::{Label, LabelId, Labels};
 use crate::link::{Direction, LinkSpec};
 use crate::middlebox::{Action, Middlebox, MiddleboxCtx, Packet};
+use crate::queue::{Due, EventQueue, InFlight};
 use crate::rng::stream;
 
 /// Index of a node (host or router).
@@ -100,43 +100,9 @@ struct Link {
     spec: LinkSpec,
     ends: [NodeId; 2],
     dirs: [Direction; 2],
+    /// Packets in flight, per sending side.
+    in_flight: [InFlight; 2],
     taps: Vec<TapId>,
-}
-
-enum EventKind {
-    Arrive {
-        node: NodeId,
-        from: LinkId,
-        pkt: Packet,
-    },
-    Wake(NodeId),
-    Resume {
-        node: NodeId,
-        pkt: Packet,
-    },
-}
-
-struct Event {
-    at: Instant,
-    seq: u64,
-    kind: EventKind,
-}
-
-impl PartialEq for Event {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Event {}
-impl PartialOrd for Event {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Event {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
-    }
 }
 
 /// A router reached by a route search, with the link (and side) it was reached through.
@@ -167,8 +133,11 @@ pub struct Network {
     nodes: Vec<Node>,
     links: Vec<Link>,
     taps: Vec<(String, TapPoint)>,
-    queue: BinaryHeap<Reverse<Event>>,
-    seq: u64,
+    queue: EventQueue,
+    /// Packets middleboxes delayed (router, packet), by [`Due::Resume`] slot.
+    delayed: Vec<Option<(NodeId, Packet)>>,
+    /// Free slots of `delayed`.
+    delayed_free: Vec<u32>,
     labels: Labels,
     flows: FlowLabels,
     ready: BTreeSet<NodeId>,
@@ -185,8 +154,9 @@ impl Network {
             nodes: Vec::new(),
             links: Vec::new(),
             taps: Vec::new(),
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: EventQueue::default(),
+            delayed: Vec::new(),
+            delayed_free: Vec::new(),
             labels: Labels::default(),
             flows: FlowLabels::default(),
             ready: BTreeSet::new(),
@@ -334,6 +304,7 @@ impl Network {
                 Direction::new(stream(self.seed, &format!("{name}:0"))),
                 Direction::new(stream(self.seed, &format!("{name}:1"))),
             ],
+            in_flight: Default::default(),
             taps: Vec::new(),
         });
         self.nodes[a.0 as usize].ports.push((id, 0));
@@ -465,15 +436,6 @@ impl Network {
         found
     }
 
-    fn push(&mut self, at: Instant, kind: EventKind) {
-        self.seq += 1;
-        self.queue.push(Reverse(Event {
-            at,
-            seq: self.seq,
-            kind,
-        }));
-    }
-
     /// Hands `pkt` to `link` from `side`, recording it on the link's taps.
     fn transmit(&mut self, link: LinkId, side: usize, pkt: Packet, sink: &mut dyn FrameSink) {
         let now = self.now;
@@ -487,16 +449,8 @@ impl Network {
             });
         }
         self.stats.sent += 1;
-        let to = l.ends[1 - side];
         match l.dirs[side].schedule(&l.spec, now, pkt.bytes.len()) {
-            Some(at) => self.push(
-                at,
-                EventKind::Arrive {
-                    node: to,
-                    from: link,
-                    pkt,
-                },
-            ),
+            Some(at) => l.in_flight[side].send(&mut self.queue, at, pkt, Due::Link(link, side)),
             None => self.stats.lost += 1,
         }
     }
@@ -516,7 +470,7 @@ impl Network {
         let mut same_instant_wakes: u32 = 0;
         loop {
             // Run ready hosts once every event of the current instant is applied.
-            let next_at = self.queue.peek().map(|Reverse(e)| e.at);
+            let next_at = self.queue.next_at();
             if !self.ready.is_empty() && next_at.is_none_or(|t| t > self.now) {
                 let ready = std::mem::take(&mut self.ready);
                 for id in ready {
@@ -524,21 +478,22 @@ impl Network {
                 }
                 continue;
             }
-            let Some(Reverse(ev)) = self.queue.pop() else {
+            let Some((at, due)) = self.queue.pop_until(end) else {
                 break;
             };
-            if ev.at > end {
-                self.queue.push(Reverse(ev));
-                break;
-            }
-            if ev.at > self.now {
+            if at > self.now {
                 same_instant_wakes = 0;
             }
-            self.now = ev.at;
+            self.now = at;
             self.stats.events += 1;
-            match ev.kind {
-                EventKind::Arrive { node, from, pkt } => self.arrive(node, from, pkt, sink),
-                EventKind::Wake(node) => match &mut self.nodes[node.0 as usize].kind {
+            match due {
+                Due::Link(link, side) => {
+                    let l = &mut self.links[link.0 as usize];
+                    let node = l.ends[1 - side];
+                    let pkt = l.in_flight[side].arrive(&mut self.queue, due);
+                    self.arrive(node, link, pkt, sink);
+                }
+                Due::Wake(node) => match &mut self.nodes[node.0 as usize].kind {
                     NodeKind::Host(h) => {
                         if h.pending_wake == Some(self.now) {
                             h.pending_wake = None;
@@ -547,7 +502,13 @@ impl Network {
                     }
                     NodeKind::Router(_) => self.router_timer(node, sink),
                 },
-                EventKind::Resume { node, pkt } => self.route(node, pkt, sink),
+                Due::Resume(slot) => {
+                    let (node, pkt) = self.delayed[slot as usize]
+                        .take()
+                        .expect("a resume entry is queued with its packet");
+                    self.delayed_free.push(slot);
+                    self.route(node, pkt, sink);
+                }
             }
         }
         self.now = self.now.max(end);
@@ -590,7 +551,19 @@ impl Network {
         match action {
             Action::Forward => self.route(node, pkt, sink),
             Action::Drop => self.stats.middlebox_drops += 1,
-            Action::Delay(d) => self.push(now + d, EventKind::Resume { node, pkt }),
+            Action::Delay(d) => {
+                let slot = match self.delayed_free.pop() {
+                    Some(free) => {
+                        self.delayed[free as usize] = Some((node, pkt));
+                        free
+                    }
+                    None => {
+                        self.delayed.push(Some((node, pkt)));
+                        self.delayed.len() as u32 - 1
+                    }
+                };
+                self.queue.push(now + d, Due::Resume(slot));
+            }
         }
         self.after_router(node, sink);
     }
@@ -629,7 +602,7 @@ impl Network {
         {
             let t = t.max(self.now);
             r.pending_timer = Some(t);
-            self.push(t, EventKind::Wake(node));
+            self.queue.push(t, Due::Wake(node));
         }
     }
 
@@ -726,7 +699,7 @@ impl Network {
             }
             if h.pending_wake.is_none_or(|p| t < p || p < now) {
                 h.pending_wake = Some(t);
-                self.push(t, EventKind::Wake(id));
+                self.queue.push(t, Due::Wake(id));
             }
         }
         for pkt in packets {

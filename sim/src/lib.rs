@@ -31,6 +31,7 @@ pub mod link;
 pub mod middlebox;
 pub mod pcap;
 pub mod ports;
+mod queue;
 pub mod rng;
 pub mod units;
 
