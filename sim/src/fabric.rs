@@ -8,13 +8,16 @@
 //! Per instant, the loop first applies every event due at that time, then runs
 //! each host that became ready, in host order, and sends what it emitted.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::net::Ipv4Addr;
 
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::Ipv4Packet;
 
 use crate::app::App;
+use crate::device::BufferPool;
 use crate::error::{Error, Result};
 use crate::flows::{FlowLabels, tuple};
 use crate::host::{AppSlot, Host, HostSpec};
@@ -91,8 +94,9 @@ struct Node {
     kind: NodeKind,
     /// (link, side of the link this node is on).
     ports: Vec<(LinkId, usize)>,
-    /// Destination address -> egress link and side; filled by `finish`.
-    routes: HashMap<Ipv4Addr, (LinkId, usize)>,
+    /// Destination address -> egress link and side; filled by `compute_routes`
+    /// (lookup only, one per forwarded packet).
+    routes: FxHashMap<Ipv4Addr, (LinkId, usize)>,
     drop_taps: Vec<TapId>,
 }
 
@@ -103,6 +107,52 @@ struct Link {
     /// Packets in flight, per sending side.
     in_flight: [InFlight; 2],
     taps: Vec<TapId>,
+}
+
+/// Node `a`, mutably, and the name of node `b` (another node).
+fn node_and_name(nodes: &mut [Node], a: NodeId, b: NodeId) -> (&mut Node, &str) {
+    let (a, b) = (a.0 as usize, b.0 as usize);
+    if a < b {
+        let (lo, hi) = nodes.split_at_mut(b);
+        (&mut lo[a], &hi[0].name)
+    } else {
+        let (lo, hi) = nodes.split_at_mut(a);
+        (&mut hi[0], &lo[b].name)
+    }
+}
+
+/// Nodes due to run at the current instant: each once, in node order.
+#[derive(Default)]
+struct Ready {
+    nodes: Vec<NodeId>,
+    marked: Vec<bool>,
+}
+
+impl Ready {
+    fn insert(&mut self, n: NodeId) {
+        let i = n.0 as usize;
+        if i >= self.marked.len() {
+            self.marked.resize(i + 1, false);
+        }
+        if !self.marked[i] {
+            self.marked[i] = true;
+            self.nodes.push(n);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Moves the ready nodes, in node order, into `out` (emptied first).
+    fn take_into(&mut self, out: &mut Vec<NodeId>) {
+        out.clear();
+        std::mem::swap(out, &mut self.nodes);
+        out.sort_unstable();
+        for n in out.iter() {
+            self.marked[n.0 as usize] = false;
+        }
+    }
 }
 
 /// A router reached by a route search, with the link (and side) it was reached through.
@@ -138,9 +188,15 @@ pub struct Network {
     delayed: Vec<Option<(NodeId, Packet)>>,
     /// Free slots of `delayed`.
     delayed_free: Vec<u32>,
+    /// Packet buffers for reuse.
+    pool: BufferPool,
+    /// A host's packets between its run and their transmission (kept to reuse its allocation).
+    outbox: Vec<Packet>,
     labels: Labels,
     flows: FlowLabels,
-    ready: BTreeSet<NodeId>,
+    ready: Ready,
+    /// The batch of ready nodes being run (kept to reuse its allocation).
+    running: Vec<NodeId>,
     stats: FabricStats,
     finished: bool,
 }
@@ -157,9 +213,12 @@ impl Network {
             queue: EventQueue::default(),
             delayed: Vec::new(),
             delayed_free: Vec::new(),
+            pool: BufferPool::default(),
+            outbox: Vec::new(),
             labels: Labels::default(),
             flows: FlowLabels::default(),
-            ready: BTreeSet::new(),
+            ready: Ready::default(),
+            running: Vec::new(),
             stats: FabricStats::default(),
             finished: false,
         }
@@ -239,7 +298,7 @@ impl Network {
             name,
             kind: NodeKind::Host(Box::new(host)),
             ports: Vec::new(),
-            routes: HashMap::new(),
+            routes: FxHashMap::default(),
             drop_taps: Vec::new(),
         });
         Ok(NodeId(self.nodes.len() as u32 - 1))
@@ -262,7 +321,7 @@ impl Network {
                 emitted: Vec::new(),
             }),
             ports: Vec::new(),
-            routes: HashMap::new(),
+            routes: FxHashMap::default(),
             drop_taps: Vec::new(),
         });
         Ok(NodeId(self.nodes.len() as u32 - 1))
@@ -451,7 +510,10 @@ impl Network {
         self.stats.sent += 1;
         match l.dirs[side].schedule(&l.spec, now, pkt.bytes.len()) {
             Some(at) => l.in_flight[side].send(&mut self.queue, at, pkt, Due::Link(link, side)),
-            None => self.stats.lost += 1,
+            None => {
+                self.stats.lost += 1;
+                self.pool.put(pkt.bytes);
+            }
         }
     }
 
@@ -472,10 +534,12 @@ impl Network {
             // Run ready hosts once every event of the current instant is applied.
             let next_at = self.queue.next_at();
             if !self.ready.is_empty() && next_at.is_none_or(|t| t > self.now) {
-                let ready = std::mem::take(&mut self.ready);
-                for id in ready {
+                let mut running = std::mem::take(&mut self.running);
+                self.ready.take_into(&mut running);
+                for &id in &running {
                     self.run_host(id, sink, &mut same_instant_wakes);
                 }
+                self.running = running;
                 continue;
             }
             let Some((at, due)) = self.queue.pop_until(end) else {
@@ -531,8 +595,8 @@ impl Network {
         } else {
             l.ends[0]
         };
-        let from_name = self.nodes[neighbour.0 as usize].name.clone();
-        let NodeKind::Router(r) = &mut self.nodes[node.0 as usize].kind else {
+        let (n, from_name) = node_and_name(&mut self.nodes, node, neighbour);
+        let NodeKind::Router(r) = &mut n.kind else {
             return;
         };
         let mut action = Action::Forward;
@@ -543,14 +607,17 @@ impl Network {
             emitted: &mut r.emitted,
         };
         for m in &mut r.middleboxes {
-            action = m.process(&mut ctx, &mut pkt, &from_name);
+            action = m.process(&mut ctx, &mut pkt, from_name);
             if action != Action::Forward {
                 break;
             }
         }
         match action {
             Action::Forward => self.route(node, pkt, sink),
-            Action::Drop => self.stats.middlebox_drops += 1,
+            Action::Drop => {
+                self.stats.middlebox_drops += 1;
+                self.pool.put(pkt.bytes);
+            }
             Action::Delay(d) => {
                 let slot = match self.delayed_free.pop() {
                     Some(free) => {
@@ -631,6 +698,7 @@ impl Network {
     /// Forwards a packet out of a router towards its destination.
     fn route(&mut self, node: NodeId, mut pkt: Packet, sink: &mut dyn FrameSink) {
         let Ok(ip) = Ipv4Packet::new_checked(&pkt.bytes[..]) else {
+            self.pool.put(pkt.bytes);
             return;
         };
         let dst = ip.dst_addr();
@@ -641,10 +709,12 @@ impl Network {
                 r.no_route += 1;
             }
             self.stats.no_route += 1;
+            self.pool.put(pkt.bytes);
             return;
         };
         if ttl <= 1 {
             self.stats.no_route += 1;
+            self.pool.put(pkt.bytes);
             return;
         }
         // A router decrements TTL and fixes the header checksum.
@@ -660,11 +730,10 @@ impl Network {
         let NodeKind::Host(h) = &mut n.kind else {
             return;
         };
-        let next = h.run(now);
-        let out = std::mem::take(&mut h.dev.tx);
+        let next = h.run(now, &mut self.pool);
         let (link, side) = n.ports[0];
-        let mut packets = Vec::with_capacity(out.len());
-        for bytes in out {
+        let mut packets = std::mem::take(&mut self.outbox);
+        for bytes in h.dev.tx.drain(..) {
             let label = match tuple(&bytes) {
                 Some(t) => {
                     let own = h
@@ -702,9 +771,10 @@ impl Network {
                 self.queue.push(t, Due::Wake(id));
             }
         }
-        for pkt in packets {
+        for pkt in packets.drain(..) {
             self.transmit(link, side, pkt, sink);
         }
+        self.outbox = packets;
     }
 
     /// Per-host, per-app and per-middlebox counters.
