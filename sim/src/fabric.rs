@@ -8,20 +8,23 @@
 //! Per instant, the loop first applies every event due at that time, then runs
 //! each host that became ready, in host order, and sends what it emitted.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::net::Ipv4Addr;
 
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::Ipv4Packet;
 
 use crate::app::App;
+use crate::device::BufferPool;
 use crate::error::{Error, Result};
 use crate::flows::{FlowLabels, tuple};
 use crate::host::{AppSlot, Host, HostSpec};
 use crate::label::{Label, LabelId, Labels};
 use crate::link::{Direction, LinkSpec};
 use crate::middlebox::{Action, Middlebox, MiddleboxCtx, Packet};
+use crate::queue::{Due, EventQueue, InFlight};
 use crate::rng::stream;
 
 /// Index of a node (host or router).
@@ -91,8 +94,9 @@ struct Node {
     kind: NodeKind,
     /// (link, side of the link this node is on).
     ports: Vec<(LinkId, usize)>,
-    /// Destination address -> egress link and side; filled by `finish`.
-    routes: HashMap<Ipv4Addr, (LinkId, usize)>,
+    /// Destination address -> egress link and side; filled by `compute_routes`
+    /// (lookup only, one per forwarded packet).
+    routes: FxHashMap<Ipv4Addr, (LinkId, usize)>,
     drop_taps: Vec<TapId>,
 }
 
@@ -100,42 +104,54 @@ struct Link {
     spec: LinkSpec,
     ends: [NodeId; 2],
     dirs: [Direction; 2],
+    /// Packets in flight, per sending side.
+    in_flight: [InFlight; 2],
     taps: Vec<TapId>,
 }
 
-enum EventKind {
-    Arrive {
-        node: NodeId,
-        from: LinkId,
-        pkt: Packet,
-    },
-    Wake(NodeId),
-    Resume {
-        node: NodeId,
-        pkt: Packet,
-    },
-}
-
-struct Event {
-    at: Instant,
-    seq: u64,
-    kind: EventKind,
-}
-
-impl PartialEq for Event {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
+/// Node `a`, mutably, and the name of node `b` (another node).
+fn node_and_name(nodes: &mut [Node], a: NodeId, b: NodeId) -> (&mut Node, &str) {
+    let (a, b) = (a.0 as usize, b.0 as usize);
+    if a < b {
+        let (lo, hi) = nodes.split_at_mut(b);
+        (&mut lo[a], &hi[0].name)
+    } else {
+        let (lo, hi) = nodes.split_at_mut(a);
+        (&mut hi[0], &lo[b].name)
     }
 }
-impl Eq for Event {}
-impl PartialOrd for Event {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
+
+/// Nodes due to run at the current instant: each once, in node order.
+#[derive(Default)]
+struct Ready {
+    nodes: Vec<NodeId>,
+    marked: Vec<bool>,
 }
-impl Ord for Event {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
+
+impl Ready {
+    fn insert(&mut self, n: NodeId) {
+        let i = n.0 as usize;
+        if i >= self.marked.len() {
+            self.marked.resize(i + 1, false);
+        }
+        if !self.marked[i] {
+            self.marked[i] = true;
+            self.nodes.push(n);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Moves the ready nodes, in node order, into `out` (emptied first).
+    fn take_into(&mut self, out: &mut Vec<NodeId>) {
+        out.clear();
+        std::mem::swap(out, &mut self.nodes);
+        out.sort_unstable();
+        for n in out.iter() {
+            self.marked[n.0 as usize] = false;
+        }
     }
 }
 
@@ -167,11 +183,20 @@ pub struct Network {
     nodes: Vec<Node>,
     links: Vec<Link>,
     taps: Vec<(String, TapPoint)>,
-    queue: BinaryHeap<Reverse<Event>>,
-    seq: u64,
+    queue: EventQueue,
+    /// Packets middleboxes delayed (router, packet), by [`Due::Resume`] slot.
+    delayed: Vec<Option<(NodeId, Packet)>>,
+    /// Free slots of `delayed`.
+    delayed_free: Vec<u32>,
+    /// Packet buffers for reuse.
+    pool: BufferPool,
+    /// A host's packets between its run and their transmission (kept to reuse its allocation).
+    outbox: Vec<Packet>,
     labels: Labels,
     flows: FlowLabels,
-    ready: BTreeSet<NodeId>,
+    ready: Ready,
+    /// The batch of ready nodes being run (kept to reuse its allocation).
+    running: Vec<NodeId>,
     stats: FabricStats,
     finished: bool,
 }
@@ -185,11 +210,15 @@ impl Network {
             nodes: Vec::new(),
             links: Vec::new(),
             taps: Vec::new(),
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: EventQueue::default(),
+            delayed: Vec::new(),
+            delayed_free: Vec::new(),
+            pool: BufferPool::default(),
+            outbox: Vec::new(),
             labels: Labels::default(),
             flows: FlowLabels::default(),
-            ready: BTreeSet::new(),
+            ready: Ready::default(),
+            running: Vec::new(),
             stats: FabricStats::default(),
             finished: false,
         }
@@ -269,7 +298,7 @@ impl Network {
             name,
             kind: NodeKind::Host(Box::new(host)),
             ports: Vec::new(),
-            routes: HashMap::new(),
+            routes: FxHashMap::default(),
             drop_taps: Vec::new(),
         });
         Ok(NodeId(self.nodes.len() as u32 - 1))
@@ -292,7 +321,7 @@ impl Network {
                 emitted: Vec::new(),
             }),
             ports: Vec::new(),
-            routes: HashMap::new(),
+            routes: FxHashMap::default(),
             drop_taps: Vec::new(),
         });
         Ok(NodeId(self.nodes.len() as u32 - 1))
@@ -334,6 +363,7 @@ impl Network {
                 Direction::new(stream(self.seed, &format!("{name}:0"))),
                 Direction::new(stream(self.seed, &format!("{name}:1"))),
             ],
+            in_flight: Default::default(),
             taps: Vec::new(),
         });
         self.nodes[a.0 as usize].ports.push((id, 0));
@@ -465,15 +495,6 @@ impl Network {
         found
     }
 
-    fn push(&mut self, at: Instant, kind: EventKind) {
-        self.seq += 1;
-        self.queue.push(Reverse(Event {
-            at,
-            seq: self.seq,
-            kind,
-        }));
-    }
-
     /// Hands `pkt` to `link` from `side`, recording it on the link's taps.
     fn transmit(&mut self, link: LinkId, side: usize, pkt: Packet, sink: &mut dyn FrameSink) {
         let now = self.now;
@@ -487,17 +508,12 @@ impl Network {
             });
         }
         self.stats.sent += 1;
-        let to = l.ends[1 - side];
         match l.dirs[side].schedule(&l.spec, now, pkt.bytes.len()) {
-            Some(at) => self.push(
-                at,
-                EventKind::Arrive {
-                    node: to,
-                    from: link,
-                    pkt,
-                },
-            ),
-            None => self.stats.lost += 1,
+            Some(at) => l.in_flight[side].send(&mut self.queue, at, pkt, Due::Link(link, side)),
+            None => {
+                self.stats.lost += 1;
+                self.pool.put(pkt.bytes);
+            }
         }
     }
 
@@ -516,29 +532,32 @@ impl Network {
         let mut same_instant_wakes: u32 = 0;
         loop {
             // Run ready hosts once every event of the current instant is applied.
-            let next_at = self.queue.peek().map(|Reverse(e)| e.at);
+            let next_at = self.queue.next_at();
             if !self.ready.is_empty() && next_at.is_none_or(|t| t > self.now) {
-                let ready = std::mem::take(&mut self.ready);
-                for id in ready {
+                let mut running = std::mem::take(&mut self.running);
+                self.ready.take_into(&mut running);
+                for &id in &running {
                     self.run_host(id, sink, &mut same_instant_wakes);
                 }
+                self.running = running;
                 continue;
             }
-            let Some(Reverse(ev)) = self.queue.pop() else {
+            let Some((at, due)) = self.queue.pop_until(end) else {
                 break;
             };
-            if ev.at > end {
-                self.queue.push(Reverse(ev));
-                break;
-            }
-            if ev.at > self.now {
+            if at > self.now {
                 same_instant_wakes = 0;
             }
-            self.now = ev.at;
+            self.now = at;
             self.stats.events += 1;
-            match ev.kind {
-                EventKind::Arrive { node, from, pkt } => self.arrive(node, from, pkt, sink),
-                EventKind::Wake(node) => match &mut self.nodes[node.0 as usize].kind {
+            match due {
+                Due::Link(link, side) => {
+                    let l = &mut self.links[link.0 as usize];
+                    let node = l.ends[1 - side];
+                    let pkt = l.in_flight[side].arrive(&mut self.queue, due);
+                    self.arrive(node, link, pkt, sink);
+                }
+                Due::Wake(node) => match &mut self.nodes[node.0 as usize].kind {
                     NodeKind::Host(h) => {
                         if h.pending_wake == Some(self.now) {
                             h.pending_wake = None;
@@ -547,7 +566,13 @@ impl Network {
                     }
                     NodeKind::Router(_) => self.router_timer(node, sink),
                 },
-                EventKind::Resume { node, pkt } => self.route(node, pkt, sink),
+                Due::Resume(slot) => {
+                    let (node, pkt) = self.delayed[slot as usize]
+                        .take()
+                        .expect("a resume entry is queued with its packet");
+                    self.delayed_free.push(slot);
+                    self.route(node, pkt, sink);
+                }
             }
         }
         self.now = self.now.max(end);
@@ -570,8 +595,8 @@ impl Network {
         } else {
             l.ends[0]
         };
-        let from_name = self.nodes[neighbour.0 as usize].name.clone();
-        let NodeKind::Router(r) = &mut self.nodes[node.0 as usize].kind else {
+        let (n, from_name) = node_and_name(&mut self.nodes, node, neighbour);
+        let NodeKind::Router(r) = &mut n.kind else {
             return;
         };
         let mut action = Action::Forward;
@@ -582,15 +607,30 @@ impl Network {
             emitted: &mut r.emitted,
         };
         for m in &mut r.middleboxes {
-            action = m.process(&mut ctx, &mut pkt, &from_name);
+            action = m.process(&mut ctx, &mut pkt, from_name);
             if action != Action::Forward {
                 break;
             }
         }
         match action {
             Action::Forward => self.route(node, pkt, sink),
-            Action::Drop => self.stats.middlebox_drops += 1,
-            Action::Delay(d) => self.push(now + d, EventKind::Resume { node, pkt }),
+            Action::Drop => {
+                self.stats.middlebox_drops += 1;
+                self.pool.put(pkt.bytes);
+            }
+            Action::Delay(d) => {
+                let slot = match self.delayed_free.pop() {
+                    Some(free) => {
+                        self.delayed[free as usize] = Some((node, pkt));
+                        free
+                    }
+                    None => {
+                        self.delayed.push(Some((node, pkt)));
+                        self.delayed.len() as u32 - 1
+                    }
+                };
+                self.queue.push(now + d, Due::Resume(slot));
+            }
         }
         self.after_router(node, sink);
     }
@@ -629,7 +669,7 @@ impl Network {
         {
             let t = t.max(self.now);
             r.pending_timer = Some(t);
-            self.push(t, EventKind::Wake(node));
+            self.queue.push(t, Due::Wake(node));
         }
     }
 
@@ -658,6 +698,7 @@ impl Network {
     /// Forwards a packet out of a router towards its destination.
     fn route(&mut self, node: NodeId, mut pkt: Packet, sink: &mut dyn FrameSink) {
         let Ok(ip) = Ipv4Packet::new_checked(&pkt.bytes[..]) else {
+            self.pool.put(pkt.bytes);
             return;
         };
         let dst = ip.dst_addr();
@@ -668,10 +709,12 @@ impl Network {
                 r.no_route += 1;
             }
             self.stats.no_route += 1;
+            self.pool.put(pkt.bytes);
             return;
         };
         if ttl <= 1 {
             self.stats.no_route += 1;
+            self.pool.put(pkt.bytes);
             return;
         }
         // A router decrements TTL and fixes the header checksum.
@@ -687,11 +730,10 @@ impl Network {
         let NodeKind::Host(h) = &mut n.kind else {
             return;
         };
-        let next = h.run(now);
-        let out = std::mem::take(&mut h.dev.tx);
+        let next = h.run(now, &mut self.pool);
         let (link, side) = n.ports[0];
-        let mut packets = Vec::with_capacity(out.len());
-        for bytes in out {
+        let mut packets = std::mem::take(&mut self.outbox);
+        for bytes in h.dev.tx.drain(..) {
             let label = match tuple(&bytes) {
                 Some(t) => {
                     let own = h
@@ -726,12 +768,13 @@ impl Network {
             }
             if h.pending_wake.is_none_or(|p| t < p || p < now) {
                 h.pending_wake = Some(t);
-                self.push(t, EventKind::Wake(id));
+                self.queue.push(t, Due::Wake(id));
             }
         }
-        for pkt in packets {
+        for pkt in packets.drain(..) {
             self.transmit(link, side, pkt, sink);
         }
+        self.outbox = packets;
     }
 
     /// Per-host, per-app and per-middlebox counters.

@@ -2,8 +2,9 @@
 //! of the packet that caused them (a victim's RST to a probe is the scanner's
 //! doing; a server's response is the client's).
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
+
+use rustc_hash::FxHashMap;
 
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpProtocol, Ipv4Packet};
@@ -67,8 +68,9 @@ pub(crate) fn tuple(pkt: &[u8]) -> Option<Tuple> {
 /// RST for a further 2 x 120 s (retransmitted FINs, late ACKs, TIME_WAIT).
 /// UDP and other flows are forgotten after 600 s of idle.
 pub(crate) struct FlowLabels {
-    // Lookup only; never iterated in an order-dependent way (retain only removes).
-    map: HashMap<FlowKey, FlowEntry>,
+    // Lookup only; never iterated in an order-dependent way (retain only
+    // removes). Fx hashing: two lookups per packet, keys from the simulation.
+    map: FxHashMap<FlowKey, FlowEntry>,
     next_sweep: Instant,
 }
 
@@ -83,7 +85,7 @@ struct FlowEntry {
 impl Default for FlowLabels {
     fn default() -> Self {
         FlowLabels {
-            map: HashMap::new(),
+            map: FxHashMap::default(),
             next_sweep: Instant::ZERO,
         }
     }

@@ -10,7 +10,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpCidr, IpProtocol, Ipv4Packet};
 
 use crate::app::{App, HostCtx};
-use crate::device::SimDevice;
+use crate::device::{BufferPool, SimDevice};
 use crate::label::LabelId;
 use crate::ports::EphemeralPorts;
 use crate::rng::SimRng;
@@ -93,14 +93,23 @@ impl Host {
             && self.spec.drop_ports.contains(&port)
         {
             self.dropped_inbound += 1;
+            self.dev.read.push(pkt);
             return;
         }
         self.dev.rx.push_back(pkt);
     }
 
-    /// Polls stack and apps at `now`; emitted packets are left in `dev.tx`.
-    /// Returns when the host next needs to run.
-    pub(crate) fn run(&mut self, now: Instant) -> Option<Instant> {
+    /// Polls stack and apps at `now`; emitted packets are left in `dev.tx`,
+    /// built in buffers from `pool`, which gets back the buffers of the
+    /// packets read. Returns when the host next needs to run.
+    pub(crate) fn run(&mut self, now: Instant, pool: &mut BufferPool) -> Option<Instant> {
+        pool.lend(&mut self.dev);
+        let next = self.run_stack_and_apps(now);
+        pool.reclaim(&mut self.dev);
+        next
+    }
+
+    fn run_stack_and_apps(&mut self, now: Instant) -> Option<Instant> {
         let sole_app = self.apps.len() == 1;
         for slot in &mut self.apps {
             let mut ctx = HostCtx {

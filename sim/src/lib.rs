@@ -29,6 +29,7 @@ pub mod label;
 pub mod link;
 pub mod middlebox;
 pub mod ports;
+mod queue;
 pub mod rng;
 pub mod units;
 

@@ -12,7 +12,7 @@
 //! 15 s, 0.4 s); T3-T5 are parallel. See [`Timing`] for the exact numbers and
 //! where the model simplifies nmap's adaptive congestion control.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
 
 use rand::RngExt;
@@ -166,6 +166,9 @@ pub struct SynScan {
     src_port: u16,
     queue: VecDeque<(Ipv4Addr, u16, u32)>,
     outstanding: BTreeMap<(Ipv4Addr, u16), Outstanding>,
+    /// The keys of `outstanding` by send time, so a poll finds the expired
+    /// probes and the next timeout without walking a window of up to 1000.
+    by_sent: BTreeSet<(Instant, (Ipv4Addr, u16))>,
     window: usize,
     last_send: Option<Instant>,
     results: BTreeMap<PortState, u64>,
@@ -185,6 +188,7 @@ impl SynScan {
             src_port: 0,
             queue: VecDeque::new(),
             outstanding: BTreeMap::new(),
+            by_sent: BTreeSet::new(),
             window,
             last_send: None,
             results: BTreeMap::new(),
@@ -229,7 +233,7 @@ impl SynScan {
             ..Ipv4::new(ctx.addr, target)
         });
         self.send_raw(ctx, &pkt);
-        self.outstanding.insert(
+        let old = self.outstanding.insert(
             (target, port),
             Outstanding {
                 sent_at: ctx.now,
@@ -237,6 +241,10 @@ impl SynScan {
                 seq,
             },
         );
+        if let Some(old) = old {
+            self.by_sent.remove(&(old.sent_at, (target, port)));
+        }
+        self.by_sent.insert((ctx.now, (target, port)));
         self.probes_sent += 1;
         self.last_send = Some(ctx.now);
     }
@@ -304,6 +312,7 @@ impl SynScan {
                 continue;
             };
             self.outstanding.remove(&(from, port));
+            self.by_sent.remove(&(o.sent_at, (from, port)));
             *self.results.entry(state).or_default() += 1;
             self.window = (self.window + 1).min(self.spec.timing.max_window);
         }
@@ -330,15 +339,20 @@ impl App for SynScan {
         }
         self.handle_replies(ctx);
         let timing = self.spec.timing;
-        // Timeouts: retry, or give the port up as filtered.
-        let expired: Vec<((Ipv4Addr, u16), Outstanding)> = self
-            .outstanding
-            .iter()
-            .filter(|(_, o)| ctx.now - o.sent_at >= timing.probe_timeout)
-            .map(|(k, o)| (*k, *o))
-            .collect();
-        for (key, o) in expired {
-            self.outstanding.remove(&key);
+        // Timeouts: retry, or give the port up as filtered (in key order).
+        let mut expired: Vec<(Ipv4Addr, u16)> = Vec::new();
+        while let Some(&(sent_at, key)) = self.by_sent.first()
+            && sent_at + timing.probe_timeout <= ctx.now
+        {
+            self.by_sent.pop_first();
+            expired.push(key);
+        }
+        expired.sort_unstable();
+        for key in expired {
+            let o = self
+                .outstanding
+                .remove(&key)
+                .expect("by_sent indexes outstanding");
             if o.tries < timing.retries {
                 self.queue.push_front((key.0, key.1, o.tries + 1));
             } else {
@@ -366,8 +380,8 @@ impl App for SynScan {
             };
             self.send(ctx, t, p, tries);
         }
-        for o in self.outstanding.values() {
-            next = min_opt(next, Some(o.sent_at + timing.probe_timeout));
+        if let Some(&(sent_at, _)) = self.by_sent.first() {
+            next = min_opt(next, Some(sent_at + timing.probe_timeout));
         }
         next
     }

@@ -37,7 +37,9 @@
 //!
 //! With another app on the host the server keeps every socket in the set.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use rustc_hash::FxHashMap;
 
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::socket::{Socket, tcp};
@@ -108,13 +110,13 @@ struct Compact {
     /// Handle of slot `k`.
     slots: Vec<SocketHandle>,
     /// Per port: connections whose socket is listening, in pool order.
-    listening: HashMap<u16, BTreeSet<usize>>,
+    listening: FxHashMap<u16, BTreeSet<usize>>,
     /// Per port: connections not busy (what the listener top-up counts).
-    idle: HashMap<u16, usize>,
+    idle: FxHashMap<u16, usize>,
     /// Parked TIME-WAIT sockets by wake-up time.
     parked: BTreeSet<(Instant, usize)>,
     /// Parked TIME-WAIT sockets by 4-tuple.
-    by_tuple: HashMap<TupleKey, Vec<usize>>,
+    by_tuple: FxHashMap<TupleKey, Vec<usize>>,
     /// A one-socket set to ask smoltcp for a single socket's `poll_at`.
     probe: SocketSet<'static>,
 }
@@ -276,10 +278,10 @@ impl Compact {
         Compact {
             phys: Vec::new(),
             slots: Vec::new(),
-            listening: HashMap::new(),
-            idle: HashMap::new(),
+            listening: FxHashMap::default(),
+            idle: FxHashMap::default(),
             parked: BTreeSet::new(),
-            by_tuple: HashMap::new(),
+            by_tuple: FxHashMap::default(),
             probe: SocketSet::new(vec![]),
         }
     }
