@@ -5,11 +5,12 @@
 //! frames before the damage: the error is returned beside the run.
 
 use std::collections::BTreeSet;
+use std::io::{self, Read};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
 use scanbench_detector::iptables_log::{LogOptions, LogParser};
-use scanbench_detector::{Cidr, Instant, Vantage};
+use scanbench_detector::{Cidr, Instant, PacketView, Vantage};
 use scanbench_sim::label::Label;
 use sha2::{Digest, Sha256};
 
@@ -17,7 +18,9 @@ use crate::capture::{CaptureReader, CaptureStats};
 use crate::detect::{DetectorSet, with_home_net};
 use crate::error::{Error, Result};
 use crate::evaluate::{ScenarioRun, Sensing, score_set};
+use crate::fanout::{Fanout, default_threads};
 use crate::labels::FrameLabels;
+use crate::simulate::hex;
 use crate::simulate::{RunSummary, TapSummary};
 use crate::truth::GroundTruth;
 
@@ -35,6 +38,9 @@ pub struct ReplayOptions {
     pub labels: Option<FrameLabels>,
     /// The scanners; default: the sources of malicious probes per the labels.
     pub scanners: Option<BTreeSet<Ipv4Addr>>,
+    /// Threads running the detectors (0: one per core, at most one per
+    /// detector). Results are identical for any number.
+    pub threads: usize,
 }
 
 /// A replayed input: the run (alerts, and scores when labelled), and the
@@ -52,7 +58,7 @@ pub struct Replayed {
 
 /// Frames fed so far, and the truth gathered from their labels.
 struct Feed {
-    set: DetectorSet,
+    set: Fanout,
     truth: GroundTruth,
     vantage: Vantage,
     first: Option<Instant>,
@@ -68,8 +74,13 @@ impl Feed {
             .iter()
             .map(|s| with_home_net(s, &opts.home_net))
             .collect::<Result<_>>()?;
+        let set = DetectorSet::new(&specs)?;
+        let threads = match opts.threads {
+            0 => default_threads(specs.len()),
+            n => n,
+        };
         Ok(Feed {
-            set: DetectorSet::new(&specs)?,
+            set: Fanout::new(set, threads),
             truth: GroundTruth::default(),
             vantage,
             first: None,
@@ -79,17 +90,31 @@ impl Feed {
         })
     }
 
+    /// One frame: parsed once, for the ground truth and every detector.
     fn frame(&mut self, index: u64, at: Instant, bytes: &[u8], label: Option<&Label>) {
         self.first.get_or_insert(at);
         self.last = self.last.max(at);
         self.frames += 1;
         self.labelled |= label.is_some();
-        self.truth.record(self.vantage, index, at, bytes, label);
-        self.set.observe(self.vantage, at, index, bytes);
+        let view = PacketView::parse(index, bytes).ok();
+        self.truth
+            .record_view(self.vantage, index, at, view.as_ref(), label);
+        match &view {
+            Some(v) => self.set.observe(self.vantage, at, v, bytes),
+            None => self.set.malformed(),
+        }
     }
 
-    fn finish(mut self, name: &str, path: &Path, opts: &ReplayOptions) -> (ScenarioRun, bool) {
-        self.set.finish(self.last);
+    /// Scores the run; `sha256` is the input's digest.
+    fn finish(
+        mut self,
+        name: &str,
+        path: &Path,
+        sha256: String,
+        opts: &ReplayOptions,
+    ) -> (ScenarioRun, bool) {
+        let mut set = self.set.finish();
+        set.finish(self.last);
         self.truth.scanners = match &opts.scanners {
             Some(s) => s.clone(),
             None => self.truth.inferred_scanners(),
@@ -100,15 +125,7 @@ impl Feed {
             wire: self.vantage == Vantage::Wire,
             drop_log: self.vantage == Vantage::DropLog,
         };
-        let detectors = score_set(&self.set, &opts.specs, &self.truth, sensing);
-        let sha256 = std::fs::read(path)
-            .map(|b| {
-                Sha256::digest(&b)
-                    .iter()
-                    .map(|x| format!("{x:02x}"))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let detectors = score_set(&set, &opts.specs, &self.truth, sensing);
         let summary = RunSummary {
             scenario: name.to_string(),
             seed: 0,
@@ -129,10 +146,36 @@ impl Feed {
             summary,
             truth: self.truth,
             detectors,
-            malformed: self.set.malformed,
+            malformed: set.malformed,
             replayed: true,
         };
         (run, self.labelled)
+    }
+}
+
+/// A reader that hashes every byte it passes on, so a replay's SHA-256 costs
+/// no second pass over the file.
+struct HashingReader<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Reads what is left (after damage stopped the capture reader) and
+    /// returns the hex digest of the whole input; empty if reading failed.
+    fn finish(mut self) -> String {
+        if io::copy(&mut self, &mut io::sink()).is_err() {
+            return String::new();
+        }
+        hex(&self.hash.finalize())
     }
 }
 
@@ -154,18 +197,21 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
         Vantage::Wire
     };
     let mut feed = Feed::new(opts, vantage)?;
-    let mut reader = CaptureReader::open(path)?;
+    let mut reader = CaptureReader::open_with(path, |inner| HashingReader {
+        inner,
+        hash: Sha256::new(),
+    })?;
     let mut error = None;
-    while let Some(r) = reader.next_frame() {
+    while let Some(r) = reader.next_frame_ref() {
         match r {
             Ok(f) => {
-                let comment = f.comment.as_deref().and_then(Label::from_comment);
+                let comment = f.comment.and_then(Label::from_comment);
                 let label = opts
                     .labels
                     .as_ref()
                     .and_then(|l| l.get(f.index))
                     .or(comment.as_ref());
-                feed.frame(f.index, f.at(), &f.bytes, label);
+                feed.frame(f.index, f.at(), f.bytes, label);
             }
             Err(e) => {
                 error = Some(Error::Capture(e));
@@ -174,7 +220,8 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
         }
     }
     let stats = reader.stats().clone();
-    let (run, labelled) = feed.finish(&name_of(path), path, opts);
+    let sha256 = reader.into_inner().finish();
+    let (run, labelled) = feed.finish(&name_of(path), path, sha256, opts);
     Ok(Replayed {
         run,
         labelled,
@@ -196,6 +243,7 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed
         path: path.to_path_buf(),
         source: e,
     })?;
+    let sha256 = hex(&Sha256::digest(&text));
     let text = String::from_utf8_lossy(&text);
     let mut feed = Feed::new(opts, Vantage::DropLog)?;
     let mut parser = LogParser::new(LogOptions::default());
@@ -220,7 +268,7 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed
             }
         }
     }
-    let (run, labelled) = feed.finish(&name_of(path), path, opts);
+    let (run, labelled) = feed.finish(&name_of(path), path, sha256, opts);
     Ok(Replayed {
         run,
         labelled,

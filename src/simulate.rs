@@ -94,6 +94,11 @@ struct TapSink {
     error: Option<Error>,
 }
 
+/// Lower-case hex of a digest.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Inserts `.tap` before the extension when there are several taps.
 pub fn per_tap_path(base: &Path, tap: &str, several: bool) -> PathBuf {
     if !several {
@@ -242,7 +247,7 @@ pub fn simulate(
             return Err(e);
         }
         let HashWriter(h) = s.hash.finish().expect("hashing never fails");
-        s.summary.sha256 = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        s.summary.sha256 = hex(&h.finalize());
         if let Some((path, w)) = s.pcap {
             let mut inner = w.finish().map_err(|e| Error::Io {
                 path: path.clone(),

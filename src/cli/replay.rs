@@ -50,6 +50,10 @@ pub struct ReplayArgs {
     /// Report format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Threads running the detectors (default: one per core). Results are
+    /// identical for any number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 /// `scanbench replay`.
@@ -66,6 +70,7 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         labels,
         scanners: (!a.scanners.is_empty())
             .then(|| a.scanners.iter().copied().collect::<BTreeSet<_>>()),
+        threads: a.threads.map_or(0, usize::from),
     };
     let replayed: Replayed = match (&a.file, &a.iptables_log) {
         (_, Some(log)) => replay_iptables_log(log, &opts)?,
