@@ -5,7 +5,8 @@
 //! frames before the damage: the error is returned beside the run.
 
 use std::collections::BTreeSet;
-use std::io::{self, Read};
+use std::fs::File;
+use std::io::{self, BufReader, Read};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
@@ -14,14 +15,14 @@ use scanbench_detector::{Cidr, Instant, PacketView, Vantage};
 use scanbench_sim::label::Label;
 use sha2::{Digest, Sha256};
 
-use crate::capture::{CaptureReader, CaptureStats};
+use crate::capture::{CaptureReader, CaptureStats, Input};
 use crate::detect::{DetectorSet, with_home_net};
 use crate::error::{Error, Result};
 use crate::evaluate::{ScenarioRun, Sensing, score_set};
 use crate::fanout::{Fanout, default_threads};
 use crate::labels::FrameLabels;
-use crate::simulate::hex;
 use crate::simulate::{RunSummary, TapSummary};
+use crate::simulate::{hex, is_stdio};
 use crate::truth::GroundTruth;
 
 /// How to replay.
@@ -91,26 +92,42 @@ impl Feed {
     }
 
     /// One frame: parsed once, for the ground truth and every detector.
-    fn frame(&mut self, index: u64, at: Instant, bytes: &[u8], label: Option<&Label>) {
+    ///
+    /// # Errors
+    /// The labels file names other addresses for this frame: it belongs to
+    /// another capture.
+    fn frame(
+        &mut self,
+        index: u64,
+        at: Instant,
+        bytes: &[u8],
+        labels: Option<&FrameLabels>,
+        label: Option<&Label>,
+    ) -> Result<()> {
+        let view = PacketView::parse(index, bytes).ok();
+        if let (Some(labels), Some(v)) = (labels, &view) {
+            check_addresses(labels, index, v)?;
+        }
         self.first.get_or_insert(at);
         self.last = self.last.max(at);
         self.frames += 1;
         self.labelled |= label.is_some();
-        let view = PacketView::parse(index, bytes).ok();
         self.truth
             .record_view(self.vantage, index, at, view.as_ref(), label);
         match &view {
             Some(v) => self.set.observe(self.vantage, at, v, bytes),
             None => self.set.malformed(),
         }
+        Ok(())
     }
 
-    /// Scores the run; `sha256` is the input's digest.
+    /// Scores the run; `sha256` is the input's digest, `error` what cut it short.
     fn finish(
         mut self,
         name: &str,
         path: &Path,
         sha256: String,
+        error: Option<&Error>,
         opts: &ReplayOptions,
     ) -> (ScenarioRun, bool) {
         let mut set = self.set.finish();
@@ -134,7 +151,11 @@ impl Feed {
                 name: "capture".into(),
                 frames: self.frames,
                 sha256,
-                files: vec![path.to_path_buf()],
+                files: if is_stdio(path) {
+                    Vec::new()
+                } else {
+                    vec![path.to_path_buf()]
+                },
                 ..TapSummary::default()
             }],
             fabric: Default::default(),
@@ -148,6 +169,7 @@ impl Feed {
             detectors,
             malformed: set.malformed,
             replayed: true,
+            input_error: error.map(|e| e.to_string()),
         };
         (run, self.labelled)
     }
@@ -179,7 +201,44 @@ impl<R: Read> HashingReader<R> {
     }
 }
 
+/// Refuses labels whose line for frame `index` names other addresses than
+/// the frame has: they were written for another capture.
+fn check_addresses(labels: &FrameLabels, index: u64, v: &PacketView<'_>) -> Result<()> {
+    match labels.frame(index).and_then(|l| l.addrs) {
+        Some((src, dst)) if (src, dst) != (v.src, v.dst) => Err(Error::Input {
+            path: labels.path().to_path_buf(),
+            line: None,
+            message: format!(
+                "frame {index} is labelled {src} -> {dst}, but the capture's frame {index} is {} -> {}: these labels belong to another capture",
+                v.src, v.dst
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses labels for a different number of frames than the input has
+/// (`records`, counting every record or logged packet).
+fn check_count(labels: &FrameLabels, records: u64) -> Result<()> {
+    let n = labels.len() as u64;
+    let beyond = labels.last_frame().is_some_and(|f| f >= records);
+    if n == records && !beyond {
+        return Ok(());
+    }
+    Err(Error::Input {
+        path: labels.path().to_path_buf(),
+        line: None,
+        message: format!(
+            "{n} labelled frames (last frame {}), but the input has {records}: these labels belong to another capture",
+            labels.last_frame().unwrap_or(0)
+        ),
+    })
+}
+
 fn name_of(path: &Path) -> String {
+    if is_stdio(path) {
+        return "stdin".to_string();
+    }
     path.file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())
@@ -197,21 +256,40 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
         Vantage::Wire
     };
     let mut feed = Feed::new(opts, vantage)?;
-    let mut reader = CaptureReader::open_with(path, |inner| HashingReader {
-        inner,
+    let raw: Box<dyn Read> = if is_stdio(path) {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?)
+    };
+    let io_err = |e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    // One buffer, after the hasher: it sees large reads, the parser small ones.
+    let hashing = HashingReader {
+        inner: raw,
         hash: Sha256::new(),
-    })?;
+    };
+    let input = Input::sniff(BufReader::with_capacity(1 << 16, hashing)).map_err(io_err)?;
+    // Offsets in a gzip'd capture's errors count decompressed bytes.
+    let name = match (is_stdio(path), input.is_gzip()) {
+        (true, false) => "stdin".to_string(),
+        (true, true) => "stdin (gzip, offsets decompressed)".to_string(),
+        (false, false) => path.display().to_string(),
+        (false, true) => format!("{} (gzip, offsets decompressed)", path.display()),
+    };
+    let mut reader = CaptureReader::new(input, name)?;
+    let labels = opts.labels.as_ref();
     let mut error = None;
     while let Some(r) = reader.next_frame_ref() {
         match r {
             Ok(f) => {
                 let comment = f.comment.and_then(Label::from_comment);
-                let label = opts
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(f.index))
-                    .or(comment.as_ref());
-                feed.frame(f.index, f.at(), f.bytes, label);
+                let label = labels.and_then(|l| l.get(f.index)).or(comment.as_ref());
+                feed.frame(f.index, f.at(), f.bytes, labels, label)?;
             }
             Err(e) => {
                 error = Some(Error::Capture(e));
@@ -220,8 +298,11 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
         }
     }
     let stats = reader.stats().clone();
-    let sha256 = reader.into_inner().finish();
-    let (run, labelled) = feed.finish(&name_of(path), path, sha256, opts);
+    if let (Some(l), None) = (labels, &error) {
+        check_count(l, stats.records)?;
+    }
+    let sha256 = reader.into_inner().into_inner().into_inner().finish();
+    let (run, labelled) = feed.finish(&name_of(path), path, sha256, error.as_ref(), opts);
     Ok(Replayed {
         run,
         labelled,
@@ -253,7 +334,7 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed
         match parser.parse_line(i + 1, line) {
             Ok(Some(rec)) => {
                 let label = opts.labels.as_ref().and_then(|l| l.get(index));
-                feed.frame(index, rec.at, &rec.packet, label);
+                feed.frame(index, rec.at, &rec.packet, opts.labels.as_ref(), label)?;
                 index += 1;
             }
             Ok(None) => {}
@@ -268,7 +349,10 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed
             }
         }
     }
-    let (run, labelled) = feed.finish(&name_of(path), path, sha256, opts);
+    if let (Some(l), None) = (&opts.labels, &error) {
+        check_count(l, index)?;
+    }
+    let (run, labelled) = feed.finish(&name_of(path), path, sha256, error.as_ref(), opts);
     Ok(Replayed {
         run,
         labelled,

@@ -270,6 +270,59 @@ pub enum ErrorKind {
     },
 }
 
+/// gzip's magic: the first two bytes of a `.pcap.gz`.
+pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// An input as read: the bytes themselves, or gzip decompressed on the fly
+/// (`tcpdump -w - | gzip > x.pcap.gz` is common).
+pub enum Input<R: Read> {
+    /// Not compressed.
+    Plain(R),
+    /// gzip (one or more members, as `cat a.gz b.gz` makes).
+    Gzip(Box<flate2::read::MultiGzDecoder<R>>),
+}
+
+impl<R: std::io::BufRead> Input<R> {
+    /// Looks at the first bytes of `r` (without consuming them) and
+    /// decompresses if they are gzip's magic.
+    ///
+    /// # Errors
+    /// The first read fails.
+    pub fn sniff(mut r: R) -> io::Result<Self> {
+        let head = r.fill_buf()?;
+        Ok(if head.starts_with(&GZIP_MAGIC) {
+            Input::Gzip(Box::new(flate2::read::MultiGzDecoder::new(r)))
+        } else {
+            Input::Plain(r)
+        })
+    }
+}
+
+impl<R: Read> Input<R> {
+    /// True if decompressing: byte offsets in errors then count
+    /// decompressed bytes.
+    pub fn is_gzip(&self) -> bool {
+        matches!(self, Input::Gzip(_))
+    }
+
+    /// The underlying reader (the compressed one for gzip).
+    pub fn into_inner(self) -> R {
+        match self {
+            Input::Plain(r) => r,
+            Input::Gzip(d) => d.into_inner(),
+        }
+    }
+}
+
+impl<R: Read> Read for Input<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Input::Plain(r) => r.read(buf),
+            Input::Gzip(d) => d.read(buf),
+        }
+    }
+}
+
 /// A link-layer record as stored in the file, before link decoding.
 /// The captured bytes are in the reader's scratch buffer.
 struct RawRecord {
