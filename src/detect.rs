@@ -76,16 +76,43 @@ impl DetectorSet {
 
     /// Feeds one frame seen at `vantage` to the detectors that read it.
     pub fn observe(&mut self, vantage: Vantage, at: Instant, frame: u64, bytes: &[u8]) {
-        let Ok(view) = PacketView::parse(frame, bytes) else {
-            self.malformed += 1;
-            return;
-        };
-        self.last = self.last.max(at);
-        for (i, inst) in self.instances.iter_mut().enumerate() {
-            if self.vantages[i] == vantage {
-                inst.detector.observe(at, &view, &mut self.alerts[i]);
-            }
+        match PacketView::parse(frame, bytes) {
+            Ok(view) => self.observe_view(vantage, at, &view),
+            Err(_) => self.malformed += 1,
         }
+    }
+
+    /// Feeds one frame already parsed (once, for every detector) to the
+    /// detectors that read `vantage`.
+    pub fn observe_view(&mut self, vantage: Vantage, at: Instant, view: &PacketView<'_>) {
+        self.last = self.last.max(at);
+        observe_all(
+            &mut self.instances,
+            &self.vantages,
+            &mut self.alerts,
+            vantage,
+            at,
+            view,
+        );
+    }
+
+    /// Takes the detectors out, to run them elsewhere (see [`crate::fanout`]).
+    pub(crate) fn take_instances(&mut self) -> Vec<Instance> {
+        std::mem::take(&mut self.instances)
+    }
+
+    /// Puts back detectors taken by [`Self::take_instances`], in their
+    /// original order, with the alerts they raised meanwhile and the time of
+    /// the last frame they were fed.
+    pub(crate) fn restore(
+        &mut self,
+        instances: Vec<Instance>,
+        alerts: Vec<Vec<Alert>>,
+        last: Instant,
+    ) {
+        self.instances = instances;
+        self.alerts = alerts;
+        self.last = self.last.max(last);
     }
 
     /// How long past the end of the input timers still run: real sensors keep
@@ -99,6 +126,23 @@ impl DetectorSet {
         let at = at.max(self.last) + Self::DRAIN;
         for (i, inst) in self.instances.iter_mut().enumerate() {
             inst.detector.flush(at, &mut self.alerts[i]);
+        }
+    }
+}
+
+/// Feeds `view` to each of `instances` that reads `vantage`, appending to its
+/// alerts: the one loop both the inline and the threaded paths run.
+pub(crate) fn observe_all(
+    instances: &mut [Instance],
+    vantages: &[Vantage],
+    alerts: &mut [Vec<Alert>],
+    vantage: Vantage,
+    at: Instant,
+    view: &PacketView<'_>,
+) {
+    for ((inst, v), out) in instances.iter_mut().zip(vantages).zip(alerts) {
+        if *v == vantage {
+            inst.detector.observe(at, view, out);
         }
     }
 }

@@ -55,6 +55,11 @@ impl From<scanbench_capture::Error> for Error {
         match e {
             scanbench_capture::Error::Capture(e) => Error::Capture(e),
             scanbench_capture::Error::Io { path, source } => Error::Io { path, source },
+            scanbench_capture::Error::EmptyLabels { path } => Error::Input {
+                path,
+                line: None,
+                message: "empty labels file: no frame is labelled".into(),
+            },
             scanbench_capture::Error::Labels {
                 path,
                 line,

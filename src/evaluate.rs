@@ -49,6 +49,9 @@ pub struct ScenarioRun {
     pub malformed: u64,
     /// A real capture replayed, not a simulation (no seed).
     pub replayed: bool,
+    /// Why a replayed input ended early (truncated or damaged), if it did:
+    /// the report then covers only the part before the damage.
+    pub input_error: Option<String>,
 }
 
 impl ScenarioRun {
@@ -133,6 +136,7 @@ pub fn evaluate(
         summary,
         malformed: set.malformed,
         replayed: false,
+        input_error: None,
         truth,
         detectors,
     })

@@ -12,10 +12,12 @@
 //! [`error`].
 
 pub mod bench;
+pub mod bench_replay;
 pub mod check;
 pub mod detect;
 pub mod error;
 pub mod evaluate;
+pub mod fanout;
 pub mod replay;
 pub mod report;
 pub mod scenario;

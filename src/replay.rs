@@ -5,20 +5,24 @@
 //! frames before the damage: the error is returned beside the run.
 
 use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
 use scanbench_detector::iptables_log::{LogOptions, LogParser};
-use scanbench_detector::{Cidr, Instant, Vantage};
+use scanbench_detector::{Cidr, Instant, PacketView, Vantage};
 use scanbench_sim::label::Label;
 use sha2::{Digest, Sha256};
 
-use crate::capture::{CaptureReader, CaptureStats};
+use crate::capture::{CaptureReader, CaptureStats, Input};
 use crate::detect::{DetectorSet, with_home_net};
 use crate::error::{Error, Result};
 use crate::evaluate::{ScenarioRun, Sensing, score_set};
+use crate::fanout::{Fanout, default_threads};
 use crate::labels::FrameLabels;
 use crate::simulate::{RunSummary, TapSummary};
+use crate::simulate::{hex, is_stdio};
 use crate::truth::GroundTruth;
 
 /// How to replay.
@@ -35,6 +39,9 @@ pub struct ReplayOptions {
     pub labels: Option<FrameLabels>,
     /// The scanners; default: the sources of malicious probes per the labels.
     pub scanners: Option<BTreeSet<Ipv4Addr>>,
+    /// Threads running the detectors (0: one per core, at most one per
+    /// detector). Results are identical for any number.
+    pub threads: usize,
 }
 
 /// A replayed input: the run (alerts, and scores when labelled), and the
@@ -52,7 +59,7 @@ pub struct Replayed {
 
 /// Frames fed so far, and the truth gathered from their labels.
 struct Feed {
-    set: DetectorSet,
+    set: Fanout,
     truth: GroundTruth,
     vantage: Vantage,
     first: Option<Instant>,
@@ -68,8 +75,13 @@ impl Feed {
             .iter()
             .map(|s| with_home_net(s, &opts.home_net))
             .collect::<Result<_>>()?;
+        let set = DetectorSet::new(&specs)?;
+        let threads = match opts.threads {
+            0 => default_threads(specs.len()),
+            n => n,
+        };
         Ok(Feed {
-            set: DetectorSet::new(&specs)?,
+            set: Fanout::new(set, threads),
             truth: GroundTruth::default(),
             vantage,
             first: None,
@@ -79,17 +91,47 @@ impl Feed {
         })
     }
 
-    fn frame(&mut self, index: u64, at: Instant, bytes: &[u8], label: Option<&Label>) {
+    /// One frame: parsed once, for the ground truth and every detector.
+    ///
+    /// # Errors
+    /// The labels file names other addresses for this frame: it belongs to
+    /// another capture.
+    fn frame(
+        &mut self,
+        index: u64,
+        at: Instant,
+        bytes: &[u8],
+        labels: Option<&FrameLabels>,
+        label: Option<&Label>,
+    ) -> Result<()> {
+        let view = PacketView::parse(index, bytes).ok();
+        if let (Some(labels), Some(v)) = (labels, &view) {
+            check_addresses(labels, index, v)?;
+        }
         self.first.get_or_insert(at);
         self.last = self.last.max(at);
         self.frames += 1;
         self.labelled |= label.is_some();
-        self.truth.record(self.vantage, index, at, bytes, label);
-        self.set.observe(self.vantage, at, index, bytes);
+        self.truth
+            .record_view(self.vantage, index, at, view.as_ref(), label);
+        match &view {
+            Some(v) => self.set.observe(self.vantage, at, v, bytes),
+            None => self.set.malformed(),
+        }
+        Ok(())
     }
 
-    fn finish(mut self, name: &str, path: &Path, opts: &ReplayOptions) -> (ScenarioRun, bool) {
-        self.set.finish(self.last);
+    /// Scores the run; `sha256` is the input's digest, `error` what cut it short.
+    fn finish(
+        mut self,
+        name: &str,
+        path: &Path,
+        sha256: String,
+        error: Option<&Error>,
+        opts: &ReplayOptions,
+    ) -> (ScenarioRun, bool) {
+        let mut set = self.set.finish();
+        set.finish(self.last);
         self.truth.scanners = match &opts.scanners {
             Some(s) => s.clone(),
             None => self.truth.inferred_scanners(),
@@ -100,15 +142,7 @@ impl Feed {
             wire: self.vantage == Vantage::Wire,
             drop_log: self.vantage == Vantage::DropLog,
         };
-        let detectors = score_set(&self.set, &opts.specs, &self.truth, sensing);
-        let sha256 = std::fs::read(path)
-            .map(|b| {
-                Sha256::digest(&b)
-                    .iter()
-                    .map(|x| format!("{x:02x}"))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let detectors = score_set(&set, &opts.specs, &self.truth, sensing);
         let summary = RunSummary {
             scenario: name.to_string(),
             seed: 0,
@@ -117,7 +151,11 @@ impl Feed {
                 name: "capture".into(),
                 frames: self.frames,
                 sha256,
-                files: vec![path.to_path_buf()],
+                files: if is_stdio(path) {
+                    Vec::new()
+                } else {
+                    vec![path.to_path_buf()]
+                },
                 ..TapSummary::default()
             }],
             fabric: Default::default(),
@@ -129,14 +167,78 @@ impl Feed {
             summary,
             truth: self.truth,
             detectors,
-            malformed: self.set.malformed,
+            malformed: set.malformed,
             replayed: true,
+            input_error: error.map(|e| e.to_string()),
         };
         (run, self.labelled)
     }
 }
 
+/// A reader that hashes every byte it passes on, so a replay's SHA-256 costs
+/// no second pass over the file.
+struct HashingReader<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Reads what is left (after damage stopped the capture reader) and
+    /// returns the hex digest of the whole input; empty if reading failed.
+    fn finish(mut self) -> String {
+        if io::copy(&mut self, &mut io::sink()).is_err() {
+            return String::new();
+        }
+        hex(&self.hash.finalize())
+    }
+}
+
+/// Refuses labels whose line for frame `index` names other addresses than
+/// the frame has: they were written for another capture.
+fn check_addresses(labels: &FrameLabels, index: u64, v: &PacketView<'_>) -> Result<()> {
+    match labels.frame(index).and_then(|l| l.addrs) {
+        Some((src, dst)) if (src, dst) != (v.src, v.dst) => Err(Error::Input {
+            path: labels.path().to_path_buf(),
+            line: None,
+            message: format!(
+                "frame {index} is labelled {src} -> {dst}, but the capture's frame {index} is {} -> {}: these labels belong to another capture",
+                v.src, v.dst
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses labels for a different number of frames than the input has
+/// (`records`, counting every record or logged packet).
+fn check_count(labels: &FrameLabels, records: u64) -> Result<()> {
+    let n = labels.len() as u64;
+    let beyond = labels.last_frame().is_some_and(|f| f >= records);
+    if n == records && !beyond {
+        return Ok(());
+    }
+    Err(Error::Input {
+        path: labels.path().to_path_buf(),
+        line: None,
+        message: format!(
+            "{n} labelled frames (last frame {}), but the input has {records}: these labels belong to another capture",
+            labels.last_frame().unwrap_or(0)
+        ),
+    })
+}
+
 fn name_of(path: &Path) -> String {
+    if is_stdio(path) {
+        return "stdin".to_string();
+    }
     path.file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())
@@ -154,18 +256,40 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
         Vantage::Wire
     };
     let mut feed = Feed::new(opts, vantage)?;
-    let mut reader = CaptureReader::open(path)?;
+    let raw: Box<dyn Read> = if is_stdio(path) {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?)
+    };
+    let io_err = |e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    // One buffer, after the hasher: it sees large reads, the parser small ones.
+    let hashing = HashingReader {
+        inner: raw,
+        hash: Sha256::new(),
+    };
+    let input = Input::sniff(BufReader::with_capacity(1 << 16, hashing)).map_err(io_err)?;
+    // Offsets in a gzip'd capture's errors count decompressed bytes.
+    let name = match (is_stdio(path), input.is_gzip()) {
+        (true, false) => "stdin".to_string(),
+        (true, true) => "stdin (gzip, offsets decompressed)".to_string(),
+        (false, false) => path.display().to_string(),
+        (false, true) => format!("{} (gzip, offsets decompressed)", path.display()),
+    };
+    let mut reader = CaptureReader::new(input, name)?;
+    let labels = opts.labels.as_ref();
     let mut error = None;
-    while let Some(r) = reader.next_frame() {
+    while let Some(r) = reader.next_frame_ref() {
         match r {
             Ok(f) => {
-                let comment = f.comment.as_deref().and_then(Label::from_comment);
-                let label = opts
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(f.index))
-                    .or(comment.as_ref());
-                feed.frame(f.index, f.at(), &f.bytes, label);
+                let comment = f.comment.and_then(Label::from_comment);
+                let label = labels.and_then(|l| l.get(f.index)).or(comment.as_ref());
+                feed.frame(f.index, f.at(), f.bytes, labels, label)?;
             }
             Err(e) => {
                 error = Some(Error::Capture(e));
@@ -174,7 +298,11 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
         }
     }
     let stats = reader.stats().clone();
-    let (run, labelled) = feed.finish(&name_of(path), path, opts);
+    if let (Some(l), None) = (labels, &error) {
+        check_count(l, stats.records)?;
+    }
+    let sha256 = reader.into_inner().into_inner().into_inner().finish();
+    let (run, labelled) = feed.finish(&name_of(path), path, sha256, error.as_ref(), opts);
     Ok(Replayed {
         run,
         labelled,
@@ -196,6 +324,7 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed
         path: path.to_path_buf(),
         source: e,
     })?;
+    let sha256 = hex(&Sha256::digest(&text));
     let text = String::from_utf8_lossy(&text);
     let mut feed = Feed::new(opts, Vantage::DropLog)?;
     let mut parser = LogParser::new(LogOptions::default());
@@ -205,7 +334,7 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed
         match parser.parse_line(i + 1, line) {
             Ok(Some(rec)) => {
                 let label = opts.labels.as_ref().and_then(|l| l.get(index));
-                feed.frame(index, rec.at, &rec.packet, label);
+                feed.frame(index, rec.at, &rec.packet, opts.labels.as_ref(), label)?;
                 index += 1;
             }
             Ok(None) => {}
@@ -220,7 +349,10 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed
             }
         }
     }
-    let (run, labelled) = feed.finish(&name_of(path), path, opts);
+    if let (Some(l), None) = (&opts.labels, &error) {
+        check_count(l, index)?;
+    }
+    let (run, labelled) = feed.finish(&name_of(path), path, sha256, error.as_ref(), opts);
     Ok(Replayed {
         run,
         labelled,

@@ -41,6 +41,9 @@ pub struct TapSummary {
     pub sha256: String,
     /// Files written for this tap.
     pub files: Vec<PathBuf>,
+    /// SHA-256 of the capture as written (its format may be pcapng or
+    /// nanosecond pcap, unlike the fingerprint), when one was written.
+    pub capture_sha256: Option<String>,
 }
 
 /// What a run produced.
@@ -74,24 +77,51 @@ impl TapObserver for () {
     fn frame(&mut self, _: usize, _: &Frame<'_>) {}
 }
 
-struct HashWriter(Sha256);
+/// Hashes every byte written through it on the way to `inner`.
+struct HashWriter<W> {
+    inner: W,
+    hash: Sha256,
+}
 
-impl Write for HashWriter {
+impl<W: Write> Write for HashWriter<W> {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.update(b);
-        Ok(b.len())
+        let n = self.inner.write(b)?;
+        self.hash.update(&b[..n]);
+        Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.inner.flush()
     }
 }
 
+impl<W> HashWriter<W> {
+    fn new(inner: W) -> Self {
+        HashWriter {
+            inner,
+            hash: Sha256::new(),
+        }
+    }
+}
+
+/// Where a capture goes: a file, or standard output (`-`).
+type CaptureOut = HashWriter<Box<dyn Write>>;
+
 struct TapSink {
     summary: TapSummary,
-    hash: PcapWriter<HashWriter>,
-    pcap: Option<(PathBuf, PcapWriter<BufWriter<File>>)>,
+    hash: PcapWriter<HashWriter<std::io::Sink>>,
+    pcap: Option<(PathBuf, PcapWriter<CaptureOut>)>,
     labels: Option<(PathBuf, BufWriter<File>)>,
     error: Option<Error>,
+}
+
+/// True for the path `-`: standard output (or input), as tcpdump has it.
+pub fn is_stdio(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Inserts `.tap` before the extension when there are several taps.
@@ -145,42 +175,66 @@ pub fn label_line(frame_no: u64, tap: &str, f: &Frame<'_>) -> String {
     .line()
 }
 
-/// Simulates `scenario` with `seed`, writing `outputs` and feeding `observer`.
-///
-/// # Errors
-/// I/O errors creating or writing outputs (naming the file), or a topology the
-/// simulator rejects.
-pub fn simulate(
-    scenario: &Scenario,
-    seed: u64,
+/// Opens one sink per tap, labels files first (so a bad `--labels` path
+/// fails before any capture exists); every file created is pushed to `created`.
+fn open_sinks(
+    taps: &[String],
     outputs: &Outputs,
-    observer: &mut dyn TapObserver,
-) -> Result<RunSummary> {
-    let mut built = scenario.build(seed)?;
-    let several = built.taps.len() > 1;
+    created: &mut Vec<PathBuf>,
+) -> Result<Vec<TapSink>> {
+    let several = taps.len() > 1;
+    if several && outputs.pcap.as_deref().is_some_and(is_stdio) {
+        return Err(Error::Input {
+            path: "-".into(),
+            line: None,
+            message: format!(
+                "standard output holds one capture, but this scenario has {} taps ({}); write them to files",
+                taps.len(),
+                taps.join(", ")
+            ),
+        });
+    }
     let mut sinks = Vec::new();
-    for name in &built.taps {
-        let hash = PcapWriter::new(HashWriter(Sha256::new()), PcapFormat::Pcap { nanos: false })
-            .expect("hashing never fails");
-        let pcap = match &outputs.pcap {
-            Some(base) => {
-                let path = per_tap_path(base, name, several);
-                let w = create(&path)?;
-                let w = PcapWriter::new(w, outputs.format).map_err(|e| Error::Io {
-                    path: path.clone(),
-                    source: e,
-                })?;
-                Some((path, w))
+    for name in taps {
+        let hash = PcapWriter::new(
+            HashWriter::new(std::io::sink()),
+            PcapFormat::Pcap { nanos: false },
+        )
+        .expect("hashing never fails");
+        let pcap_path = outputs
+            .pcap
+            .as_ref()
+            .map(|b| per_tap_path(b, name, several));
+        let labels = match (&outputs.labels, &pcap_path) {
+            (Some(l), _) => Some(per_tap_path(l, name, several)),
+            (None, Some(p)) if !is_stdio(p) => Some(labels_path_for(p)),
+            _ => None,
+        };
+        let labels = match labels {
+            Some(p) => {
+                let w = create(&p)?;
+                created.push(p.clone());
+                Some((p, w))
             }
             None => None,
         };
-        let labels = match (&outputs.labels, &pcap) {
-            (Some(l), _) => Some(per_tap_path(l, name, several)),
-            (None, Some((p, _))) => Some(labels_path_for(p)),
-            (None, None) => None,
-        };
-        let labels = match labels {
-            Some(p) => Some((p.clone(), create(&p)?)),
+        let pcap = match pcap_path {
+            Some(path) => {
+                let out: Box<dyn Write> = if is_stdio(&path) {
+                    Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout()))
+                } else {
+                    let w = create(&path)?;
+                    created.push(path.clone());
+                    Box::new(w)
+                };
+                let w = PcapWriter::new(HashWriter::new(out), outputs.format).map_err(|e| {
+                    Error::Io {
+                        path: path.clone(),
+                        source: e,
+                    }
+                })?;
+                Some((path, w))
+            }
             None => None,
         };
         sinks.push(TapSink {
@@ -194,6 +248,33 @@ pub fn simulate(
             error: None,
         });
     }
+    Ok(sinks)
+}
+
+/// Simulates `scenario` with `seed`, writing `outputs` and feeding `observer`.
+///
+/// # Errors
+/// I/O errors creating or writing outputs (naming the file), or a topology the
+/// simulator rejects.
+pub fn simulate(
+    scenario: &Scenario,
+    seed: u64,
+    outputs: &Outputs,
+    observer: &mut dyn TapObserver,
+) -> Result<RunSummary> {
+    let mut built = scenario.build(seed)?;
+    let mut created = Vec::new();
+    let sinks = match open_sinks(&built.taps, outputs, &mut created) {
+        Ok(sinks) => sinks,
+        Err(e) => {
+            // Nothing was written yet: leave no header-only file behind.
+            for p in &created {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
+        }
+    };
+    let mut sinks = sinks;
     observer.sensors(built.sensor, built.drop_log_sensor);
     let end = Instant::ZERO + scenario.duration;
     {
@@ -241,18 +322,22 @@ pub fn simulate(
         if let Some(e) = s.error.take() {
             return Err(e);
         }
-        let HashWriter(h) = s.hash.finish().expect("hashing never fails");
-        s.summary.sha256 = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let h = s.hash.finish().expect("hashing never fails");
+        s.summary.sha256 = hex(&h.hash.finalize());
         if let Some((path, w)) = s.pcap {
-            let mut inner = w.finish().map_err(|e| Error::Io {
+            // `finish` flushes through the hasher into the file's buffer.
+            let mut out = w.finish().map_err(|e| Error::Io {
                 path: path.clone(),
                 source: e,
             })?;
-            inner.flush().map_err(|e| Error::Io {
+            out.flush().map_err(|e| Error::Io {
                 path: path.clone(),
                 source: e,
             })?;
-            s.summary.files.push(path);
+            s.summary.capture_sha256 = Some(hex(&out.hash.finalize()));
+            if !is_stdio(&path) {
+                s.summary.files.push(path);
+            }
         }
         if let Some((path, mut w)) = s.labels {
             w.flush().map_err(|e| Error::Io {

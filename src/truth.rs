@@ -101,6 +101,20 @@ impl GroundTruth {
         bytes: &[u8],
         label: Option<&Label>,
     ) {
+        let view = PacketView::parse(index, bytes).ok();
+        self.record_view(vantage, index, at, view.as_ref(), label);
+    }
+
+    /// [`Self::record`] for a frame the caller has parsed already (`None`:
+    /// not an IPv4 packet), so a replay parses each frame once.
+    pub fn record_view(
+        &mut self,
+        vantage: Vantage,
+        index: u64,
+        at: Instant,
+        view: Option<&PacketView<'_>>,
+        label: Option<&Label>,
+    ) {
         // Unlabelled frames (a replayed capture without labels) get no id.
         let id = match label {
             None => u32::MAX,
@@ -121,7 +135,7 @@ impl GroundTruth {
             v.frame_labels.resize(index as usize, u32::MAX);
             v.frame_labels.push(id);
         }
-        let Ok(p) = PacketView::parse(index, bytes) else {
+        let Some(p) = view else {
             return;
         };
         v.sources.insert(p.src);

@@ -19,6 +19,12 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A labels file labels no frame (an empty file is a mistake, not "no labels").
+    #[error("{}: empty labels file: no frame is labelled", path.display())]
+    EmptyLabels {
+        /// The file.
+        path: PathBuf,
+    },
     /// A labels file line is malformed.
     #[error("{}:{line}: {message}", path.display())]
     Labels {

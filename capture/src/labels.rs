@@ -27,6 +27,16 @@ pub fn path_for(capture: &Path) -> PathBuf {
     capture.with_extension("labels.jsonl")
 }
 
+/// Where `run` would have written the labels of a capture read from
+/// `capture`: [`path_for`], after dropping a `.gz` the capture got later
+/// (`x.pcap.gz` -> `x.labels.jsonl`).
+pub fn beside(capture: &Path) -> PathBuf {
+    match capture.extension() {
+        Some(e) if e.eq_ignore_ascii_case("gz") => path_for(&capture.with_extension("")),
+        _ => path_for(capture),
+    }
+}
+
 /// What a labels line says about the packet itself (when it parses as IPv4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PacketSummary {
@@ -114,6 +124,7 @@ pub struct FrameLabel {
 /// Labels by frame number, as read from a labels file.
 #[derive(Clone, Debug, Default)]
 pub struct FrameLabels {
+    path: PathBuf,
     by_frame: BTreeMap<u64, FrameLabel>,
 }
 
@@ -122,8 +133,8 @@ impl FrameLabels {
     /// `actor`, `class` and `cause`).
     ///
     /// # Errors
-    /// An unreadable file, or a line that is not such an object, naming the
-    /// file, the line and the field.
+    /// An unreadable file, a line that is not such an object (naming the
+    /// file, the line and the field), or a file with no label at all.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
             path: path.to_path_buf(),
@@ -169,7 +180,20 @@ impl FrameLabels {
             let addrs = addr("src").zip(addr("dst"));
             by_frame.insert(frame, FrameLabel { label, addrs });
         }
-        Ok(FrameLabels { by_frame })
+        if by_frame.is_empty() {
+            return Err(Error::EmptyLabels {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(FrameLabels {
+            path: path.to_path_buf(),
+            by_frame,
+        })
+    }
+
+    /// The file the labels came from.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The label of frame `index`.
@@ -209,6 +233,24 @@ mod tests {
         assert_eq!(e.to_string(), "x.jsonl:2: `class`: missing or not a string");
         let ok = FrameLabels::parse(Path::new("x.jsonl"), &text[..text.find('\n').unwrap()]);
         assert_eq!(ok.unwrap().len(), 1);
+        let e = FrameLabels::parse(Path::new("x.jsonl"), "\n  \n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.jsonl: empty labels file: no frame is labelled"
+        );
+    }
+
+    #[test]
+    fn labels_beside_a_capture() {
+        assert_eq!(
+            path_for(Path::new("d/x.pcap")),
+            Path::new("d/x.labels.jsonl")
+        );
+        assert_eq!(
+            beside(Path::new("d/x.pcap.gz")),
+            Path::new("d/x.labels.jsonl")
+        );
+        assert_eq!(beside(Path::new("x.pcapng")), Path::new("x.labels.jsonl"));
     }
 
     #[test]

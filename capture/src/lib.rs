@@ -33,5 +33,7 @@ pub mod write;
 
 pub use error::{Error, Result};
 pub use label::{Class, Label};
-pub use read::{CaptureError, CaptureFormat, CaptureReader, CaptureStats, ErrorKind, Frame};
+pub use read::{
+    CaptureError, CaptureFormat, CaptureReader, CaptureStats, ErrorKind, Frame, FrameRef, Input,
+};
 pub use write::{PcapFormat, PcapWriter};

@@ -65,8 +65,13 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 /// the packet. A packet whose total length is below 20 or beyond the bytes
 /// present is passed on as is: it is the detector's job to count it malformed.
 pub fn ipv4_packet(linktype: u32, frame: &[u8]) -> Option<&[u8]> {
-    let ip = match linktype {
-        RAW | IPV4 => frame,
+    ipv4_range(linktype, frame).map(|r| &frame[r])
+}
+
+/// Where in `frame` the IPv4 packet of [`ipv4_packet`] sits.
+pub fn ipv4_range(linktype: u32, frame: &[u8]) -> Option<core::ops::Range<usize>> {
+    let start = match linktype {
+        RAW | IPV4 => 0,
         ETHERNET => {
             let mut ethertype = be16(frame, 12)?;
             let mut at = 14;
@@ -76,24 +81,24 @@ pub fn ipv4_packet(linktype: u32, frame: &[u8]) -> Option<&[u8]> {
                 ethertype = be16(frame, at + 2)?;
                 at += 4;
             }
-            if ethertype != ETHERTYPE_IPV4 {
+            if ethertype != ETHERTYPE_IPV4 || at > frame.len() {
                 return None;
             }
-            frame.get(at..)?
+            at
         }
         LINUX_SLL => {
             // packet type, ARPHRD, address length, 8-byte address, protocol.
             if be16(frame, 14)? != ETHERTYPE_IPV4 {
                 return None;
             }
-            frame.get(16..)?
+            16
         }
         LINUX_SLL2 => {
             // protocol, reserved, ifindex, ARPHRD, packet type, address length, 8-byte address.
             if be16(frame, 0)? != ETHERTYPE_IPV4 || frame.len() < 20 {
                 return None;
             }
-            &frame[20..]
+            20
         }
         NULL | LOOP => {
             let af: [u8; 4] = frame.get(..4)?.try_into().ok()?;
@@ -102,16 +107,19 @@ pub fn ipv4_packet(linktype: u32, frame: &[u8]) -> Option<&[u8]> {
             if !ipv4 {
                 return None;
             }
-            &frame[4..]
+            4
         }
         _ => return None,
     };
+    let ip = &frame[start..];
     if ip.first()? >> 4 != 4 {
         return None;
     }
     match be16(ip, 2) {
-        Some(total) if total >= 20 && usize::from(total) <= ip.len() => Some(&ip[..total.into()]),
-        _ => Some(ip),
+        Some(total) if total >= 20 && usize::from(total) <= ip.len() => {
+            Some(start..start + usize::from(total))
+        }
+        _ => Some(start..frame.len()),
     }
 }
 

@@ -44,9 +44,13 @@ pub enum PcapFormat {
         /// Nanosecond timestamps instead of microseconds.
         nanos: bool,
     },
-    /// pcapng with one interface (`if_tsresol` = 6, microseconds, the
-    /// resolution of the virtual clock) and per-packet comments.
-    Pcapng,
+    /// pcapng with one interface and per-packet comments. `nanos` sets
+    /// `if_tsresol` to 9 (nanoseconds); otherwise 6 (microseconds, the
+    /// resolution of the virtual clock).
+    Pcapng {
+        /// Nanosecond timestamps instead of microseconds.
+        nanos: bool,
+    },
 }
 
 impl Default for PcapFormat {
@@ -61,13 +65,27 @@ impl PcapFormat {
     pub fn extension(self) -> &'static str {
         match self {
             PcapFormat::Pcap { .. } => "pcap",
-            PcapFormat::Pcapng => "pcapng",
+            PcapFormat::Pcapng { .. } => "pcapng",
         }
     }
 
     /// True if the format stores per-packet comments (ground-truth labels).
     pub fn has_comments(self) -> bool {
-        matches!(self, PcapFormat::Pcapng)
+        matches!(self, PcapFormat::Pcapng { .. })
+    }
+
+    /// The format to write at `path`: pcapng if asked (`pcapng`) or if the
+    /// file name ends in `.pcapng` or `.ntar`, else classic pcap; `nanos`
+    /// selects nanosecond timestamps in either.
+    pub fn for_path(path: &std::path::Path, pcapng: bool, nanos: bool) -> PcapFormat {
+        let by_name = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("pcapng") || e.eq_ignore_ascii_case("ntar"));
+        if pcapng || by_name {
+            PcapFormat::Pcapng { nanos }
+        } else {
+            PcapFormat::Pcap { nanos }
+        }
     }
 }
 
@@ -105,9 +123,9 @@ impl<W: Write> PcapWriter<W> {
                 h[20..24].copy_from_slice(&u32::from(LINKTYPE_RAW).to_le_bytes());
                 out.write_all(&h)?;
             }
-            PcapFormat::Pcapng => {
+            PcapFormat::Pcapng { nanos } => {
                 write_shb(&mut out)?;
-                write_idb(&mut out)?;
+                write_idb(&mut out, nanos)?;
             }
         }
         Ok(PcapWriter {
@@ -157,7 +175,16 @@ impl<W: Write> PcapWriter<W> {
                 self.out.write_all(&h)?;
                 self.out.write_all(data)?;
             }
-            PcapFormat::Pcapng => {
+            PcapFormat::Pcapng { nanos } => {
+                let units = if nanos {
+                    micros.checked_mul(1_000).ok_or_else(|| {
+                        invalid(format!(
+                            "timestamp {micros} us does not fit pcapng's 64-bit nanoseconds"
+                        ))
+                    })?
+                } else {
+                    micros
+                };
                 let comment = comment.filter(|c| !c.is_empty());
                 let comment_len = match comment {
                     Some(c) => Some(u16::try_from(c.len()).map_err(|_| {
@@ -179,8 +206,8 @@ impl<W: Write> PcapWriter<W> {
                 h[0..4].copy_from_slice(&block::EPB.to_le_bytes());
                 h[4..8].copy_from_slice(&total.to_le_bytes());
                 h[8..12].copy_from_slice(&0u32.to_le_bytes()); // interface 0
-                h[12..16].copy_from_slice(&((micros >> 32) as u32).to_le_bytes());
-                h[16..20].copy_from_slice(&(micros as u32).to_le_bytes());
+                h[12..16].copy_from_slice(&((units >> 32) as u32).to_le_bytes());
+                h[16..20].copy_from_slice(&(units as u32).to_le_bytes());
                 h[20..24].copy_from_slice(&cap_len.to_le_bytes());
                 h[24..28].copy_from_slice(&orig_len.to_le_bytes());
                 self.out.write_all(&h)?;
@@ -256,8 +283,9 @@ fn write_shb<W: Write>(out: &mut W) -> io::Result<()> {
     out.write_all(&total.to_le_bytes())
 }
 
-/// The single Interface Description Block: raw IPv4, microsecond timestamps.
-fn write_idb<W: Write>(out: &mut W) -> io::Result<()> {
+/// The single Interface Description Block: raw IPv4, microsecond (or
+/// nanosecond) timestamps.
+fn write_idb<W: Write>(out: &mut W, nanos: bool) -> io::Result<()> {
     let opts = 4 + 4 + 4; // if_tsresol (1 byte + 3 padding) + opt_endofopt
     let total = (12 + 8 + opts) as u32;
     let mut h = [0u8; 16];
@@ -267,7 +295,7 @@ fn write_idb<W: Write>(out: &mut W) -> io::Result<()> {
     // 10..12 reserved.
     h[12..16].copy_from_slice(&SNAPLEN.to_le_bytes());
     out.write_all(&h)?;
-    write_option(out, opt::IF_TSRESOL, &[6])?; // 10^-6 s
+    write_option(out, opt::IF_TSRESOL, &[if nanos { 9 } else { 6 }])?; // 10^-n s
     write_option(out, opt::END, &[])?;
     out.write_all(&total.to_le_bytes())
 }
@@ -365,7 +393,7 @@ mod tests {
     fn negative_time_clamps_to_zero() {
         let b = write(PcapFormat::Pcap { nanos: false }, &[(-5, &[0x45], None)]);
         assert_eq!((u32le(&b, 24), u32le(&b, 28)), (0, 0));
-        let b = write(PcapFormat::Pcapng, &[(-5, &[0x45], None)]);
+        let b = write(PcapFormat::Pcapng { nanos: false }, &[(-5, &[0x45], None)]);
         let epb = blocks(&b)[2].1;
         assert_eq!((u32le(epb, 4), u32le(epb, 8)), (0, 0));
     }
@@ -382,7 +410,7 @@ mod tests {
 
     #[test]
     fn pcapng_section_and_interface() {
-        let b = write(PcapFormat::Pcapng, &[]);
+        let b = write(PcapFormat::Pcapng { nanos: false }, &[]);
         let bl = blocks(&b);
         assert_eq!(bl.len(), 2);
 
@@ -410,7 +438,7 @@ mod tests {
         let p2 = [0x45u8, 9, 9, 9];
         let at = (7u64 << 32) + 42; // exercises the high timestamp word
         let b = write(
-            PcapFormat::Pcapng,
+            PcapFormat::Pcapng { nanos: false },
             &[
                 (at as i64, &p1, Some("actor=scanner cause=scan")),
                 (1, &p2, None),
@@ -441,7 +469,7 @@ mod tests {
 
     #[test]
     fn pcapng_rejects_oversized_comment() {
-        let mut w = PcapWriter::new(Vec::new(), PcapFormat::Pcapng).unwrap();
+        let mut w = PcapWriter::new(Vec::new(), PcapFormat::Pcapng { nanos: false }).unwrap();
         let long = "x".repeat(70_000);
         let err = w
             .write_frame(Instant::ZERO, &[0x45], Some(&long))
@@ -453,11 +481,41 @@ mod tests {
     }
 
     #[test]
+    fn pcapng_nanos_resolution_and_units() {
+        let b = write(
+            PcapFormat::Pcapng { nanos: true },
+            &[(3_000_123, &[0x45], None)],
+        );
+        let bl = blocks(&b);
+        assert_eq!(options(&bl[1].1[8..]), [(opt::IF_TSRESOL, &[9u8][..])]);
+        let epb = bl[2].1;
+        let ts = (u64::from(u32le(epb, 4)) << 32) | u64::from(u32le(epb, 8));
+        assert_eq!(ts, 3_000_123_000);
+    }
+
+    #[test]
+    fn format_from_path() {
+        use std::path::Path;
+        let f = |p: &str, ng, ns| PcapFormat::for_path(Path::new(p), ng, ns);
+        assert_eq!(f("x.pcap", false, false), PcapFormat::Pcap { nanos: false });
+        assert_eq!(
+            f("x.pcapng", false, false),
+            PcapFormat::Pcapng { nanos: false }
+        );
+        assert_eq!(
+            f("x.PCAPNG", false, true),
+            PcapFormat::Pcapng { nanos: true }
+        );
+        assert_eq!(f("x.pcap", true, true), PcapFormat::Pcapng { nanos: true });
+        assert_eq!(f("-", false, true), PcapFormat::Pcap { nanos: true });
+    }
+
+    #[test]
     fn extensions_and_default() {
         assert_eq!(PcapFormat::default(), PcapFormat::Pcap { nanos: false });
         assert_eq!(PcapFormat::default().extension(), "pcap");
-        assert_eq!(PcapFormat::Pcapng.extension(), "pcapng");
-        assert!(PcapFormat::Pcapng.has_comments());
+        assert_eq!(PcapFormat::Pcapng { nanos: false }.extension(), "pcapng");
+        assert!(PcapFormat::Pcapng { nanos: false }.has_comments());
     }
 
     proptest::proptest! {
@@ -475,8 +533,8 @@ mod tests {
                 .iter()
                 .map(|(t, b, c)| (*t, b.as_slice(), c.as_deref()))
                 .collect();
-            let a = write(PcapFormat::Pcapng, &frames);
-            proptest::prop_assert_eq!(&a, &write(PcapFormat::Pcapng, &frames));
+            let a = write(PcapFormat::Pcapng { nanos: false }, &frames);
+            proptest::prop_assert_eq!(&a, &write(PcapFormat::Pcapng { nanos: false }, &frames));
             let bl = blocks(&a);
             proptest::prop_assert_eq!(bl.len(), 2 + frames.len());
             for ((_, epb), (t, bytes, comment)) in bl[2..].iter().zip(&frames) {

@@ -22,7 +22,7 @@ pub enum Vantage {
 /// through `now`; timers that would fire with no packet arriving are run by
 /// [`Detector::flush`], which the caller calls at the end of the capture (and
 /// may call at any time, with a non-decreasing `now`).
-pub trait Detector {
+pub trait Detector: Send {
     /// Registry name (`screenos`, `scanlogd`, ...), copied into every alert.
     fn name(&self) -> &'static str;
 

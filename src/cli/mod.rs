@@ -79,12 +79,20 @@ pub fn print_summary(w: &mut dyn Write, s: &RunSummary, verbose: bool) -> std::i
             .iter()
             .map(|((c, k), n)| format!("{k} ({c}) {n}"))
             .collect();
+        // The fingerprint is over the classic pcap rendering; a capture
+        // written in another format has its own digest.
+        let sha = match &t.capture_sha256 {
+            Some(c) if *c != t.sha256 => {
+                format!("{c} (as written; classic pcap fingerprint {})", t.sha256)
+            }
+            _ => t.sha256.clone(),
+        };
         writeln!(
             w,
             "  tap {}: {} frames, sha256 {}: {}",
             t.name,
             t.frames,
-            t.sha256,
+            sha,
             causes.join(", ")
         )?;
         for f in &t.files {

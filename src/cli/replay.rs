@@ -19,7 +19,7 @@ use super::{detector_specs, print_alerts};
 /// `scanbench replay`.
 #[derive(Args)]
 pub struct ReplayArgs {
-    /// A pcap or pcapng file.
+    /// A pcap or pcapng file (gzip'd or not); `-` reads standard input.
     #[arg(
         required_unless_present = "iptables_log",
         conflicts_with = "iptables_log"
@@ -34,6 +34,7 @@ pub struct ReplayArgs {
     #[arg(long, value_delimiter = ',', value_name = "CIDR")]
     home_net: Vec<Cidr>,
     /// Ground-truth labels (the JSON lines `run` writes); enables scoring.
+    /// Default: `X.labels.jsonl` next to capture `X.pcap`, when present.
     /// pcapng files written by `run --pcapng` carry their labels already.
     #[arg(long, value_name = "FILE")]
     labels: Option<PathBuf>,
@@ -50,12 +51,24 @@ pub struct ReplayArgs {
     /// Report format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Threads running the detectors (default: one per core). Results are
+    /// identical for any number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 /// `scanbench replay`.
 pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let specs = detector_specs(&a.detectors);
-    let labels = match &a.labels {
+    // Without --labels, the labels `run` writes next to a capture are used
+    // when they are there (and the output says so).
+    let beside = match (&a.labels, &a.file, &a.iptables_log) {
+        (None, Some(f), None) if !scanbench::simulate::is_stdio(f) => {
+            Some(scanbench::labels::beside(f)).filter(|p| p.is_file())
+        }
+        _ => None,
+    };
+    let labels = match a.labels.as_ref().or(beside.as_ref()) {
         Some(p) => Some(FrameLabels::load(p)?),
         None => None,
     };
@@ -66,6 +79,7 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         labels,
         scanners: (!a.scanners.is_empty())
             .then(|| a.scanners.iter().copied().collect::<BTreeSet<_>>()),
+        threads: a.threads.map_or(0, usize::from),
     };
     let replayed: Replayed = match (&a.file, &a.iptables_log) {
         (_, Some(log)) => replay_iptables_log(log, &opts)?,
@@ -78,6 +92,13 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         Box::new(std::io::stderr())
     };
     let run = &replayed.run;
+    if let Some(p) = &beside {
+        writeln!(
+            chatter,
+            "labels: {} (found next to the capture; --labels FILE to choose another)",
+            p.display()
+        )?;
+    }
     let input = run.file.display();
     match &replayed.stats {
         Some(st) => writeln!(
@@ -113,6 +134,7 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                 chatter,
                 "(no labels: alerts are not scored; give --labels FILE or --scanners ADDR)"
             )?;
+            write!(chatter, "{}", scanbench::report::cut_short_notes(&report))?;
         }
     } else {
         drop(chatter);

@@ -43,7 +43,8 @@ pub struct RunArgs {
     /// report.md) for every run into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Write the capture here (one scenario, one seed; per tap: `NAME.<tap>.pcap`).
+    /// Write the capture here (one scenario, one seed; per tap: `NAME.<tap>.pcap`);
+    /// `-` is standard output. A `.pcapng` name writes pcapng.
     #[arg(long)]
     pcap: Option<PathBuf>,
     /// Write labels (JSON lines) here; default: next to the capture.
@@ -52,7 +53,7 @@ pub struct RunArgs {
     /// Write pcapng with per-packet label comments instead of classic pcap.
     #[arg(long)]
     pcapng: bool,
-    /// Nanosecond timestamps (classic pcap).
+    /// Nanosecond timestamps (classic pcap or pcapng).
     #[arg(long)]
     nanos: bool,
     /// Skip detectors: simulate and write captures only.
@@ -175,11 +176,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     if a.pcap.is_some() && (scenarios.len() > 1 || a.seeds > 1) {
         bail!("--pcap names one capture; with several scenarios or seeds use --out DIR");
     }
-    let format = if a.pcapng {
-        PcapFormat::Pcapng
-    } else {
-        PcapFormat::Pcap { nanos: a.nanos }
+    // `--pcap x.pcapng` writes pcapng without being told; `--nanos` applies to both.
+    let format = match &a.pcap {
+        Some(p) => PcapFormat::for_path(p, a.pcapng, a.nanos),
+        None if a.pcapng => PcapFormat::Pcapng { nanos: a.nanos },
+        None => PcapFormat::Pcap { nanos: a.nanos },
     };
+    // `--pcap -`: the capture owns standard output, everything else goes to stderr.
+    let pcap_on_stdout = a.pcap.as_deref().is_some_and(scanbench::simulate::is_stdio);
     let mut specs = if a.no_detectors {
         Vec::new()
     } else {
@@ -232,7 +236,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let wall = started.elapsed();
     // Chatter goes to standard error when standard output carries a
     // machine-readable report.
-    let mut chatter: Box<dyn Write> = if a.format == Format::Table {
+    let mut chatter: Box<dyn Write> = if a.format == Format::Table && !pcap_on_stdout {
         Box::new(std::io::stdout())
     } else {
         Box::new(std::io::stderr())
@@ -252,10 +256,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             print_alerts(&mut chatter, &report.runs[0])?;
         }
         drop(chatter);
-        if a.format == Format::Table {
-            println!();
+        if pcap_on_stdout {
+            eprint!("\n{}", report.render(a.format));
+        } else {
+            if a.format == Format::Table {
+                println!();
+            }
+            print!("{}", report.render(a.format));
         }
-        print!("{}", report.render(a.format));
     }
     if let Some(dir) = &a.out
         && !a.no_detectors

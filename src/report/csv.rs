@@ -30,6 +30,7 @@ pub const COLUMNS: &[&str] = &[
     "latency_s",
     "latency_probes",
     "duration_s",
+    "input_error",
 ];
 
 fn quote(s: &str) -> String {
@@ -79,6 +80,7 @@ pub fn csv(report: &Report) -> String {
                     .and_then(|l| l.probes)
                     .map_or(String::new(), |p| p.to_string()),
                 format!("{:.6}", s.duration_us as f64 / 1e6),
+                r.input_error.as_deref().map_or(String::new(), quote),
             ];
             out.push_str(&cells.join(","));
             out.push('\n');

@@ -106,7 +106,7 @@ fn detector(d: &DetectorRun) -> Value {
 
 fn run(r: &ScenarioRun) -> Value {
     let t = &r.truth;
-    json!({
+    let mut v = json!({
         "scenario": r.scenario,
         "file": r.file.display().to_string(),
         "seed": r.seed(),
@@ -128,7 +128,13 @@ fn run(r: &ScenarioRun) -> Value {
         },
         "non_ipv4_frames": r.malformed,
         "detectors": r.detectors.iter().map(detector).collect::<Vec<_>>(),
-    })
+    });
+    // Replays only (a simulation's input is never cut): null, or why the
+    // input ended early.
+    if r.replayed {
+        v["input_error"] = json!(r.input_error);
+    }
+    v
 }
 
 /// The JSON rendering (pretty-printed, one document).

@@ -11,7 +11,7 @@ mod table;
 
 pub use self::csv::csv;
 pub use self::json::{JSON_VERSION, json};
-pub use self::table::{markdown, short, table};
+pub use self::table::{cut_short_notes, markdown, short, table};
 
 use crate::evaluate::ScenarioRun;
 

@@ -206,6 +206,22 @@ fn seeds_note(report: &Report) -> String {
     }
 }
 
+/// One line per run whose input ended early: its figures cover only the
+/// frames before the damage.
+pub fn cut_short_notes(report: &Report) -> String {
+    let mut out = String::new();
+    for r in &report.runs {
+        if let Some(e) = &r.input_error {
+            let _ = writeln!(
+                out,
+                "Input cut short: {}: {e}; every figure covers only the frames before that point.",
+                r.scenario
+            );
+        }
+    }
+    out
+}
+
 /// The terminal table.
 pub fn table(report: &Report) -> String {
     let mut out = String::new();
@@ -218,6 +234,7 @@ pub fn table(report: &Report) -> String {
     out.push('\n');
     out.push_str("Totals over all runs (docs/metrics.md defines each figure):\n");
     out.push_str(&totals_grid(report, false));
+    out.push_str(&cut_short_notes(report));
     out
 }
 
@@ -233,6 +250,10 @@ pub fn markdown(report: &Report) -> String {
     out.push_str(&verdict_grid(report, true));
     let _ = writeln!(out, "\n## Totals\n");
     out.push_str(&totals_grid(report, true));
+    let notes = cut_short_notes(report);
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\n{notes}");
+    }
     let _ = writeln!(out, "\n## Detector configurations\n");
     if let Some(r) = report.runs.first() {
         for d in &r.detectors {

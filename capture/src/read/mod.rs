@@ -53,13 +53,50 @@ pub struct Frame {
     pub comment: Option<String>,
 }
 
+/// One captured IPv4 packet, borrowed from the reader (see
+/// [`CaptureReader::next_frame_ref`]); fields as in [`Frame`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    /// Ordinal of the record in the file (see [`Frame::index`]).
+    pub index: u64,
+    /// Capture time in nanoseconds (see [`Frame::ts_nanos`]).
+    pub ts_nanos: i128,
+    /// The IPv4 packet (see [`Frame::bytes`]).
+    pub bytes: &'a [u8],
+    /// The pcapng packet comment (see [`Frame::comment`]).
+    pub comment: Option<&'a str>,
+}
+
+impl FrameRef<'_> {
+    /// The capture time as the detectors' clock (see [`Frame::at`]).
+    pub fn at(&self) -> Instant {
+        at(self.ts_nanos)
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> Frame {
+        Frame {
+            index: self.index,
+            ts_nanos: self.ts_nanos,
+            bytes: self.bytes.to_vec(),
+            comment: self.comment.map(str::to_string),
+        }
+    }
+}
+
+/// Nanoseconds to the detectors' clock: microseconds rounded down, saturating
+/// far outside ±292,000 years.
+fn at(ts_nanos: i128) -> Instant {
+    let micros = ts_nanos.div_euclid(1_000);
+    let micros = micros.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+    Instant::from_micros(micros)
+}
+
 impl Frame {
     /// The capture time as the detectors' clock (microseconds, rounded down;
     /// saturates far outside ±292,000 years).
     pub fn at(&self) -> Instant {
-        let micros = self.ts_nanos.div_euclid(1_000);
-        let micros = micros.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-        Instant::from_micros(micros)
+        at(self.ts_nanos)
     }
 }
 
@@ -233,6 +270,59 @@ pub enum ErrorKind {
     },
 }
 
+/// gzip's magic: the first two bytes of a `.pcap.gz`.
+pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// An input as read: the bytes themselves, or gzip decompressed on the fly
+/// (`tcpdump -w - | gzip > x.pcap.gz` is common).
+pub enum Input<R: Read> {
+    /// Not compressed.
+    Plain(R),
+    /// gzip (one or more members, as `cat a.gz b.gz` makes).
+    Gzip(Box<flate2::read::MultiGzDecoder<R>>),
+}
+
+impl<R: std::io::BufRead> Input<R> {
+    /// Looks at the first bytes of `r` (without consuming them) and
+    /// decompresses if they are gzip's magic.
+    ///
+    /// # Errors
+    /// The first read fails.
+    pub fn sniff(mut r: R) -> io::Result<Self> {
+        let head = r.fill_buf()?;
+        Ok(if head.starts_with(&GZIP_MAGIC) {
+            Input::Gzip(Box::new(flate2::read::MultiGzDecoder::new(r)))
+        } else {
+            Input::Plain(r)
+        })
+    }
+}
+
+impl<R: Read> Input<R> {
+    /// True if decompressing: byte offsets in errors then count
+    /// decompressed bytes.
+    pub fn is_gzip(&self) -> bool {
+        matches!(self, Input::Gzip(_))
+    }
+
+    /// The underlying reader (the compressed one for gzip).
+    pub fn into_inner(self) -> R {
+        match self {
+            Input::Plain(r) => r,
+            Input::Gzip(d) => d.into_inner(),
+        }
+    }
+}
+
+impl<R: Read> Read for Input<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Input::Plain(r) => r.read(buf),
+            Input::Gzip(d) => d.read(buf),
+        }
+    }
+}
+
 /// A link-layer record as stored in the file, before link decoding.
 /// The captured bytes are in the reader's scratch buffer.
 struct RawRecord {
@@ -324,6 +414,8 @@ pub struct CaptureReader<R: Read> {
     name: String,
     format: Format,
     scratch: Vec<u8>,
+    /// The comment of the frame last handed out by reference.
+    comment: Option<String>,
     stats: CaptureStats,
     done: bool,
 }
@@ -335,12 +427,26 @@ impl CaptureReader<BufReader<File>> {
     /// The file cannot be opened, or its header is not pcap or pcapng (see
     /// [`CaptureReader::new`]).
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        CaptureReader::open_with(path, |f| f)
+    }
+}
+
+impl<R: Read> CaptureReader<R> {
+    /// Opens `path`, wraps the (buffered) file with `wrap` (to count or hash
+    /// the bytes as they are read), and reads the file header.
+    ///
+    /// # Errors
+    /// As [`CaptureReader::open`].
+    pub fn open_with(
+        path: &Path,
+        wrap: impl FnOnce(BufReader<File>) -> R,
+    ) -> Result<Self, CaptureError> {
         let name = path.display().to_string();
         let file = File::open(path).map_err(|source| CaptureError {
             file: name.clone(),
             kind: ErrorKind::Io { offset: 0, source },
         })?;
-        CaptureReader::new(BufReader::with_capacity(1 << 16, file), name)
+        CaptureReader::new(wrap(BufReader::with_capacity(1 << 16, file)), name)
     }
 }
 
@@ -364,6 +470,7 @@ impl<R: Read> CaptureReader<R> {
             name,
             format,
             scratch: Vec::new(),
+            comment: None,
             stats,
             done: false,
         })
@@ -400,6 +507,13 @@ impl<R: Read> CaptureReader<R> {
     /// The next IPv4 frame; `None` at the end of the file or after an error.
     /// Records holding anything but IPv4 are skipped and counted.
     pub fn next_frame(&mut self) -> Option<Result<Frame, CaptureError>> {
+        self.next_frame_ref().map(|r| r.map(|f| f.to_owned()))
+    }
+
+    /// The next IPv4 frame, borrowed from the reader's scratch buffer (no
+    /// copy, no allocation): the fast path for `replay`. `None` at the end
+    /// of the file or after an error.
+    pub fn next_frame_ref(&mut self) -> Option<Result<FrameRef<'_>, CaptureError>> {
         while !self.done {
             match self.next_record() {
                 Ok(None) => self.done = true,
@@ -407,7 +521,7 @@ impl<R: Read> CaptureReader<R> {
                     let index = self.stats.records;
                     self.stats.records += 1;
                     let data = &self.scratch[rec.data.clone()];
-                    let Some(ip) = link::ipv4_packet(rec.linktype, data) else {
+                    let Some(ip) = link::ipv4_range(rec.linktype, data) else {
                         self.stats.skipped_non_ipv4 += 1;
                         continue;
                     };
@@ -415,11 +529,13 @@ impl<R: Read> CaptureReader<R> {
                     if (data.len() as u64) < rec.orig_len {
                         self.stats.snapped += 1;
                     }
-                    return Some(Ok(Frame {
+                    let start = rec.data.start;
+                    self.comment = rec.comment;
+                    return Some(Ok(FrameRef {
                         index,
                         ts_nanos: rec.ts_nanos,
-                        bytes: ip.to_vec(),
-                        comment: rec.comment,
+                        bytes: &self.scratch[start + ip.start..start + ip.end],
+                        comment: self.comment.as_deref(),
                     }));
                 }
                 Err(kind) => {
@@ -464,6 +580,12 @@ impl<R: Read> CaptureReader<R> {
     /// Bytes consumed so far.
     pub fn offset(&self) -> u64 {
         self.src.offset
+    }
+
+    /// The underlying reader, positioned after the last byte consumed (to
+    /// read or hash the rest of the input after an error).
+    pub fn into_inner(self) -> R {
+        self.src.r
     }
 }
 

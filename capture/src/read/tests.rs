@@ -54,10 +54,11 @@ fn sample() -> Vec<(i64, Vec<u8>, Option<&'static str>)> {
     ]
 }
 
-const ALL_FORMATS: [PcapFormat; 3] = [
+const ALL_FORMATS: [PcapFormat; 4] = [
     PcapFormat::Pcap { nanos: false },
     PcapFormat::Pcap { nanos: true },
-    PcapFormat::Pcapng,
+    PcapFormat::Pcapng { nanos: false },
+    PcapFormat::Pcapng { nanos: true },
 ];
 
 // ---------- round trips through scanbench's own writer ----------
@@ -92,7 +93,7 @@ fn round_trip_every_format() {
                 nanos,
                 big_endian: false,
             },
-            PcapFormat::Pcapng => CaptureFormat::Pcapng,
+            PcapFormat::Pcapng { .. } => CaptureFormat::Pcapng,
         };
         assert_eq!(stats.format, expected);
     }
@@ -102,7 +103,7 @@ fn round_trip_every_format() {
 fn open_reads_a_file_and_names_it_in_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.pcapng");
-    let mut bytes = write(PcapFormat::Pcapng, &sample());
+    let mut bytes = write(PcapFormat::Pcapng { nanos: false }, &sample());
     bytes.truncate(bytes.len() - 3);
     std::fs::write(&path, &bytes).unwrap();
     let mut r = CaptureReader::open(&path).unwrap();
