@@ -16,6 +16,7 @@ pub mod check;
 pub mod detect;
 pub mod error;
 pub mod evaluate;
+pub mod explain;
 pub mod replay;
 pub mod report;
 pub mod scenario;

@@ -154,6 +154,12 @@ impl Scenario {
 }
 
 impl Scenario {
+    /// The file as parsed (hosts, routers and their middleboxes, apps, taps),
+    /// for tools that read a scenario's topology (`explain`).
+    pub fn file(&self) -> &ScenarioFile {
+        &self.file
+    }
+
     /// Addresses of the hosts that run a malicious actor (scanners unless
     /// relabelled, or any app labelled `class = "malicious"`): the ground
     /// truth per source entity.
