@@ -212,3 +212,164 @@ fn cli_rejects_a_bad_alert_number() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--alert `0`"), "{err}");
 }
+
+// ---------------------------------------------------------------------------
+// Counterfactuals and the minimal fix
+// ---------------------------------------------------------------------------
+
+use scanbench::evaluate;
+use scanbench::explain::counterfactual::{Fix, Outcome};
+use scanbench::scenario::{Switch, Switches, switch::Weight};
+use scanbench::simulate::Outputs;
+
+/// The burst balancer fixed (SNAT on): every ScreenOS alert blaming the
+/// backend disappears. The same screen then sees the VIP's own SYN-ACKs to
+/// the office's twelve parallel connections, a new false alert that
+/// appears: so fixing the balancer alone is not a fix, and the minimal fix
+/// is the balancer plus serial connection setup.
+#[test]
+fn balancer_fixed_removes_every_alert_blaming_the_backend() {
+    let e = explain("misconfigured-balancer-burst.toml", &Filters::default());
+    let fixed = e
+        .counterfactuals
+        .iter()
+        .find(|c| c.switch == Switch::BalancerFixed)
+        .expect("balancer-fixed was tried");
+    let backend: std::net::Ipv4Addr = "198.51.100.11".parse().unwrap();
+    let mut gone = 0;
+    for d in fixed
+        .detectors
+        .iter()
+        .filter(|d| d.spec.starts_with("screenos"))
+    {
+        for c in d.changes.iter().filter(|c| c.key.scanner == backend) {
+            assert_eq!(c.outcome(), Outcome::Disappears, "{}: {c:?}", d.spec);
+            gone += c.before;
+        }
+    }
+    assert!(gone >= 16, "{gone} ScreenOS alerts gone");
+    for a in e.alerts.iter().filter(|a| a.spec.starts_with("screenos")) {
+        let key = scanbench::explain::counterfactual::AlertKey::of(&a.alert);
+        assert_eq!(
+            fixed.change(&a.spec, &key).map(|c| c.outcome()),
+            Some(Outcome::Disappears)
+        );
+    }
+    let vip: std::net::Ipv4Addr = "198.51.100.80".parse().unwrap();
+    let appeared: Vec<_> = fixed
+        .detectors
+        .iter()
+        .flat_map(|d| &d.changes)
+        .filter(|c| c.outcome() == Outcome::Appears)
+        .collect();
+    assert!(
+        !appeared.is_empty()
+            && appeared
+                .iter()
+                .all(|c| c.key.scanner == vip && !c.true_alert),
+        "{appeared:?}"
+    );
+    match e.fix {
+        Some(Fix::NoSingleSwitch {
+            pair: Some((a, b, t)),
+            ..
+        }) => {
+            assert_eq!((a, b), (Switch::BalancerFixed, Switch::Serial));
+            assert_eq!(t.false_after, 0);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The mixed office with the scanner removed: every true alert disappears,
+/// and the benign ones are exactly as they were (same alerts, same times,
+/// same log lines), because every component draws from its own stream.
+#[test]
+fn scanner_removed_removes_the_true_alerts_and_leaves_the_benign_ones() {
+    let e = explain("mixed-office.toml", &Filters::default());
+    let no_scan = e
+        .counterfactuals
+        .iter()
+        .find(|c| c.switch == Switch::Remove("scan".into()))
+        .expect("no-scan was tried");
+    let mut trues = 0;
+    let mut falses = 0;
+    for c in no_scan.detectors.iter().flat_map(|d| &d.changes) {
+        if c.true_alert {
+            trues += 1;
+            assert_eq!(c.outcome(), Outcome::Disappears, "{c:?}");
+        } else {
+            falses += 1;
+            assert_eq!(c.before, c.after, "{c:?}");
+        }
+    }
+    assert!(
+        trues >= 4 && falses >= 2,
+        "{trues} true, {falses} false keys"
+    );
+    // Alert for alert, the benign ones are the same.
+    let sc = Scenario::load(&scenario_path("mixed-office.toml")).unwrap();
+    let specs = default_suite();
+    let before = evaluate(&sc, sc.seed, &specs, &Outputs::default()).unwrap();
+    let switched = sc.with_switches(Switches::from([Switch::Remove("scan".into())]));
+    let after = evaluate(&switched, sc.seed, &specs, &Outputs::default()).unwrap();
+    for (b, a) in before.detectors.iter().zip(&after.detectors) {
+        let benign = |d: &scanbench::evaluate::DetectorRun| {
+            d.alerts
+                .iter()
+                .filter(|x| !x.blames_scanner)
+                .map(|x| {
+                    (
+                        x.alert.time,
+                        x.alert.scanner,
+                        x.alert.evidence.log_line.clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(benign(b), benign(a), "{}", b.spec);
+        assert!(a.alerts.iter().all(|x| !x.blames_scanner), "{}", a.spec);
+    }
+    // Two benign causes, two switches: no single one fixes the office.
+    match &e.fix {
+        Some(Fix::NoSingleSwitch {
+            pair: Some((a, b, _)),
+            ..
+        }) => assert_eq!((a, b), (&Switch::BalancerFixed, &Switch::NoStateLoss)),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Where one switch fixes it, it is reported: the sparse balancer's only
+/// false alerts (psad with its conntrack filter off) go with the balancer
+/// fixed, a configuration change.
+#[test]
+fn the_minimal_fix_is_reported_where_one_exists() {
+    let e = explain("misconfigured-balancer-sparse.toml", &Filters::default());
+    match e.fix {
+        Some(Fix::Found {
+            switch,
+            weight,
+            tally,
+            ..
+        }) => {
+            assert_eq!(switch, Switch::BalancerFixed);
+            assert_eq!(weight, Weight::Configuration);
+            assert!(tally.false_before > 0 && tally.false_after == 0);
+        }
+        other => panic!("{other:?}"),
+    }
+    let clean = explain("syn-scan-t4.toml", &Filters::default());
+    assert_eq!(clean.fix, Some(Fix::NothingToFix));
+}
+
+/// Same scenario, same seed, same explanation, text byte for byte.
+#[test]
+fn explain_is_deterministic() {
+    let a = explain("netscreen-webmail.toml", &Filters::default());
+    let b = explain("netscreen-webmail.toml", &Filters::default());
+    assert_eq!(
+        scanbench::explain::text::render(&a),
+        scanbench::explain::text::render(&b)
+    );
+}

@@ -72,7 +72,8 @@ pub fn human_us(us: i64) -> String {
         let s = format!("{x:.1}");
         s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
     };
-    let a = us.unsigned_abs() as f64;
+    // Pick the unit by the value as it will print: 59.99 s is `1 min`.
+    let a = (us.unsigned_abs() as f64 / 1e5).round() * 1e5;
     if a >= 3_600e6 {
         format!("{} h", trim(us as f64 / 3_600e6))
     } else if a >= 60e6 {

@@ -14,6 +14,11 @@
 //! - the **diagnosis** ([`diagnose`]): one sentence from the packets' shape,
 //!   roles and causes.
 //!
+//! For a scenario, [`counterfactual`] then reruns the same seed once per
+//! cause among the explained alerts' packets (plus the mechanism switches
+//! that apply: serial connection setup, random NAT ports), says per detector
+//! which alerts disappear, stay or appear, and names the minimal fix.
+//!
 //! Renderers: [`text`].
 
 use std::collections::BTreeMap;
@@ -24,9 +29,10 @@ use scanbench_detector::Vantage;
 use crate::error::Result;
 use crate::evaluate::{ScenarioRun, evaluate_observed};
 use crate::report::short;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Switch};
 use crate::simulate::Outputs;
 
+pub mod counterfactual;
 pub mod diagnose;
 pub mod model;
 pub mod record;
@@ -200,6 +206,32 @@ pub fn explain_scenario(
     let (run, recording) = record_scenario(scenario, seed, specs)?;
     let cx = Context::of(scenario);
     let alerts = explain_run(&run, &recording, filters, &cx, true);
+    let file = scenario.file();
+    let mut switches: Vec<Switch> = alerts
+        .iter()
+        .flat_map(|a| a.diagnosis.causes.iter())
+        .filter_map(|(c, _)| Switch::for_cause(c, file))
+        .chain(
+            [Switch::Serial, Switch::NatRandomPorts]
+                .into_iter()
+                .filter(|s| s.applies(file)),
+        )
+        .collect();
+    switches.sort();
+    switches.dedup();
+    let considered = |spec: &str| filters.detector_ok(spec);
+    let counterfactuals =
+        counterfactual::rerun(scenario, seed, specs, &run, &switches, &considered)?;
+    let false_before = run
+        .detectors
+        .iter()
+        .filter(|d| considered(&d.spec))
+        .flat_map(|d| &d.alerts)
+        .filter(|a| !a.blames_scanner)
+        .count();
+    let fix = counterfactual::minimal_fix(&counterfactuals, false_before, &mut |pair| {
+        counterfactual::rerun_with(scenario, seed, specs, &run, pair, &considered)
+    })?;
     Ok(Explanation {
         input: Input::Scenario {
             name: scenario.name.clone(),
@@ -209,6 +241,8 @@ pub fn explain_scenario(
         specs: specs.to_vec(),
         total_alerts: run.detectors.iter().map(|d| d.alerts.len()).sum(),
         alerts,
+        counterfactuals,
+        fix: Some(fix),
     })
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use scanbench_detector::{Alert, Vantage};
 use scanbench_sim::label::Label;
 
+use super::counterfactual::{Counterfactual, Fix};
 use super::record::{Fate, FrameInfo};
 use super::roles::Role;
 
@@ -104,6 +105,10 @@ pub struct Explanation {
     pub alerts: Vec<ExplainedAlert>,
     /// Alerts in the run before filtering.
     pub total_alerts: usize,
+    /// Counterfactual reruns (scenarios only): one per switch.
+    pub counterfactuals: Vec<Counterfactual>,
+    /// The minimal fix, when the counterfactuals were run.
+    pub fix: Option<Fix>,
 }
 
 impl Explanation {

@@ -215,10 +215,7 @@ pub fn roles(tap: &TapFrames) -> Vec<Option<Role>> {
 
 /// The address the receiver of SYN-ACK `f` sent its SYN to from the same
 /// port, within [`ASKED_WITHIN`] before, when that address is not `f`'s source.
-fn asked_elsewhere(
-    syns: &SynsFrom,
-    f: &FrameInfo,
-) -> Option<Ipv4Addr> {
+fn asked_elsewhere(syns: &SynsFrom, f: &FrameInfo) -> Option<Ipv4Addr> {
     let dport = f.dport?;
     let sent = syns.get(&(f.dst, dport))?;
     let from = f.at - ASKED_WITHIN;

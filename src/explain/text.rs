@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::counterfactual::{AlertKey, Counterfactual, Fix, Tally};
 use super::model::{ExplainedAlert, Explanation, Input, Packet};
 use super::role_text;
 use crate::report::short;
@@ -165,12 +166,141 @@ fn alert(out: &mut String, a: &ExplainedAlert) {
     let _ = writeln!(out, "  diagnosis: {}", a.diagnosis.sentence);
 }
 
+/// `balancer-fixed: disappears; serial: stays (2 -> 1)` for one alert.
+fn fates(a: &ExplainedAlert, cfs: &[Counterfactual]) -> String {
+    let key = AlertKey::of(&a.alert);
+    cfs.iter()
+        .map(|c| match c.change(&a.spec, &key) {
+            Some(ch) if ch.after == 0 => format!("{}: disappears", c.switch),
+            Some(ch) => format!("{}: stays ({} -> {})", c.switch, ch.before, ch.after),
+            None => format!("{}: ?", c.switch),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn key_text(k: &AlertKey) -> String {
+    format!(
+        "{} {} -> {}",
+        k.kind,
+        k.scanner,
+        k.victim.map_or_else(|| "*".into(), |v| v.to_string())
+    )
+}
+
+/// `false alerts 33 -> 1, true claims kept 0 of 0`.
+pub fn tally_text(t: &Tally) -> String {
+    format!(
+        "false alerts {} -> {}, true claims kept {} of {}",
+        t.false_before, t.false_after, t.true_kept, t.true_before
+    )
+}
+
+fn counterfactuals(out: &mut String, e: &Explanation) {
+    if e.counterfactuals.is_empty() {
+        return;
+    }
+    let seed = match &e.input {
+        Input::Scenario { seed, .. } => format!(", seed {seed}"),
+        Input::Capture { .. } => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "\nCounterfactuals (same scenario{seed}, one cause off; alerts matched by detector, kind, blamed address and victim):"
+    );
+    for c in &e.counterfactuals {
+        let _ = writeln!(
+            out,
+            "  {} (turns off {}): {}",
+            c.switch,
+            c.switch.turns_off(),
+            c.switch.describe()
+        );
+        let mut rows = Vec::new();
+        for d in &c.detectors {
+            let mut name = short(&d.spec);
+            if !d.considered {
+                name.push_str(" (not considered)");
+            }
+            for ch in &d.changes {
+                rows.push(vec![
+                    std::mem::take(&mut name),
+                    key_text(&ch.key),
+                    if ch.true_alert { "true" } else { "false" }.to_string(),
+                    format!("{} -> {}", ch.before, ch.after),
+                    ch.outcome().name().to_string(),
+                ]);
+            }
+        }
+        if rows.is_empty() {
+            let _ = writeln!(out, "    no detector alerts in either run");
+        } else {
+            out.push_str(&columns("    ", &rows));
+        }
+        let _ = writeln!(out, "    totals: {}", tally_text(&c.tally()));
+    }
+}
+
+fn fix(out: &mut String, f: &Fix) {
+    match f {
+        Fix::NothingToFix => {
+            let _ = writeln!(out, "\nMinimal fix: none needed (no false alert).");
+        }
+        Fix::Found {
+            switch,
+            weight,
+            tally,
+            also,
+        } => {
+            let _ = writeln!(
+                out,
+                "\nMinimal fix: {switch} ({}, a {} change): {}{}",
+                switch.describe(),
+                format!("{weight:?}").to_lowercase(),
+                tally_text(tally),
+                if also.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; also fixed by {}",
+                        also.iter()
+                            .map(|s| s.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            );
+        }
+        Fix::NoSingleSwitch { closest, pair } => {
+            let _ = writeln!(
+                out,
+                "\nMinimal fix: no single switch removes every false alert and keeps every true one{}{}",
+                match closest {
+                    Some((s, t)) => format!("; closest: {s} ({})", tally_text(t)),
+                    None => String::new(),
+                },
+                match pair {
+                    Some((a, b, t)) => format!("; together, {a} + {b} do ({})", tally_text(t)),
+                    None => String::new(),
+                }
+            );
+        }
+    }
+}
+
 /// The text rendering.
 pub fn render(e: &Explanation) -> String {
     let mut out = header(e);
     for a in &e.alerts {
         out.push('\n');
         alert(&mut out, a);
+        if !e.counterfactuals.is_empty() {
+            let _ = writeln!(out, "  counterfactuals: {}", fates(a, &e.counterfactuals));
+        }
+    }
+    counterfactuals(&mut out, e);
+    if let Some(f) = &e.fix {
+        fix(&mut out, f);
     }
     out
 }
