@@ -68,15 +68,19 @@ struct Sensors<'a> {
     wire: Option<usize>,
     drop_log: Option<usize>,
     counts: Vec<u64>,
+    /// Sees every frame of every tap too (`explain` records them).
+    also: &'a mut dyn TapObserver,
 }
 
 impl TapObserver for Sensors<'_> {
     fn sensors(&mut self, wire: Option<usize>, drop_log: Option<usize>) {
         self.wire = wire;
         self.drop_log = drop_log;
+        self.also.sensors(wire, drop_log);
     }
 
     fn frame(&mut self, tap: usize, f: &Frame<'_>) {
+        self.also.frame(tap, f);
         if self.counts.len() <= tap {
             self.counts.resize(tap + 1, 0);
         }
@@ -106,6 +110,21 @@ pub fn evaluate(
     specs: &[String],
     outputs: &Outputs,
 ) -> Result<ScenarioRun> {
+    evaluate_observed(scenario, seed, specs, outputs, &mut ())
+}
+
+/// [`evaluate`], also handing every frame of every tap to `also` (after the
+/// detectors' own sensors are told which taps they read).
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_observed(
+    scenario: &Scenario,
+    seed: u64,
+    specs: &[String],
+    outputs: &Outputs,
+    also: &mut dyn TapObserver,
+) -> Result<ScenarioRun> {
     let configured: Vec<String> = specs
         .iter()
         .map(|s| with_home_net(s, &scenario.home_net))
@@ -120,6 +139,7 @@ pub fn evaluate(
             wire: None,
             drop_log: None,
             counts: Vec::new(),
+            also,
         };
         let summary = simulate(scenario, seed, outputs, &mut sensors)?;
         (summary, sensors.wire, sensors.drop_log)

@@ -17,6 +17,7 @@ pub mod check;
 pub mod detect;
 pub mod error;
 pub mod evaluate;
+pub mod explain;
 pub mod fanout;
 pub mod replay;
 pub mod report;

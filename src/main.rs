@@ -28,6 +28,8 @@ enum Command {
     List(cli::list::ListArgs),
     /// Measure simulator and detector speed (see docs/performance.md).
     Bench(cli::bench::BenchArgs),
+    /// Explain why each alert fired and what would have prevented it (see docs/explain.md).
+    Explain(cli::explain::ExplainArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => cli::replay::replay(a),
         Command::List(a) => cli::list::list(a),
         Command::Bench(a) => cli::bench::bench(a),
+        Command::Explain(a) => cli::explain::explain(a),
     };
     match result {
         Ok(code) => code,

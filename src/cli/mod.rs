@@ -13,6 +13,7 @@ use scanbench::report::short;
 use scanbench_detector::Vantage;
 
 pub mod bench;
+pub mod explain;
 pub mod list;
 pub mod replay;
 pub mod run;

@@ -93,12 +93,19 @@ impl Scenario {
         Ok(())
     }
 
-    /// Builds the network with `seed` (the file's seed, or a `--seed` override).
+    /// Builds the network with `seed` (the file's seed, or a `--seed`
+    /// override), with the scenario's [`Scenario::switches`] applied.
     ///
     /// # Errors
     /// [`Error::Scenario`] naming the line and field of a bad value or reference.
     pub fn build(&self, seed: u64) -> Result<Built> {
-        let f = &self.file;
+        let switched;
+        let f = if self.switches.is_empty() {
+            &self.file
+        } else {
+            switched = self.switched_file();
+            &switched
+        };
         let mut net = Network::new(seed);
         for h in &f.hosts {
             let addr = self.addr(&h.addr, "addr")?;

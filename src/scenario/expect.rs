@@ -21,7 +21,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 /// The serde form of one `[[expect]]` table.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectFile {
     /// The claim in words, printed when it fails.

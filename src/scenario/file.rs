@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::expect::ExpectFile;
 
 /// The serde form of a scenario file.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// Short name; defaults to the file stem.
@@ -65,7 +65,7 @@ pub struct ScenarioFile {
 }
 
 /// `[[host]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostFile {
     /// Unique name.
@@ -82,7 +82,7 @@ pub struct HostFile {
 }
 
 /// `[[router]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouterFile {
     /// Unique name.
@@ -96,7 +96,7 @@ pub struct RouterFile {
 }
 
 /// `[[session]]`: long-lived connections with idle gaps (see `scanbench_sim::app::session`).
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionFile {
     /// Client host.
@@ -129,7 +129,7 @@ pub struct SessionFile {
 }
 
 /// `[[link]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkFile {
     /// The two nodes, by name.
@@ -145,7 +145,7 @@ pub struct LinkFile {
 }
 
 /// `[[tap]]`: on a link, or on a router's drop log.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TapFile {
     /// Unique name (used in file names).
@@ -157,7 +157,7 @@ pub struct TapFile {
 }
 
 /// Optional ground-truth overrides for an app.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabelFile {
     /// Actor name (default: the host name).
@@ -169,7 +169,7 @@ pub struct LabelFile {
 }
 
 /// `[[web-server]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebServerFile {
     /// Host it runs on.
@@ -186,7 +186,7 @@ pub struct WebServerFile {
 }
 
 /// `[[http-client]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpClientFile {
     /// Host it runs on.
@@ -207,7 +207,7 @@ pub struct HttpClientFile {
 }
 
 /// `[[poller]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PollerFile {
     /// Host it runs on.
@@ -232,7 +232,7 @@ pub struct PollerFile {
 }
 
 /// `[[syn-scan]]` and `[[connect-scan]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScanFile {
     /// Host it runs on.

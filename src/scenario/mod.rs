@@ -21,13 +21,15 @@ pub mod build;
 pub mod expect;
 mod fields;
 pub mod file;
+pub mod switch;
 
 pub use build::Built;
 pub use expect::Expectation;
 use file::{LabelFile, ScenarioFile};
+pub use switch::{Switch, Switches};
 
 /// A loaded, validated scenario.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Scenario {
     /// Where it came from.
     pub path: PathBuf,
@@ -43,6 +45,9 @@ pub struct Scenario {
     pub home_net: Vec<Cidr>,
     /// Claims checked after a run.
     pub expectations: Vec<Expectation>,
+    /// Counterfactual switches every build applies (none as loaded; see
+    /// [`Scenario::with_switches`]).
+    pub switches: Switches,
     file: ScenarioFile,
     source: String,
 }
@@ -84,6 +89,7 @@ impl Scenario {
             duration: Duration::ZERO,
             home_net: Vec::new(),
             expectations: Vec::new(),
+            switches: Switches::new(),
             file,
             source,
         };
@@ -154,6 +160,12 @@ impl Scenario {
 }
 
 impl Scenario {
+    /// The file as parsed (hosts, routers and their middleboxes, apps, taps),
+    /// for tools that read a scenario's topology (`explain`).
+    pub fn file(&self) -> &ScenarioFile {
+        &self.file
+    }
+
     /// Addresses of the hosts that run a malicious actor (scanners unless
     /// relabelled, or any app labelled `class = "malicious"`): the ground
     /// truth per source entity.

@@ -240,6 +240,19 @@ fn proto_of(s: &str) -> Result<Option<u8>, String> {
 }
 
 impl FirewallSpec {
+    /// How long an idle established TCP connection keeps its entry: the
+    /// profile's value or `established_timeout`.
+    ///
+    /// # Errors
+    /// An unknown profile or a malformed duration, naming the field.
+    pub fn established_idle_timeout(&self) -> Result<Duration, String> {
+        let t = Timeouts::by_name(self.profile.as_deref().unwrap_or("linux"), "profile")?;
+        Ok(
+            opt_duration(&self.established_timeout, "established_timeout")?
+                .unwrap_or(t.established),
+        )
+    }
+
     /// Builds the firewall.
     ///
     /// # Errors

@@ -103,6 +103,19 @@ pub struct Nat {
 }
 
 impl NatSpec {
+    /// How long an idle established TCP mapping lives: the profile's value or
+    /// `tcp_established_timeout`.
+    ///
+    /// # Errors
+    /// An unknown profile or a malformed duration, naming the field.
+    pub fn established_idle_timeout(&self) -> Result<smoltcp::time::Duration, String> {
+        let t = Timeouts::by_name(self.profile.as_deref().unwrap_or("rfc"), "profile")?;
+        Ok(
+            opt_duration(&self.tcp_established_timeout, "tcp_established_timeout")?
+                .unwrap_or(t.established),
+        )
+    }
+
     /// Builds the NAT; `rng` is its own stream (`rng::stream(seed, "nat:<router>")`).
     ///
     /// # Errors

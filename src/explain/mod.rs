@@ -1,0 +1,257 @@
+//! `scanbench explain`: why an alert fired, and what would have prevented it.
+//!
+//! One scenario run (or one capture) is replayed through the detectors while
+//! every frame of every tap is recorded ([`record`]); each alert is then
+//! explained from three sources that never guess for one another:
+//!
+//! - the **rule**, as the detector stated it at the moment of the alert
+//!   ([`scanbench_detector::Rule`]: the condition with its numbers, what was
+//!   counted, the window, the keys counted with their frames);
+//! - the **packets** behind it (trigger and evidence frames), each with its
+//!   label, the key it was counted as, its role in its connection read from
+//!   the capture alone ([`roles`]), and the drop log that recorded the same
+//!   packet, if any (a middlebox may have relabelled it `state-loss` there);
+//! - the **diagnosis** ([`diagnose`]): one sentence from the packets' shape,
+//!   roles and causes.
+//!
+//! For a scenario, [`counterfactual`] then reruns the same seed once per
+//! cause among the explained alerts' packets (plus the mechanism switches
+//! that apply: serial connection setup, random NAT ports), says per detector
+//! which alerts disappear, stay or appear, and names the minimal fix.
+//!
+//! Renderers: [`text`].
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use scanbench_detector::Vantage;
+
+use crate::error::Result;
+use crate::evaluate::{ScenarioRun, evaluate_observed};
+use crate::report::short;
+use crate::scenario::{Scenario, Switch};
+use crate::simulate::Outputs;
+
+pub mod counterfactual;
+pub mod diagnose;
+pub mod model;
+pub mod record;
+pub mod roles;
+pub mod text;
+
+pub use model::{Diagnosis, ExplainedAlert, Explanation, Input, Packet};
+
+use diagnose::{Context, diagnose};
+use record::{Recorder, Recording};
+use roles::Role;
+
+/// Which alerts to explain.
+#[derive(Clone, Debug, Default)]
+pub struct Filters {
+    /// Only alerts of these detector specs (as given, or in the short form
+    /// `screenos[no-session-any]`); empty: every detector.
+    pub detectors: Vec<String>,
+    /// Only the alert with this 1-based number.
+    pub alert: Option<usize>,
+    /// Only alerts blaming this address.
+    pub source: Option<Ipv4Addr>,
+}
+
+impl Filters {
+    fn detector_ok(&self, spec: &str) -> bool {
+        self.detectors.is_empty()
+            || self
+                .detectors
+                .iter()
+                .any(|d| d == spec || *d == short(spec))
+    }
+}
+
+/// The detector specs to run: `base` plus every filter spec it lacks.
+pub fn specs_with(base: &[String], filters: &Filters) -> Vec<String> {
+    let mut specs = base.to_vec();
+    for d in &filters.detectors {
+        if !specs.iter().any(|s| s == d || short(s) == *d) {
+            specs.push(d.clone());
+        }
+    }
+    specs
+}
+
+/// One run of `scenario` with `seed` through `specs`, with every tap's frames.
+///
+/// # Errors
+/// A bad detector spec, or the errors of [`evaluate_observed`].
+pub fn record_scenario(
+    scenario: &Scenario,
+    seed: u64,
+    specs: &[String],
+) -> Result<(ScenarioRun, Recording)> {
+    let built = scenario.build(seed)?;
+    let mut drop_logs = BTreeMap::new();
+    for (i, t) in scenario.file().taps.iter().enumerate() {
+        if let Some(r) = &t.drop_log {
+            drop_logs.insert(i, r.get_ref().clone());
+        }
+    }
+    let mut recording = Recording::new(&built.taps, &drop_logs);
+    drop(built);
+    let run = evaluate_observed(
+        scenario,
+        seed,
+        specs,
+        &Outputs::default(),
+        &mut Recorder {
+            recording: &mut recording,
+        },
+    )?;
+    Ok((run, recording))
+}
+
+/// Explains the alerts of `run` (whose frames are in `recording`) that pass
+/// `filters`; `cx` says what the scenario's middleboxes do.
+pub fn explain_run(
+    run: &ScenarioRun,
+    recording: &Recording,
+    filters: &Filters,
+    cx: &Context,
+    labelled: bool,
+) -> Vec<ExplainedAlert> {
+    let wire_roles = recording.sensor(true).map(roles::roles).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut number = 0;
+    for d in &run.detectors {
+        for sa in &d.alerts {
+            number += 1;
+            let a = &sa.alert;
+            if !filters.detector_ok(&d.spec)
+                || filters.alert.is_some_and(|n| n != number)
+                || filters.source.is_some_and(|s| s != a.scanner)
+            {
+                continue;
+            }
+            let (tap_index, roles) = match d.vantage {
+                Vantage::Wire => (recording.wire, &wire_roles),
+                Vantage::DropLog => (recording.drop_log, &Vec::new()),
+            };
+            let tap = tap_index.and_then(|i| recording.taps.get(i));
+            let mut frames: Vec<u64> = a.evidence.frames.clone();
+            frames.extend(a.trigger_frame);
+            frames.sort_unstable();
+            frames.dedup();
+            let infos: Vec<_> = frames
+                .iter()
+                .filter_map(|f| tap.and_then(|t| t.get(*f)).copied())
+                .collect();
+            let fates = tap_index.map_or_else(BTreeMap::new, |i| recording.fates(i, &infos));
+            // A drop log has no conversation to read roles from: take each
+            // packet's role where the wire sensor saw it, before the drop.
+            let wire_twins = match (d.vantage, recording.wire) {
+                (Vantage::DropLog, Some(w)) => recording.twins(w, &infos, true),
+                _ => BTreeMap::new(),
+            };
+            let role_of = |f: &record::FrameInfo| -> Option<Role> {
+                let (index, table) = match wire_twins.get(&f.index) {
+                    Some(t) => (t.index, &wire_roles),
+                    None if d.vantage == Vantage::DropLog => return None,
+                    None => (f.index, roles),
+                };
+                usize::try_from(index)
+                    .ok()
+                    .and_then(|i| table.get(i).copied().flatten())
+            };
+            let packets: Vec<Packet> = infos
+                .iter()
+                .map(|f| Packet {
+                    frame: *f,
+                    label: recording.label(f).cloned(),
+                    counted_as: a
+                        .evidence
+                        .rule
+                        .keys
+                        .iter()
+                        .find(|k| k.frame == f.index)
+                        .map(|k| k.key.clone()),
+                    trigger: a.trigger_frame == Some(f.index),
+                    role: role_of(f),
+                    fate: fates.get(&f.index).cloned(),
+                })
+                .collect();
+            let diagnosis = diagnose(&packets, cx);
+            out.push(ExplainedAlert {
+                number,
+                spec: d.spec.clone(),
+                config: d.config.clone(),
+                vantage: d.vantage,
+                alert: a.clone(),
+                true_positive: labelled.then_some(sa.blames_scanner),
+                packets,
+                diagnosis,
+            });
+        }
+    }
+    out
+}
+
+/// Explains a scenario run.
+///
+/// # Errors
+/// A bad detector spec, or a scenario that does not build or run.
+pub fn explain_scenario(
+    scenario: &Scenario,
+    seed: u64,
+    specs: &[String],
+    filters: &Filters,
+) -> Result<Explanation> {
+    let (run, recording) = record_scenario(scenario, seed, specs)?;
+    let cx = Context::of(scenario);
+    let alerts = explain_run(&run, &recording, filters, &cx, true);
+    let file = scenario.file();
+    let mut switches: Vec<Switch> = alerts
+        .iter()
+        .flat_map(|a| a.diagnosis.causes.iter())
+        .filter_map(|(c, _)| Switch::for_cause(c, file))
+        .chain(
+            [Switch::Serial, Switch::NatRandomPorts]
+                .into_iter()
+                .filter(|s| s.applies(file)),
+        )
+        .collect();
+    switches.sort();
+    switches.dedup();
+    let considered = |spec: &str| filters.detector_ok(spec);
+    let counterfactuals =
+        counterfactual::rerun(scenario, seed, specs, &run, &switches, &considered)?;
+    let false_before = run
+        .detectors
+        .iter()
+        .filter(|d| considered(&d.spec))
+        .flat_map(|d| &d.alerts)
+        .filter(|a| !a.blames_scanner)
+        .count();
+    let fix = counterfactual::minimal_fix(&counterfactuals, false_before, &mut |pair| {
+        counterfactual::rerun_with(scenario, seed, specs, &run, pair, &considered)
+    })?;
+    Ok(Explanation {
+        input: Input::Scenario {
+            name: scenario.name.clone(),
+            file: scenario.path.clone(),
+            seed,
+        },
+        specs: specs.to_vec(),
+        total_alerts: run.detectors.iter().map(|d| d.alerts.len()).sum(),
+        alerts,
+        counterfactuals,
+        fix: Some(fix),
+    })
+}
+
+/// A role with its numbers, for tables: `late 31 min`.
+pub fn role_text(r: &Role) -> String {
+    match r {
+        Role::Late { idle_us } => format!("late {}", diagnose::human_us(*idle_us)),
+        Role::WrongSource { asked } => format!("wrong-source (asked {asked})"),
+        Role::Open { answer } => format!("open, answer {}", answer.name()),
+        other => other.name().to_string(),
+    }
+}
