@@ -28,6 +28,11 @@ enum Command {
     List(cli::list::ListArgs),
     /// Measure simulator and detector speed (see docs/performance.md).
     Bench(cli::bench::BenchArgs),
+    /// Sweep one detector's parameters over a grid: recall, FP rate and
+    /// latency per point (see docs/sweep.md).
+    Sweep(cli::sweep::SweepArgs),
+    /// Merge the JSON reports of `--shard K/N` runs into one (see docs/scale-out.md).
+    Merge(cli::merge::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +42,8 @@ fn main() -> ExitCode {
         Command::Replay(a) => cli::replay::replay(a),
         Command::List(a) => cli::list::list(a),
         Command::Bench(a) => cli::bench::bench(a),
+        Command::Sweep(a) => cli::sweep::sweep(a),
+        Command::Merge(a) => cli::merge::merge(a),
     };
     match result {
         Ok(code) => code,

@@ -6,7 +6,7 @@
 //! spread over seeds; CSV and JSON keep one record per run.
 
 mod csv;
-mod json;
+pub mod json;
 mod table;
 
 pub use self::csv::csv;
