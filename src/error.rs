@@ -52,6 +52,9 @@ pub enum Error {
     /// the message names the option and what it expects.
     #[error("{0}")]
     Argument(String),
+    /// A plot could not be drawn.
+    #[error("drawing a plot: {0}")]
+    Plot(String),
 }
 
 impl From<scanbench_capture::Error> for Error {

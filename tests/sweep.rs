@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use scanbench::Scenario;
+use scanbench::report::plot;
 use scanbench::score::Score;
 use scanbench::sweep::{Grid, SweepReport, render};
 
@@ -130,6 +131,110 @@ proptest! {
             }
         }
     }
+}
+
+/// Marks (`circle` or `polygon` elements) in the panel `id` of a plot.
+fn marks(svg: &str, id: &str, tag: &str) -> usize {
+    let doc = roxmltree::Document::parse(svg).expect("the plot is well-formed XML");
+    let panel = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some(id))
+        .unwrap_or_else(|| panic!("no panel {id}"));
+    panel
+        .descendants()
+        .filter(|n| n.tag_name().name() == tag)
+        .count()
+}
+
+#[test]
+fn plots_are_svg_with_one_mark_per_grid_point() {
+    let r = sweep(
+        "sfportscan",
+        &["sense_level=low,medium,high", "memcap=20000,1048576"],
+        suite(),
+        None,
+        1,
+        2,
+    );
+    let svg = plot::sweep_svg(&r).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    assert_eq!(
+        doc.root_element().tag_name().namespace(),
+        Some("http://www.w3.org/2000/svg")
+    );
+    let panels: Vec<&str> = doc
+        .root_element()
+        .children()
+        .filter_map(|n| n.attribute("id"))
+        .collect();
+    assert_eq!(panels, plot::PANELS);
+    let n = r.grid.points.len();
+    assert_eq!(n, 6);
+    // Every figure is defined here: one circle per point in each panel, and
+    // one triangle per point for the FP rate.
+    assert_eq!(marks(&svg, "roc", "circle"), n);
+    assert_eq!(marks(&svg, "rates", "circle"), n);
+    assert_eq!(marks(&svg, "rates", "polygon"), n);
+    assert_eq!(marks(&svg, "latency", "circle"), n);
+    // The ROC-style panel labels its points by their values; points at one
+    // spot (equal figures) share a label that starts with the first of them.
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let roc = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("roc"))
+        .unwrap();
+    let texts: Vec<String> = roc
+        .descendants()
+        .filter(|t| t.tag_name().name() == "text")
+        .filter_map(|t| t.text().map(|s| s.trim().to_string()))
+        .collect();
+    // (FP rate bits, recall bits) of a spot, and its first point's label.
+    type Spot = (Option<u64>, Option<u64>);
+    let mut spots: Vec<(Spot, String)> = Vec::new();
+    for (p, f) in r.grid.points.iter().zip(r.figures()) {
+        let at = (
+            f.pooled.fp_rate().map(f64::to_bits),
+            f.pooled.recall().map(f64::to_bits),
+        );
+        if !spots.iter().any(|(s, _)| *s == at) {
+            spots.push((at, p.values.join(",")));
+        }
+    }
+    for (_, first) in &spots {
+        assert_eq!(
+            texts
+                .iter()
+                .filter(|t| t.starts_with(first.as_str()))
+                .count(),
+            1,
+            "one label starting with {first} in {texts:?}"
+        );
+    }
+}
+
+#[test]
+fn undefined_figures_have_no_mark_and_are_counted() {
+    // Only benign traffic: recall and latency are undefined at every point.
+    let poller: Vec<Scenario> = suite()
+        .iter()
+        .filter(|s| s.name == "webmail-poller")
+        .map(|s| Scenario::load(&s.path).unwrap())
+        .collect();
+    let r = sweep(
+        "scanlogd",
+        &["scan_weight_threshold=6,21"],
+        &poller,
+        None,
+        1,
+        1,
+    );
+    let svg = plot::sweep_svg(&r).unwrap();
+    assert_eq!(marks(&svg, "roc", "circle"), 0);
+    assert_eq!(marks(&svg, "rates", "circle"), 0);
+    assert_eq!(marks(&svg, "rates", "polygon"), 2);
+    assert_eq!(marks(&svg, "latency", "circle"), 0);
+    assert!(svg.contains("(2 point(s) undefined)"), "{svg}");
 }
 
 fn bin(args: &[&str]) -> Output {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use scanbench::parallel::default_threads;
+use scanbench::report::plot;
 use scanbench::shard::Shard;
 use scanbench::sweep::{Grid, JobStore, SweepReport, render};
 
@@ -45,8 +46,12 @@ pub struct SweepArgs {
     /// Report format on standard output.
     #[arg(long, value_enum, default_value_t = SweepFormat::Table)]
     format: SweepFormat,
+    /// Write the plots (ROC-style trade-off, recall and FP rate against the
+    /// parameter, latency against the parameter) to this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
     /// Write every job's result into DIR/jobs (a rerun skips finished jobs)
-    /// and the reports into DIR (sweep.json, sweep.csv; a shard writes
+    /// and the reports into DIR (sweep.json, sweep.csv, sweep.svg; a shard writes
     /// sweep.shard-K-of-N.json).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -75,7 +80,8 @@ pub fn rendered(report: &SweepReport, format: SweepFormat) -> String {
 /// Writes the reports of a complete sweep into `dir`.
 pub fn write_outputs(report: &SweepReport, dir: &Path) -> anyhow::Result<()> {
     write(&dir.join("sweep.json"), &render::json(report))?;
-    write(&dir.join("sweep.csv"), &render::csv(report))
+    write(&dir.join("sweep.csv"), &render::csv(report))?;
+    write(&dir.join("sweep.svg"), &plot::sweep_svg(report)?)
 }
 
 /// `scanbench sweep`.
@@ -112,6 +118,9 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
                 .to_string())
     );
     print!("{}", rendered(&report, a.format));
+    if let Some(path) = &a.plot {
+        write(path, &plot::sweep_svg(&report)?)?;
+    }
     if let Some(dir) = &a.out {
         match a.shard {
             Some(s) => write(

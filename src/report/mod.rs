@@ -7,6 +7,7 @@
 
 mod csv;
 pub mod json;
+pub mod plot;
 mod table;
 
 pub use self::csv::csv;

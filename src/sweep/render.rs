@@ -119,12 +119,12 @@ pub fn table(r: &SweepReport) -> String {
     let mut headers: Vec<String> = r.grid.axes.iter().map(|a| a.name.clone()).collect();
     headers.extend(
         [
-            "runs scored",
-            "recall (scanners flagged)",
-            "FP rate (benign sources flagged)",
-            "benign alerts / benign hour",
-            "median probes to alert",
-            "median time to alert (s)",
+            "runs",
+            "recall (scanners)",
+            "FP rate (benign sources)",
+            "benign alerts/h",
+            "median probes",
+            "median latency (s)",
             "alerts",
         ]
         .map(String::from),
@@ -155,7 +155,11 @@ pub fn table(r: &SweepReport) -> String {
         padded.join(" | ").trim_end().to_string() + "\n"
     };
     let mut out = headline(r) + "\n";
-    out.push_str("(runs scored: runs with a sensor at the detector's vantage point / runs; docs/sweep.md defines each figure)\n");
+    out.push_str(
+        "runs: scored (a sensor at the detector's vantage point) / run; recall: scanners flagged; \
+         FP rate: benign sources flagged; benign alerts/h: benign-triggered alerts per benign hour; \
+         median probes and latency (virtual time) to the first alert naming a scanner (docs/sweep.md)\n",
+    );
     out.push_str(&line(&headers));
     for row in &rows {
         out.push_str(&line(row));
