@@ -22,7 +22,8 @@ pub struct MergeArgs {
     #[arg(long, value_enum, default_value_t = SweepFormat::Json)]
     format: SweepFormat,
     /// Also write the merged reports into DIR, as the unsharded command
-    /// with `--out DIR` would (report.json; for a sweep sweep.json, sweep.csv).
+    /// with `--out DIR` would (report.json; for a sweep sweep.json, sweep.csv,
+    /// sweep.svg, report.html).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
 }
@@ -44,7 +45,7 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<ExitCode> {
     }
     if merged["format"] == render::FORMAT {
         let report = render::from_json(&a.files[0], &merged)?;
-        print!("{}", rendered(&report, a.format));
+        print!("{}", rendered(&report, a.format)?);
         if let Some(dir) = &a.out {
             write_outputs(&report, dir)?;
         }

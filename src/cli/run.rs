@@ -43,7 +43,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Write captures, labels and the report (report.json, report.csv,
-    /// report.md) for every run into this directory.
+    /// report.md; with --format html, report.html) for every run into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Write the capture here (one scenario, one seed; per tap: `NAME.<tap>.pcap`).
@@ -178,7 +178,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         if a.format == Format::Table {
             println!();
         }
-        print!("{}", render(&report, a.format, a.shard, jobs_total, &held));
+        // With --out, the HTML page goes to DIR/report.html only.
+        if !(a.format == Format::Html && a.out.is_some()) {
+            print!("{}", render(&report, a.format, a.shard, jobs_total, &held));
+        }
     }
     if let Some(dir) = &a.out
         && !a.no_detectors
@@ -191,6 +194,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             let p = dir.join(name);
             std::fs::write(&p, render(&report, f, a.shard, jobs_total, &held))
                 .with_context(|| format!("writing {}", p.display()))?;
+        }
+        if a.format == Format::Html {
+            let p = dir.join("report.html");
+            std::fs::write(&p, report.render(Format::Html))
+                .with_context(|| format!("writing {}", p.display()))?;
+            eprintln!("wrote {}", p.display());
         }
     }
     if a.check {

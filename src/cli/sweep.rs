@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use scanbench::parallel::default_threads;
-use scanbench::report::plot;
+use scanbench::report::{html, plot};
 use scanbench::shard::Shard;
 use scanbench::sweep::{Grid, JobStore, SweepReport, render};
 
@@ -21,6 +21,8 @@ pub enum SweepFormat {
     Csv,
     /// Every point's figures and every run's score (docs/sweep.md).
     Json,
+    /// One self-contained HTML page with the figures, plots and matrix.
+    Html,
 }
 
 /// `scanbench sweep`.
@@ -51,7 +53,7 @@ pub struct SweepArgs {
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
     /// Write every job's result into DIR/jobs (a rerun skips finished jobs)
-    /// and the reports into DIR (sweep.json, sweep.csv, sweep.svg; a shard writes
+    /// and the reports into DIR (sweep.json, sweep.csv, sweep.svg, report.html; a shard writes
     /// sweep.shard-K-of-N.json).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -69,19 +71,21 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Renders `report` in `format`.
-pub fn rendered(report: &SweepReport, format: SweepFormat) -> String {
-    match format {
+pub fn rendered(report: &SweepReport, format: SweepFormat) -> anyhow::Result<String> {
+    Ok(match format {
         SweepFormat::Table => render::table(report),
         SweepFormat::Csv => render::csv(report),
         SweepFormat::Json => render::json(report),
-    }
+        SweepFormat::Html => html::sweep(report)?,
+    })
 }
 
 /// Writes the reports of a complete sweep into `dir`.
 pub fn write_outputs(report: &SweepReport, dir: &Path) -> anyhow::Result<()> {
     write(&dir.join("sweep.json"), &render::json(report))?;
     write(&dir.join("sweep.csv"), &render::csv(report))?;
-    write(&dir.join("sweep.svg"), &plot::sweep_svg(report)?)
+    write(&dir.join("sweep.svg"), &plot::sweep_svg(report)?)?;
+    write(&dir.join("report.html"), &html::sweep(report)?)
 }
 
 /// `scanbench sweep`.
@@ -117,7 +121,10 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
                 .display()
                 .to_string())
     );
-    print!("{}", rendered(&report, a.format));
+    // With --out, the HTML page goes to DIR/report.html only.
+    if !(a.format == SweepFormat::Html && a.out.is_some()) {
+        print!("{}", rendered(&report, a.format)?);
+    }
     if let Some(path) = &a.plot {
         write(path, &plot::sweep_svg(&report)?)?;
     }

@@ -6,6 +6,7 @@
 //! spread over seeds; CSV and JSON keep one record per run.
 
 mod csv;
+pub mod html;
 pub mod json;
 pub mod plot;
 mod table;
@@ -36,6 +37,8 @@ pub enum Format {
     Csv,
     /// The full report (`docs/report-format.md`).
     Json,
+    /// One self-contained HTML page: verdict matrix, totals, alert timelines.
+    Html,
 }
 
 impl Report {
@@ -46,6 +49,7 @@ impl Report {
             Format::Markdown => markdown(self),
             Format::Csv => csv(self),
             Format::Json => json(self),
+            Format::Html => html::report(self),
         }
     }
 

@@ -55,7 +55,7 @@ fn pct(n: u64, d: u64) -> String {
 
 /// Rows of the totals table, one per detector:
 /// (header, recall, FP rate, benign-triggered alerts per hour, median probes).
-fn totals_rows(report: &Report) -> Vec<[String; 6]> {
+pub(crate) fn totals_rows(report: &Report) -> Vec<[String; 6]> {
     (0..report.specs.len())
         .map(|i| {
             let t = Pooled::of(report.runs.iter().map(|r| &r.detectors[i].score));
@@ -80,7 +80,7 @@ fn totals_rows(report: &Report) -> Vec<[String; 6]> {
         .collect()
 }
 
-const TOTALS_HEADER: [&str; 6] = [
+pub(crate) const TOTALS_HEADER: [&str; 6] = [
     "detector",
     "scanners flagged",
     "benign sources flagged",

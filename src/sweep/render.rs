@@ -58,22 +58,37 @@ fn secs(us: u64) -> f64 {
     us as f64 / 1e6
 }
 
-/// The figure cells of one point, for the table (human) or CSV (exact).
-fn cells(f: &PointFigures, human: bool) -> Vec<String> {
+/// Headers of the figures in the table and the HTML report, after one
+/// column per swept parameter.
+pub const TABLE_HEADERS: [&str; 7] = [
+    "runs",
+    "recall (scanners)",
+    "FP rate (benign sources)",
+    "benign alerts/h",
+    "median probes",
+    "median latency (s)",
+    "alerts",
+];
+
+/// The figures of one point for reading, under [`TABLE_HEADERS`].
+pub fn human_cells(f: &PointFigures) -> Vec<String> {
     let p = &f.pooled;
-    if human {
-        return vec![
-            format!("{}/{}", p.runs, f.runs),
-            ratio_text(p.tp, p.scanners),
-            ratio_text(p.fp, p.benign_sources),
-            p.benign_alerts_per_hour()
-                .map_or("n/a".into(), |h| format!("{h:.2}")),
-            p.median_probes().map_or("-".into(), |n| n.to_string()),
-            p.median_latency_us()
-                .map_or("-".into(), |us| format!("{:.3}", secs(us))),
-            p.alerts.to_string(),
-        ];
-    }
+    vec![
+        format!("{}/{}", p.runs, f.runs),
+        ratio_text(p.tp, p.scanners),
+        ratio_text(p.fp, p.benign_sources),
+        p.benign_alerts_per_hour()
+            .map_or("n/a".into(), |h| format!("{h:.2}")),
+        p.median_probes().map_or("-".into(), |n| n.to_string()),
+        p.median_latency_us()
+            .map_or("-".into(), |us| format!("{:.3}", secs(us))),
+        p.alerts.to_string(),
+    ]
+}
+
+/// The figures of one point for CSV, under [`FIGURE_COLUMNS`].
+fn csv_cells(f: &PointFigures) -> Vec<String> {
+    let p = &f.pooled;
     vec![
         f.runs.to_string(),
         p.runs.to_string(),
@@ -117,18 +132,7 @@ pub fn headline(r: &SweepReport) -> String {
 /// The terminal table: one row per point.
 pub fn table(r: &SweepReport) -> String {
     let mut headers: Vec<String> = r.grid.axes.iter().map(|a| a.name.clone()).collect();
-    headers.extend(
-        [
-            "runs",
-            "recall (scanners)",
-            "FP rate (benign sources)",
-            "benign alerts/h",
-            "median probes",
-            "median latency (s)",
-            "alerts",
-        ]
-        .map(String::from),
-    );
+    headers.extend(TABLE_HEADERS.map(String::from));
     let rows: Vec<Vec<String>> = r
         .grid
         .points
@@ -136,7 +140,7 @@ pub fn table(r: &SweepReport) -> String {
         .zip(r.figures())
         .map(|(p, f)| {
             let mut row = p.values.clone();
-            row.extend(cells(&f, true));
+            row.extend(human_cells(&f));
             row
         })
         .collect();
@@ -182,7 +186,7 @@ pub fn csv(r: &SweepReport) -> String {
     let mut out = header.join(",") + "\n";
     for (p, f) in r.grid.points.iter().zip(r.figures()) {
         let mut row: Vec<String> = p.values.iter().map(|v| quote(v)).collect();
-        row.extend(cells(&f, false));
+        row.extend(csv_cells(&f));
         out.push_str(&row.join(","));
         out.push('\n');
     }
