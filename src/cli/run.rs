@@ -1,7 +1,7 @@
 //! `scanbench run`: scenarios simulated, captures written, detectors scored.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant as WallClock;
 
@@ -10,7 +10,7 @@ use clap::Args;
 use scanbench::detect::DetectorSet;
 use scanbench::evaluate::ScenarioRun;
 use scanbench::parallel::{default_threads, map_ordered};
-use scanbench::report::json;
+use scanbench::report::{json, junit};
 use scanbench::shard::{self, Shard};
 use scanbench::simulate::Outputs;
 use scanbench::{Format, Report, Scenario, evaluate};
@@ -61,6 +61,10 @@ pub struct RunArgs {
     /// Skip detectors: simulate and write captures only.
     #[arg(long)]
     no_detectors: bool,
+    /// With --format junit: compare each run's verdicts with the snapshots
+    /// in DIR (`snapshots__verdicts@FILE.snap`, e.g. tests/snapshots).
+    #[arg(long, value_name = "DIR")]
+    snapshots: Option<PathBuf>,
     /// Check each scenario's `[[expect]]` claims; exit 3 if any fails.
     #[arg(long)]
     check: bool,
@@ -99,7 +103,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         detector_specs(&a.detectors)
     };
-    if a.check {
+    if a.check || a.format == Format::Junit {
         // Every detector an expectation names must run.
         for sc in &scenarios {
             for e in &sc.expectations {
@@ -170,6 +174,17 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         wall.as_secs_f64()
     )?;
     let report = Report { specs, runs };
+    let claims: Vec<junit::Claims> = scenarios
+        .iter()
+        .map(|s| (s.path.clone(), Ok(s.expectations.clone())))
+        .collect();
+    let rendering = Rendering {
+        shard: a.shard,
+        jobs_total,
+        held: &held,
+        claims: &claims,
+        snapshots: a.snapshots.as_deref(),
+    };
     if !a.no_detectors {
         if report.runs.len() == 1 && a.format == Format::Table {
             print_alerts(&mut chatter, &report.runs[0])?;
@@ -180,7 +195,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
         // With --out, the HTML page goes to DIR/report.html only.
         if !(a.format == Format::Html && a.out.is_some()) {
-            print!("{}", render(&report, a.format, a.shard, jobs_total, &held));
+            print!("{}", rendering.render(&report, a.format));
         }
     }
     if let Some(dir) = &a.out
@@ -192,7 +207,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             ("report.md", Format::Markdown),
         ] {
             let p = dir.join(name);
-            std::fs::write(&p, render(&report, f, a.shard, jobs_total, &held))
+            std::fs::write(&p, rendering.render(&report, f))
                 .with_context(|| format!("writing {}", p.display()))?;
         }
         if a.format == Format::Html {
@@ -213,21 +228,28 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `report` in `format`; a shard's JSON names its slice (`held` of `jobs_total` jobs).
-fn render(
-    report: &Report,
-    format: Format,
+/// What rendering the report needs besides the runs: the shard's slice
+/// (`held` of `jobs_total` jobs) for its JSON, and the claims and verdict
+/// snapshots for JUnit.
+struct Rendering<'a> {
     shard: Option<Shard>,
     jobs_total: usize,
-    held: &[usize],
-) -> String {
-    match (format, shard) {
-        (Format::Json, Some(s)) => {
-            let mut doc = json::document(report);
-            shard::annotate(&mut doc, s, jobs_total, held);
-            json::text(&doc)
+    held: &'a [usize],
+    claims: &'a [junit::Claims],
+    snapshots: Option<&'a Path>,
+}
+
+impl Rendering<'_> {
+    fn render(&self, report: &Report, format: Format) -> String {
+        match (format, self.shard) {
+            (Format::Json, Some(s)) => {
+                let mut doc = json::document(report);
+                shard::annotate(&mut doc, s, self.jobs_total, self.held);
+                json::text(&doc)
+            }
+            (Format::Junit, _) => junit::junit(report, self.claims, self.snapshots),
+            _ => report.render(format),
         }
-        _ => report.render(format),
     }
 }
 

@@ -8,12 +8,15 @@
 mod csv;
 pub mod html;
 pub mod json;
+pub mod junit;
 pub mod plot;
 mod table;
+mod verdicts;
 
 pub use self::csv::csv;
 pub use self::json::{JSON_VERSION, json};
 pub use self::table::{markdown, short, table};
+pub use self::verdicts::verdicts;
 
 use crate::evaluate::ScenarioRun;
 
@@ -39,6 +42,8 @@ pub enum Format {
     Json,
     /// One self-contained HTML page: verdict matrix, totals, alert timelines.
     Html,
+    /// JUnit XML: a test case per scenario claim and per verdict snapshot.
+    Junit,
 }
 
 impl Report {
@@ -50,6 +55,7 @@ impl Report {
             Format::Csv => csv(self),
             Format::Json => json(self),
             Format::Html => html::report(self),
+            Format::Junit => junit::junit(self, &junit::claims_of(self), None),
         }
     }
 
