@@ -48,6 +48,13 @@ pub enum Error {
     /// A detector specification is wrong.
     #[error(transparent)]
     Detector(#[from] scanbench_detector::ConfigError),
+    /// A command-line value (a sweep's `--param`, a `--shard`) is malformed;
+    /// the message names the option and what it expects.
+    #[error("{0}")]
+    Argument(String),
+    /// A plot could not be drawn.
+    #[error("drawing a plot: {0}")]
+    Plot(String),
 }
 
 impl From<scanbench_capture::Error> for Error {

@@ -9,7 +9,8 @@
 //!
 //! Modules: [`scenario`] (TOML -> network), [`simulate`] (run + outputs),
 //! [`capture`] (pcap/pcapng writing and reading, labels), [`scanbench_sim::units`] (durations, bandwidths),
-//! [`error`].
+//! [`error`], [`sweep`] (detector parameters over a grid), [`shard`] (sliced
+//! runs and their merge), [`parallel`] (jobs on threads, results in order).
 
 pub mod bench;
 pub mod bench_replay;
@@ -19,11 +20,14 @@ pub mod error;
 pub mod evaluate;
 pub mod explain;
 pub mod fanout;
+pub mod parallel;
 pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod score;
+pub mod shard;
 pub mod simulate;
+pub mod sweep;
 pub mod truth;
 
 pub use scanbench_capture as capture;

@@ -30,6 +30,11 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Explain why each alert fired and what would have prevented it (see docs/explain.md).
     Explain(cli::explain::ExplainArgs),
+    /// Sweep one detector's parameters over a grid: recall, FP rate and
+    /// latency per point (see docs/sweep.md).
+    Sweep(cli::sweep::SweepArgs),
+    /// Merge the JSON reports of `--shard K/N` runs into one (see docs/scale-out.md).
+    Merge(cli::merge::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +45,8 @@ fn main() -> ExitCode {
         Command::List(a) => cli::list::list(a),
         Command::Bench(a) => cli::bench::bench(a),
         Command::Explain(a) => cli::explain::explain(a),
+        Command::Sweep(a) => cli::sweep::sweep(a),
+        Command::Merge(a) => cli::merge::merge(a),
     };
     match result {
         Ok(code) => code,

@@ -46,7 +46,7 @@ impl ScoredAlert {
 }
 
 /// Time and probes from a scanner's first packet to the first alert naming it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Latency {
     /// The scanner.
     pub scanner: Ipv4Addr,
@@ -57,8 +57,9 @@ pub struct Latency {
     pub probes: Option<u64>,
 }
 
-/// One detector's score on one run.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// One detector's score on one run. Every field is an integer, so the
+/// serde form (sweep results, shards) round-trips exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Score {
     /// Alerts raised.
     pub alerts: u64,
@@ -69,6 +70,7 @@ pub struct Score {
     /// Blamed addresses that are benign (entities).
     pub fp: u64,
     /// Scanners never blamed (entities).
+    #[serde(rename = "fn")]
     pub fn_: u64,
     /// Scanners in the ground truth (entities).
     pub scanners: u64,
@@ -123,6 +125,90 @@ impl Score {
 
 fn ratio(n: u64, d: u64) -> Option<f64> {
     (d > 0).then(|| n as f64 / d as f64)
+}
+
+/// Scores pooled over several runs: entities and alerts summed, latencies
+/// collected. The suite totals and every sweep point are figures of this.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pooled {
+    /// Runs added.
+    pub runs: u64,
+    /// Alerts raised.
+    pub alerts: u64,
+    /// Scanners flagged (entities, summed over runs).
+    pub tp: u64,
+    /// Scanners (entities, summed over runs).
+    pub scanners: u64,
+    /// Benign sources flagged (entities, summed over runs).
+    pub fp: u64,
+    /// Benign sources (entities, summed over runs).
+    pub benign_sources: u64,
+    /// Alerts whose packets are all benign.
+    pub benign_alerts: u64,
+    /// Simulated or captured time, in microseconds, summed over runs.
+    pub duration_us: u64,
+    /// Probes to detection of every flagged scanner, ascending.
+    pub probes: Vec<u64>,
+    /// Microseconds to detection of every flagged scanner, ascending.
+    pub latency_us: Vec<u64>,
+}
+
+impl Pooled {
+    /// Pools `scores`.
+    pub fn of<'a>(scores: impl IntoIterator<Item = &'a Score>) -> Self {
+        let mut p = Pooled::default();
+        for s in scores {
+            p.runs += 1;
+            p.alerts += s.alerts;
+            p.tp += s.tp;
+            p.scanners += s.scanners;
+            p.fp += s.fp;
+            p.benign_sources += s.benign_sources;
+            p.benign_alerts += s.benign_alerts;
+            p.duration_us = p.duration_us.saturating_add(s.duration_us);
+            p.probes.extend(s.latency.iter().filter_map(|l| l.probes));
+            p.latency_us.extend(s.latency.iter().map(|l| l.micros));
+        }
+        p.probes.sort_unstable();
+        p.latency_us.sort_unstable();
+        p
+    }
+
+    /// Scanners flagged / scanners; `None` without scanners.
+    pub fn recall(&self) -> Option<f64> {
+        ratio(self.tp, self.scanners)
+    }
+
+    /// Benign sources flagged / benign sources; `None` without benign sources.
+    pub fn fp_rate(&self) -> Option<f64> {
+        ratio(self.fp, self.benign_sources)
+    }
+
+    /// Hours of traffic (the runs' durations summed).
+    pub fn hours(&self) -> f64 {
+        self.duration_us as f64 / 3.6e9
+    }
+
+    /// Benign-triggered alerts per hour of traffic; `None` for no time.
+    pub fn benign_alerts_per_hour(&self) -> Option<f64> {
+        (self.duration_us > 0).then(|| self.benign_alerts as f64 / self.hours())
+    }
+
+    /// Median probes to detection (the lower median), `None` when nothing was flagged.
+    pub fn median_probes(&self) -> Option<u64> {
+        lower_median(&self.probes)
+    }
+
+    /// Median microseconds to detection (the lower median), `None` when nothing was flagged.
+    pub fn median_latency_us(&self) -> Option<u64> {
+        lower_median(&self.latency_us)
+    }
+}
+
+/// The lower median of ascending `xs`: an element of the data, so integer
+/// figures stay integers.
+fn lower_median(xs: &[u64]) -> Option<u64> {
+    xs.get(xs.len().checked_sub(1)? / 2).copied()
 }
 
 /// Links `alert` (read at `vantage`) to the labels of its packets.

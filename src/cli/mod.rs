@@ -2,21 +2,23 @@
 //! `main.rs`, at the binary's edge. This file holds what several commands
 //! share: detector specs, scenario files, the alert and run summaries.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use scanbench::RunSummary;
 use scanbench::detect::default_suite;
 use scanbench::evaluate::ScenarioRun;
 use scanbench::report::short;
+use scanbench::{RunSummary, Scenario};
 use scanbench_detector::Vantage;
 
 pub mod bench;
 pub mod explain;
 pub mod list;
+pub mod merge;
 pub mod replay;
 pub mod run;
+pub mod sweep;
 
 /// Detector specs from `--detectors` (joined by `+`), or the default suite.
 pub fn detector_specs(arg: &Option<String>) -> Vec<String> {
@@ -43,6 +45,108 @@ pub fn scenario_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         }
     }
     Ok(out)
+}
+
+/// `*`-wildcard match of a whole name.
+fn matches(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let mut rest = name;
+    for (i, p) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(p) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(p);
+        } else {
+            match rest.find(p) {
+                Some(at) => rest = &rest[at + p.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Loads the scenarios under `paths` (default: `scenarios/`), keeping those
+/// whose name matches one of `patterns` (all when empty).
+pub fn load_scenarios(paths: &[PathBuf], patterns: &[String]) -> anyhow::Result<Vec<Scenario>> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths.to_vec()
+    };
+    let files = scenario_files(&paths)?;
+    let mut scenarios = Vec::new();
+    for f in &files {
+        scenarios.push(Scenario::load(f)?);
+    }
+    if !patterns.is_empty() {
+        for pat in patterns {
+            if !scenarios.iter().any(|s| matches(pat, &s.name)) {
+                let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+                bail!(
+                    "--scenarios: no scenario matches `{pat}`; known: {}",
+                    names.join(", ")
+                );
+            }
+        }
+        scenarios.retain(|s| patterns.iter().any(|p| matches(p, &s.name)));
+    }
+    if scenarios.is_empty() {
+        bail!(
+            "no scenario files (*.toml) under {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(scenarios)
+}
+
+/// Progress on standard error, only when it is a terminal.
+pub struct Progress {
+    total: usize,
+    done: usize,
+    enabled: bool,
+}
+
+impl Progress {
+    /// A bar for `total` steps.
+    pub fn new(total: usize) -> Self {
+        Progress {
+            total,
+            done: 0,
+            enabled: total > 1 && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// One step done, `what` naming it.
+    pub fn tick(&mut self, what: &str) {
+        self.done += 1;
+        if self.enabled {
+            let width = 30;
+            let filled = width * self.done / self.total.max(1);
+            eprint!(
+                "\r[{}{}] {}/{} {:<40.40}",
+                "#".repeat(filled),
+                ".".repeat(width - filled),
+                self.done,
+                self.total,
+                what
+            );
+            if self.done == self.total {
+                eprint!("\r{:78}\r", "");
+            }
+            let _ = std::io::stderr().flush();
+        }
+    }
 }
 
 fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

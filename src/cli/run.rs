@@ -1,7 +1,7 @@
 //! `scanbench run`: scenarios simulated, captures written, detectors scored.
 
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant as WallClock;
 
@@ -9,11 +9,14 @@ use anyhow::{Context, bail};
 use clap::Args;
 use scanbench::detect::DetectorSet;
 use scanbench::evaluate::ScenarioRun;
+use scanbench::parallel::{default_threads, map_ordered};
+use scanbench::report::{json, junit};
+use scanbench::shard::{self, Shard};
 use scanbench::simulate::Outputs;
 use scanbench::{Format, Report, Scenario, evaluate};
 use scanbench_capture::PcapFormat;
 
-use super::{detector_specs, print_alerts, print_summary, scenario_files};
+use super::{Progress, detector_specs, load_scenarios, print_alerts, print_summary};
 
 /// Exit code when `--check` finds a scenario expectation violated.
 pub const EXIT_EXPECTATION_FAILED: u8 = 3;
@@ -40,7 +43,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Write captures, labels and the report (report.json, report.csv,
-    /// report.md) for every run into this directory.
+    /// report.md; with --format html, report.html) for every run into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Write the capture here (one scenario, one seed; per tap: `NAME.<tap>.pcap`);
@@ -59,40 +62,23 @@ pub struct RunArgs {
     /// Skip detectors: simulate and write captures only.
     #[arg(long)]
     no_detectors: bool,
+    /// With --format junit: compare each run's verdicts with the snapshots
+    /// in DIR (`snapshots__verdicts@FILE.snap`, e.g. tests/snapshots).
+    #[arg(long, value_name = "DIR")]
+    snapshots: Option<PathBuf>,
     /// Check each scenario's `[[expect]]` claims; exit 3 if any fails.
     #[arg(long)]
     check: bool,
     /// Parallel runs (default: the number of cores).
     #[arg(long, short)]
     jobs: Option<usize>,
+    /// Run only shard K of N of the (scenario, seed) jobs; the JSON report
+    /// names the slice for `scanbench merge` (docs/scale-out.md).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
     /// Print per-tap and per-app details for each run.
     #[arg(long, short)]
     verbose: bool,
-}
-
-/// `*`-wildcard match of a whole name.
-fn matches(pattern: &str, name: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == name;
-    }
-    let mut rest = name;
-    for (i, p) in parts.iter().enumerate() {
-        if i == 0 {
-            let Some(r) = rest.strip_prefix(p) else {
-                return false;
-            };
-            rest = r;
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(p);
-        } else {
-            match rest.find(p) {
-                Some(at) => rest = &rest[at + p.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
 }
 
 /// One (scenario, seed) job.
@@ -102,77 +88,9 @@ struct Job<'a> {
     outputs: Outputs,
 }
 
-/// Progress on standard error, only when it is a terminal.
-struct Progress {
-    total: usize,
-    done: usize,
-    enabled: bool,
-}
-
-impl Progress {
-    fn new(total: usize) -> Self {
-        Progress {
-            total,
-            done: 0,
-            enabled: total > 1 && std::io::stderr().is_terminal(),
-        }
-    }
-
-    fn tick(&mut self, what: &str) {
-        self.done += 1;
-        if self.enabled {
-            let width = 30;
-            let filled = width * self.done / self.total.max(1);
-            eprint!(
-                "\r[{}{}] {}/{} {:<40.40}",
-                "#".repeat(filled),
-                ".".repeat(width - filled),
-                self.done,
-                self.total,
-                what
-            );
-            if self.done == self.total {
-                eprint!("\r{:78}\r", "");
-            }
-            let _ = std::io::stderr().flush();
-        }
-    }
-}
-
 /// `scanbench run`.
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
-    let paths = if a.paths.is_empty() {
-        vec![PathBuf::from("scenarios")]
-    } else {
-        a.paths.clone()
-    };
-    let files = scenario_files(&paths)?;
-    let mut scenarios = Vec::new();
-    for f in &files {
-        scenarios.push(Scenario::load(f)?);
-    }
-    if !a.scenarios.is_empty() {
-        for pat in &a.scenarios {
-            if !scenarios.iter().any(|s| matches(pat, &s.name)) {
-                let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
-                bail!(
-                    "--scenarios: no scenario matches `{pat}`; known: {}",
-                    names.join(", ")
-                );
-            }
-        }
-        scenarios.retain(|s| a.scenarios.iter().any(|p| matches(p, &s.name)));
-    }
-    if scenarios.is_empty() {
-        bail!(
-            "no scenario files (*.toml) under {}",
-            paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    let scenarios = load_scenarios(&a.paths, &a.scenarios)?;
     if a.pcap.is_some() && (scenarios.len() > 1 || a.seeds > 1) {
         bail!("--pcap names one capture; with several scenarios or seeds use --out DIR");
     }
@@ -189,7 +107,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         detector_specs(&a.detectors)
     };
-    if a.check {
+    if a.check || a.format == Format::Junit {
         // Every detector an expectation names must run.
         for sc in &scenarios {
             for e in &sc.expectations {
@@ -231,6 +149,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             });
         }
     }
+    let jobs_total = jobs.len();
+    let held: Vec<usize> = (0..jobs_total)
+        .filter(|&i| a.shard.is_none_or(|s| s.owns(i)))
+        .collect();
+    let mut index = 0;
+    jobs.retain(|_| {
+        index += 1;
+        held.contains(&(index - 1))
+    });
     let started = WallClock::now();
     let runs = run_jobs(&jobs, &specs, a.jobs)?;
     let wall = started.elapsed();
@@ -251,18 +178,33 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         wall.as_secs_f64()
     )?;
     let report = Report { specs, runs };
+    let claims: Vec<junit::Claims> = scenarios
+        .iter()
+        .map(|s| (s.path.clone(), Ok(s.expectations.clone())))
+        .collect();
+    let rendering = Rendering {
+        shard: a.shard,
+        jobs_total,
+        held: &held,
+        claims: &claims,
+        snapshots: a.snapshots.as_deref(),
+    };
     if !a.no_detectors {
         if report.runs.len() == 1 && a.format == Format::Table {
             print_alerts(&mut chatter, &report.runs[0])?;
         }
         drop(chatter);
-        if pcap_on_stdout {
-            eprint!("\n{}", report.render(a.format));
-        } else {
-            if a.format == Format::Table {
-                println!();
+        // With --out, the HTML page goes to DIR/report.html only.
+        if !(a.format == Format::Html && a.out.is_some()) {
+            let text = rendering.render(&report, a.format);
+            if pcap_on_stdout {
+                eprint!("\n{text}");
+            } else {
+                if a.format == Format::Table {
+                    println!();
+                }
+                print!("{text}");
             }
-            print!("{}", report.render(a.format));
         }
     }
     if let Some(dir) = &a.out
@@ -274,8 +216,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             ("report.md", Format::Markdown),
         ] {
             let p = dir.join(name);
-            std::fs::write(&p, report.render(f))
+            std::fs::write(&p, rendering.render(&report, f))
                 .with_context(|| format!("writing {}", p.display()))?;
+        }
+        if a.format == Format::Html {
+            let p = dir.join("report.html");
+            std::fs::write(&p, report.render(Format::Html))
+                .with_context(|| format!("writing {}", p.display()))?;
+            eprintln!("wrote {}", p.display());
         }
     }
     if a.check {
@@ -289,46 +237,45 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What rendering the report needs besides the runs: the shard's slice
+/// (`held` of `jobs_total` jobs) for its JSON, and the claims and verdict
+/// snapshots for JUnit.
+struct Rendering<'a> {
+    shard: Option<Shard>,
+    jobs_total: usize,
+    held: &'a [usize],
+    claims: &'a [junit::Claims],
+    snapshots: Option<&'a Path>,
+}
+
+impl Rendering<'_> {
+    fn render(&self, report: &Report, format: Format) -> String {
+        match (format, self.shard) {
+            (Format::Json, Some(s)) => {
+                let mut doc = json::document(report);
+                shard::annotate(&mut doc, s, self.jobs_total, self.held);
+                json::text(&doc)
+            }
+            (Format::Junit, _) => junit::junit(report, self.claims, self.snapshots),
+            _ => report.render(format),
+        }
+    }
+}
+
 /// Runs every job on `jobs` threads (default: the cores), keeping job order.
 fn run_jobs(
     jobs: &[Job<'_>],
     specs: &[String],
     threads: Option<usize>,
 ) -> anyhow::Result<Vec<ScenarioRun>> {
-    let threads = threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, jobs.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut results: Vec<Option<scanbench::Result<ScenarioRun>>> =
-        (0..jobs.len()).map(|_| None).collect();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            let tx = tx.clone();
-            let next = &next;
-            s.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    let r = evaluate(job.scenario, job.seed, specs, &job.outputs);
-                    if tx.send((i, r)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let mut progress = Progress::new(jobs.len());
-        for (i, r) in rx {
-            progress.tick(&format!("{} seed {}", jobs[i].scenario.name, jobs[i].seed));
-            results[i] = Some(r);
-        }
-    });
-    let mut out = Vec::with_capacity(jobs.len());
-    for r in results {
-        out.push(r.context("a run did not finish")??);
-    }
-    Ok(out)
+    let mut progress = Progress::new(jobs.len());
+    let results = map_ordered(
+        jobs,
+        threads.unwrap_or_else(default_threads),
+        |job| evaluate(job.scenario, job.seed, specs, &job.outputs),
+        |i, _| progress.tick(&format!("{} seed {}", jobs[i].scenario.name, jobs[i].seed)),
+    );
+    Ok(results.into_iter().collect::<scanbench::Result<_>>()?)
 }
 
 /// Checks every scenario's expectations against its runs; prints failures.

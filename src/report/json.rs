@@ -137,16 +137,25 @@ fn run(r: &ScenarioRun) -> Value {
     v
 }
 
-/// The JSON rendering (pretty-printed, one document).
-pub fn json(report: &Report) -> String {
-    let doc = json!({
+/// The JSON document.
+pub fn document(report: &Report) -> Value {
+    json!({
         "format": "scanbench-report",
         "version": JSON_VERSION,
         "tool": {"name": "scanbench", "version": env!("CARGO_PKG_VERSION")},
         "detectors": report.specs,
         "runs": report.runs.iter().map(run).collect::<Vec<_>>(),
-    });
-    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    })
+}
+
+/// A JSON document as the reports print it: pretty, with a final newline.
+pub fn text(doc: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// The JSON rendering (pretty-printed, one document).
+pub fn json(report: &Report) -> String {
+    text(&document(report))
 }

@@ -6,12 +6,17 @@
 //! spread over seeds; CSV and JSON keep one record per run.
 
 mod csv;
-mod json;
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod plot;
 mod table;
+mod verdicts;
 
 pub use self::csv::csv;
 pub use self::json::{JSON_VERSION, json};
 pub use self::table::{cut_short_notes, markdown, short, table};
+pub use self::verdicts::verdicts;
 
 use crate::evaluate::ScenarioRun;
 
@@ -35,6 +40,10 @@ pub enum Format {
     Csv,
     /// The full report (`docs/report-format.md`).
     Json,
+    /// One self-contained HTML page: verdict matrix, totals, alert timelines.
+    Html,
+    /// JUnit XML: a test case per scenario claim and per verdict snapshot.
+    Junit,
 }
 
 impl Report {
@@ -45,6 +54,8 @@ impl Report {
             Format::Markdown => markdown(self),
             Format::Csv => csv(self),
             Format::Json => json(self),
+            Format::Html => html::report(self),
+            Format::Junit => junit::junit(self, &junit::claims_of(self), None),
         }
     }
 

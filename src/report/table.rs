@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::{Report, mean_sd};
 use crate::evaluate::ScenarioRun;
+use crate::score::Pooled;
 
 /// Short column header: `screenos:count_mode=syn-only` -> `screenos[syn-only]`.
 pub fn short(spec: &str) -> String {
@@ -44,36 +45,6 @@ fn cell(runs: &[&ScenarioRun], det: usize) -> String {
     format!("{m:.1}±{sd:.1} {tp:.1}/{fp:.1}")
 }
 
-/// Per-detector totals over every run: entities and alerts summed.
-#[derive(Default)]
-struct Totals {
-    tp: u64,
-    scanners: u64,
-    fp: u64,
-    benign_sources: u64,
-    alerts: u64,
-    benign_alerts: u64,
-    hours: f64,
-    probes: Vec<u64>,
-}
-
-fn totals(report: &Report, det: usize) -> Totals {
-    let mut t = Totals::default();
-    for r in &report.runs {
-        let s = &r.detectors[det].score;
-        t.tp += s.tp;
-        t.scanners += s.scanners;
-        t.fp += s.fp;
-        t.benign_sources += s.benign_sources;
-        t.alerts += s.alerts;
-        t.benign_alerts += s.benign_alerts;
-        t.hours += s.duration_us as f64 / 3.6e9;
-        t.probes.extend(s.latency.iter().filter_map(|l| l.probes));
-    }
-    t.probes.sort_unstable();
-    t
-}
-
 fn pct(n: u64, d: u64) -> String {
     if d == 0 {
         "n/a".into()
@@ -84,19 +55,14 @@ fn pct(n: u64, d: u64) -> String {
 
 /// Rows of the totals table, one per detector:
 /// (header, recall, FP rate, benign-triggered alerts per hour, median probes).
-fn totals_rows(report: &Report) -> Vec<[String; 6]> {
+pub(crate) fn totals_rows(report: &Report) -> Vec<[String; 6]> {
     (0..report.specs.len())
         .map(|i| {
-            let t = totals(report, i);
-            let median = t
-                .probes
-                .get(t.probes.len().saturating_sub(1) / 2)
-                .map_or("-".to_string(), |p| p.to_string());
-            let per_hour = if t.hours > 0.0 {
-                format!("{:.2}", t.benign_alerts as f64 / t.hours)
-            } else {
-                "n/a".into()
-            };
+            let t = Pooled::of(report.runs.iter().map(|r| &r.detectors[i].score));
+            let median = t.median_probes().map_or("-".to_string(), |p| p.to_string());
+            let per_hour = t
+                .benign_alerts_per_hour()
+                .map_or("n/a".to_string(), |h| format!("{h:.2}"));
             [
                 short(&report.specs[i]),
                 format!("{}/{} ({})", t.tp, t.scanners, pct(t.tp, t.scanners)),
@@ -114,7 +80,7 @@ fn totals_rows(report: &Report) -> Vec<[String; 6]> {
         .collect()
 }
 
-const TOTALS_HEADER: [&str; 6] = [
+pub(crate) const TOTALS_HEADER: [&str; 6] = [
     "detector",
     "scanners flagged",
     "benign sources flagged",

@@ -101,6 +101,11 @@ impl Scenario {
         Ok(sc)
     }
 
+    /// The file's text, as read.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     fn home_net(&self) -> Result<Vec<Cidr>> {
         let Some(nets) = &self.file.home_net else {
             return Ok(Vec::new());
