@@ -73,18 +73,13 @@ pub fn human_us(us: i64) -> String {
         s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
     };
     // Pick the unit by the value as it will print: 59.99 s is `1 min`.
-    let a = (us.unsigned_abs() as f64 / 1e5).round() * 1e5;
-    if a >= 3_600e6 {
-        format!("{} h", trim(us as f64 / 3_600e6))
-    } else if a >= 60e6 {
-        format!("{} min", trim(us as f64 / 60e6))
-    } else if a >= 1e6 {
-        format!("{} s", trim(us as f64 / 1e6))
-    } else if a >= 1e3 {
-        format!("{} ms", trim(us as f64 / 1e3))
-    } else {
-        format!("{us} us")
+    let a = us.unsigned_abs() as f64;
+    for (div, unit) in [(3_600e6, "h"), (60e6, "min"), (1e6, "s"), (1e3, "ms")] {
+        if (a / div * 10.0).round() >= 10.0 {
+            return format!("{} {unit}", trim(us as f64 / div));
+        }
     }
+    format!("{us} us")
 }
 
 /// What kind of segment a flag byte makes, in the plural (`SYN-ACKs`).
