@@ -10,6 +10,7 @@
 //! shard. A shard's JSON report is the ordinary report of its jobs plus a
 //! `shard` object naming the slice and the index of each of its runs.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -180,7 +181,9 @@ pub fn merge(docs: &[(PathBuf, Value)]) -> Result<Value> {
         return Err(Error::Argument("merge: no report given".into()));
     };
     let first = part(first_path, first_doc)?;
-    let mut slots: Vec<Option<(&Path, Value)>> = vec![None; first.jobs_total];
+    // Job indices come from the files: collect what is there (bounded by the
+    // input), never a slot per claimed job.
+    let mut found: BTreeMap<usize, (&Path, Value)> = BTreeMap::new();
     for (path, doc) in docs {
         let p = part(path, doc)?;
         if p.shard.count != first.shard.count || p.jobs_total != first.jobs_total {
@@ -211,35 +214,41 @@ pub fn merge(docs: &[(PathBuf, Value)]) -> Result<Value> {
             ));
         }
         for (j, run) in p.runs {
-            if let Some((other, _)) = &slots[j] {
+            if let Some((other, _)) = found.get(&j) {
                 return Err(input(
                     path,
                     format!("job {j} is also in {}", other.display()),
                 ));
             }
-            slots[j] = Some((p.path, run));
+            found.insert(j, (p.path, run));
         }
     }
-    let missing: Vec<usize> = (0..slots.len()).filter(|&j| slots[j].is_none()).collect();
-    if !missing.is_empty() {
-        let mut shards: Vec<usize> = missing.iter().map(|j| j % first.shard.count + 1).collect();
-        shards.sort_unstable();
-        shards.dedup();
-        let names: Vec<String> = shards
-            .iter()
-            .map(|k| format!("{k}/{}", first.shard.count))
+    if found.len() != first.jobs_total {
+        let n = first.shard.count;
+        // The jobs shard k owns: i < jobs_total with i mod n = k - 1.
+        let owned = |k: usize| first.jobs_total / n + usize::from(k - 1 < first.jobs_total % n);
+        let mut have: BTreeMap<usize, usize> = BTreeMap::new();
+        for j in found.keys() {
+            *have.entry(j % n + 1).or_default() += 1;
+        }
+        // A shard without a file comes within the first few indices, so this
+        // stops early however large the shard count is.
+        let short: Vec<String> = (1..=n.min(first.jobs_total))
+            .filter(|&k| have.get(&k).copied().unwrap_or(0) < owned(k))
+            .take(10)
+            .map(|k| format!("{k}/{n}"))
             .collect();
         return Err(Error::Argument(format!(
             "merge: {} of {} jobs missing; give the reports of shard(s) {}",
-            missing.len(),
+            first.jobs_total - found.len(),
             first.jobs_total,
-            names.join(", ")
+            short.join(", ")
         )));
     }
     let mut out = first.header.clone();
     out.insert(
         "runs".into(),
-        Value::Array(slots.into_iter().flatten().map(|(_, v)| v).collect()),
+        Value::Array(found.into_values().map(|(_, v)| v).collect()),
     );
     Ok(Value::Object(out))
 }
@@ -315,5 +324,11 @@ mod tests {
         assert!(err.contains("x.json: no `shard` object"), "{err}");
         let err = merge(&[doc(2, &[0], 5)]).unwrap_err().to_string();
         assert!(err.contains("job 0 does not belong to shard 2/2"), "{err}");
+        // A forged job count is answered without a slot per claimed job.
+        let (p, mut huge) = doc(1, &[0], 5);
+        huge["shard"]["jobs_total"] = json!(u64::MAX);
+        huge["shard"]["count"] = json!(u64::MAX - 1);
+        let err = merge(&[(p, huge)]).unwrap_err().to_string();
+        assert!(err.contains(&format!("2/{}", u64::MAX - 1)), "{err}");
     }
 }

@@ -42,7 +42,7 @@ fn sweep(
 ) -> SweepReport {
     let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
     let grid = Grid::new(detector, &params).unwrap();
-    let mut r = SweepReport::plan(grid, scenarios, first_seed, seeds);
+    let mut r = SweepReport::plan(grid, scenarios, first_seed, seeds).unwrap();
     r.execute(scenarios, None, threads, None, &mut |_, _| {})
         .unwrap();
     r

@@ -97,7 +97,7 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         Some(dir) => Some(JobStore::open(dir)?),
         None => None,
     };
-    let mut report = SweepReport::plan(grid, &scenarios, a.seed, a.seeds);
+    let mut report = SweepReport::plan(grid, &scenarios, a.seed, a.seeds)?;
     let mut progress: Option<Progress> = None;
     let done = report.execute(
         &scenarios,

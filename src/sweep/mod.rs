@@ -16,7 +16,7 @@
 
 use std::path::PathBuf;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::evaluate::evaluate;
 use crate::parallel::map_ordered;
 use crate::scenario::Scenario;
@@ -30,6 +30,9 @@ pub mod store;
 
 pub use grid::{Axis, Grid, Point};
 pub use store::JobStore;
+
+/// Most jobs one sweep may plan: every job keeps its score in memory.
+pub const MAX_JOBS: usize = 1_000_000;
 
 /// What one job measured.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -99,7 +102,26 @@ impl SweepReport {
     /// The plan of `grid` over `scenarios`, each with `seeds` consecutive
     /// seeds starting at `first_seed` (default: the scenario's own), nothing
     /// measured yet.
-    pub fn plan(grid: Grid, scenarios: &[Scenario], first_seed: Option<u64>, seeds: u64) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::Argument`] when the plan has more than [`MAX_JOBS`] jobs.
+    pub fn plan(
+        grid: Grid,
+        scenarios: &[Scenario],
+        first_seed: Option<u64>,
+        seeds: u64,
+    ) -> Result<Self> {
+        let jobs = u64::try_from(scenarios.len())
+            .ok()
+            .and_then(|n| n.checked_mul(seeds))
+            .and_then(|n| n.checked_mul(grid.points.len() as u64));
+        if jobs.is_none_or(|n| n > MAX_JOBS as u64) {
+            return Err(Error::Argument(format!(
+                "the sweep has more than {MAX_JOBS} jobs ({} scenario(s) x {seeds} seed(s) x {} point(s)): narrow the grid, the scenarios or the seeds",
+                scenarios.len(),
+                grid.points.len()
+            )));
+        }
         let scenarios: Vec<ScenarioEntry> = scenarios
             .iter()
             .map(|sc| {
@@ -118,7 +140,14 @@ impl SweepReport {
             shard: None,
         };
         report.results = vec![None; report.jobs().len()];
-        report
+        Ok(report)
+    }
+
+    /// The number of jobs, `None` if it overflows.
+    pub fn job_count(&self) -> Option<usize> {
+        self.scenarios.iter().try_fold(0usize, |n, s| {
+            n.checked_add(s.seeds.len().checked_mul(self.grid.points.len())?)
+        })
     }
 
     /// Every job, in canonical order.

@@ -334,13 +334,20 @@ pub fn from_json(path: &Path, doc: &Value) -> Result<SweepReport> {
         results: Vec::new(),
         shard: None,
     };
-    let jobs = report.jobs();
     let runs = doc["runs"]
         .as_array()
         .ok_or_else(|| bad("no `runs` list".into()))?;
-    if runs.len() != jobs.len() {
-        return Err(bad(format!("{} runs for {} jobs", runs.len(), jobs.len())));
+    // Count before listing the jobs: the scenarios' seeds are input.
+    if report.job_count() != Some(runs.len()) {
+        return Err(bad(format!(
+            "{} runs, but the scenarios, seeds and grid make {} jobs",
+            runs.len(),
+            report
+                .job_count()
+                .map_or("too many".to_string(), |n| n.to_string())
+        )));
     }
+    let jobs = report.jobs();
     for (i, (job, run)) in jobs.iter().zip(runs).enumerate() {
         let expected = (
             report.scenarios[job.scenario].name.as_str(),
