@@ -156,28 +156,20 @@ fn both_schedulers_reproduce_the_unsharded_sweep() {
     let job = &docs("sweep-indexed-job.yaml")[1];
     let (shards, script) = container(job);
     assert_ne!(shards as usize, n, "the two examples shard differently");
-    for index in 0..shards {
-        sh(
-            "/bin/sh",
-            &["-c", &script],
-            &[
-                ("PATH", path.clone()),
-                ("RESULTS", out("k8s").display().to_string()),
-                ("SHARDS", shards.to_string()),
-                ("JOB_COMPLETION_INDEX", index.to_string()),
-            ],
-        );
-    }
-    let (_, merge) = container(&docs("sweep-merge-job.yaml")[0]);
-    sh(
-        "/bin/sh",
-        &["-c", &merge],
-        &[
+    // A container script as the pod runs it, with the Job's env (plus `extra`).
+    let pod = |script: &str, extra: &[(&str, String)]| {
+        let mut env = vec![
             ("PATH", path.clone()),
             ("RESULTS", out("k8s").display().to_string()),
             ("SHARDS", shards.to_string()),
-        ],
-    );
+        ];
+        env.extend_from_slice(extra);
+        sh("/bin/sh", &["-c", script], &env);
+    };
+    for index in 0..shards {
+        pod(&script, &[("JOB_COMPLETION_INDEX", index.to_string())]);
+    }
+    pod(&container(&docs("sweep-merge-job.yaml")[0]).1, &[]);
 
     // The unsharded sweep.
     let mut args: Vec<&str> = SWEEP.split(' ').collect();
