@@ -55,6 +55,7 @@ pub const fn padded(len: usize) -> usize {
 /// section's, as its magic or byte-order mark says). Callers pass slices at
 /// least as long as the integer; the reader checks lengths first.
 pub(crate) mod order {
+    #[inline]
     pub(crate) fn u16(big_endian: bool, b: &[u8]) -> u16 {
         let b = [b[0], b[1]];
         if big_endian {
@@ -64,6 +65,7 @@ pub(crate) mod order {
         }
     }
 
+    #[inline]
     pub(crate) fn u32(big_endian: bool, b: &[u8]) -> u32 {
         let b = [b[0], b[1], b[2], b[3]];
         if big_endian {
@@ -73,6 +75,7 @@ pub(crate) mod order {
         }
     }
 
+    #[inline]
     pub(crate) fn i64(big_endian: bool, b: &[u8]) -> i64 {
         let b = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
         if big_endian {

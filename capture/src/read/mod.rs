@@ -365,23 +365,22 @@ impl<R: Read> Source<R> {
         Ok(n)
     }
 
-    /// Reads up to `len` bytes into `buf` (replacing its contents), growing it
-    /// step by step so a lying length field on a short file costs at most one
-    /// step of memory. Returns the bytes read.
+    /// Reads up to `len` bytes into `buf` (replacing its contents); returns
+    /// the bytes read. The buffer grows only as bytes arrive (std's
+    /// `read_to_end` through `take`, which also skips zero-filling), so a
+    /// lying length field on a short file costs no more than the file holds.
     fn fill_vec(&mut self, buf: &mut Vec<u8>, len: usize) -> Result<usize, ErrorKind> {
-        const STEP: usize = 1 << 20;
         buf.clear();
-        while buf.len() < len {
-            let start = buf.len();
-            let step = (len - start).min(STEP);
-            buf.resize(start + step, 0);
-            let n = self.fill(&mut buf[start..])?;
-            buf.truncate(start + n);
-            if n < step {
-                break;
+        match (&mut self.r).take(len as u64).read_to_end(buf) {
+            Ok(n) => {
+                self.offset += n as u64;
+                Ok(n)
             }
+            Err(source) => Err(ErrorKind::Io {
+                offset: self.offset,
+                source,
+            }),
         }
-        Ok(buf.len())
     }
 
     /// Discards `len` bytes; returns how many were there.

@@ -70,10 +70,12 @@ impl Reader {
         Ok(r)
     }
 
+    #[inline]
     fn u16(&self, b: &[u8]) -> u16 {
         order::u16(self.big_endian, b)
     }
 
+    #[inline]
     fn u32(&self, b: &[u8]) -> u32 {
         order::u32(self.big_endian, b)
     }
