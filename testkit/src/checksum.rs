@@ -41,6 +41,22 @@ pub fn refill(buf: &mut [u8]) {
     }
 }
 
+/// True if `buf` is an IPv4/TCP packet whose IP and TCP checksums verify
+/// (false for anything else): what tests of rewriting code assert.
+pub fn tcp_verifies(buf: &[u8]) -> bool {
+    let Ok(ip) = Ipv4Packet::new_checked(buf) else {
+        return false;
+    };
+    let Ok(t) = TcpPacket::new_checked(ip.payload()) else {
+        return false;
+    };
+    ip.verify_checksum()
+        && t.verify_checksum(
+            &IpAddress::Ipv4(ip.src_addr()),
+            &IpAddress::Ipv4(ip.dst_addr()),
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,14 +77,9 @@ mod tests {
         ));
         let fresh = p.clone();
         Ipv4Packet::new_unchecked(&mut p[..]).set_src_addr(Ipv4Addr::new(192, 0, 2, 1));
+        assert!(!tcp_verifies(&p));
         refill(&mut p);
-        let ip = Ipv4Packet::new_checked(&p[..]).unwrap();
-        let t = TcpPacket::new_checked(ip.payload()).unwrap();
-        assert!(ip.verify_checksum());
-        assert!(t.verify_checksum(
-            &IpAddress::Ipv4(ip.src_addr()),
-            &IpAddress::Ipv4(ip.dst_addr())
-        ));
+        assert!(tcp_verifies(&p));
         assert_ne!(p, fresh);
         // Garbage is left as it is.
         let mut junk = vec![0x45, 0, 0];

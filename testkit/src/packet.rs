@@ -245,15 +245,7 @@ mod tests {
     const A: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
     const B: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 
-    fn tcp_ok(p: &[u8]) -> bool {
-        let ip = Ipv4Packet::new_checked(p).unwrap();
-        let t = TcpPacket::new_checked(ip.payload()).unwrap();
-        ip.verify_checksum()
-            && t.verify_checksum(
-                &IpAddress::Ipv4(ip.src_addr()),
-                &IpAddress::Ipv4(ip.dst_addr()),
-            )
-    }
+    use crate::checksum::tcp_verifies as tcp_ok;
 
     /// A SYN with an MSS option, byte for byte (checksums as tcpdump shows them).
     #[test]

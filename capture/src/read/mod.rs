@@ -383,6 +383,22 @@ impl<R: Read> Source<R> {
         }
     }
 
+    /// Reads a fixed-size header into `h`: `false` at a clean end of input
+    /// (no byte left), an error naming `what` if the input ends inside it.
+    fn header(&mut self, h: &mut [u8], what: &'static str) -> Result<bool, ErrorKind> {
+        let offset = self.offset;
+        match self.fill(h)? {
+            0 => Ok(false),
+            n if n == h.len() => Ok(true),
+            n => Err(ErrorKind::TruncatedHeader {
+                offset,
+                what,
+                needed: h.len() as u64,
+                present: n as u64,
+            }),
+        }
+    }
+
     /// Discards `len` bytes; returns how many were there.
     fn skip(&mut self, len: u64) -> Result<u64, ErrorKind> {
         let mut scratch = [0u8; 4096];

@@ -97,17 +97,8 @@ impl Reader {
     ) -> Result<Option<RawRecord>, ErrorKind> {
         let offset = src.offset;
         let mut h = [0u8; 16];
-        match src.fill(&mut h)? {
-            0 => return Ok(None),
-            16 => {}
-            n => {
-                return Err(ErrorKind::TruncatedHeader {
-                    offset,
-                    what: "record header",
-                    needed: 16,
-                    present: n as u64,
-                });
-            }
+        if !src.header(&mut h, "record header")? {
+            return Ok(None);
         }
         let secs = self.u32(&h[0..4]);
         let frac = self.u32(&h[4..8]);

@@ -161,17 +161,8 @@ impl Reader {
         loop {
             let offset = src.offset;
             let mut h = [0u8; 8];
-            match src.fill(&mut h)? {
-                0 => return Ok(None),
-                8 => {}
-                n => {
-                    return Err(ErrorKind::TruncatedHeader {
-                        offset,
-                        what: "block header",
-                        needed: 8,
-                        present: n as u64,
-                    });
-                }
+            if !src.header(&mut h, "block header")? {
+                return Ok(None);
             }
             let ty = self.u32(&h[0..4]);
             if ty == SHB_TYPE {

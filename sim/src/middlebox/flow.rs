@@ -457,17 +457,7 @@ pub(crate) mod testpkt {
         })
     }
 
-    /// True if IP and TCP checksums verify.
-    pub(crate) fn checksums_ok(bytes: &[u8]) -> bool {
-        use smoltcp::wire::{IpAddress, TcpPacket};
-        let ip = Ipv4Packet::new_checked(bytes).unwrap();
-        let t = TcpPacket::new_checked(ip.payload()).unwrap();
-        ip.verify_checksum()
-            && t.verify_checksum(
-                &IpAddress::Ipv4(ip.src_addr()),
-                &IpAddress::Ipv4(ip.dst_addr()),
-            )
-    }
+    pub(crate) use scanbench_testkit::checksum::tcp_verifies as checksums_ok;
 }
 
 #[cfg(test)]
