@@ -16,6 +16,7 @@ pub mod bench;
 pub mod bench_replay;
 pub mod check;
 pub mod detect;
+pub mod digest;
 pub mod error;
 pub mod evaluate;
 pub mod explain;

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::capture::{CaptureReader, CaptureStats, Input};
 use crate::detect::{DetectorSet, with_home_net};
+use crate::digest::HashingReader;
 use crate::error::{Error, Result};
 use crate::evaluate::{ScenarioRun, Sensing, score_set};
 use crate::fanout::{Fanout, default_threads};
@@ -175,32 +176,6 @@ impl Feed {
     }
 }
 
-/// A reader that hashes every byte it passes on, so a replay's SHA-256 costs
-/// no second pass over the file.
-struct HashingReader<R> {
-    inner: R,
-    hash: Sha256,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-impl<R: Read> HashingReader<R> {
-    /// Reads what is left (after damage stopped the capture reader) and
-    /// returns the hex digest of the whole input; empty if reading failed.
-    fn finish(mut self) -> String {
-        if io::copy(&mut self, &mut io::sink()).is_err() {
-            return String::new();
-        }
-        hex(&self.hash.finalize())
-    }
-}
-
 /// Refuses labels whose line for frame `index` names other addresses than
 /// the frame has: they were written for another capture.
 fn check_addresses(labels: &FrameLabels, index: u64, v: &PacketView<'_>) -> Result<()> {
@@ -269,10 +244,7 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
         source: e,
     };
     // One buffer, after the hasher: it sees large reads, the parser small ones.
-    let hashing = HashingReader {
-        inner: raw,
-        hash: Sha256::new(),
-    };
+    let hashing = HashingReader::new(raw);
     let input = Input::sniff(BufReader::with_capacity(1 << 16, hashing)).map_err(io_err)?;
     // Offsets in a gzip'd capture's errors count decompressed bytes.
     let name = match (is_stdio(path), input.is_gzip()) {
