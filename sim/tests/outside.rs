@@ -1,0 +1,251 @@
+//! The outside node: packets injected from outside reach simulated stacks,
+//! their answers come back out, routing prefers simulated addresses, and the
+//! labels follow the flows (what `scanbench live` relies on, checked here in
+//! virtual time without a TUN device).
+
+use std::net::Ipv4Addr;
+
+use scanbench_sim::app::syn_scan::{ScanSpec, SynScan, Timing};
+use scanbench_sim::app::top_ports::parse_ports;
+use scanbench_sim::app::web_server::{WebServer, WebServerSpec};
+use scanbench_sim::rng::stream;
+use scanbench_sim::{Class, Frame, HostSpec, Instant, Label, LinkSpec, Network, NodeId, TapPoint};
+use scanbench_testkit::TcpSeg;
+use scanbench_testkit::checksum::refill;
+use smoltcp::wire::Ipv4Cidr;
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+const SCANNER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 66);
+/// A real client beyond the simulation.
+const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+
+fn label(actor: &str, class: Class, cause: &str) -> Label {
+    Label {
+        actor: actor.into(),
+        class,
+        cause: cause.into(),
+    }
+}
+
+fn host(name: &str, addr: Ipv4Addr) -> HostSpec {
+    HostSpec {
+        name: name.into(),
+        addr,
+        prefix: 24,
+        ephemeral: (32768, 60999),
+        drop_ports: vec![],
+    }
+}
+
+/// A TCP segment from [`CLIENT`] to `dst`.
+fn from_client(dst: Ipv4Addr, dst_port: u16, flags: u8, seq: u32, ack: u32) -> Vec<u8> {
+    let mut seg = TcpSeg::new(CLIENT, 40000, dst, dst_port, flags);
+    seg.seq = seq;
+    seg.ack = ack;
+    seg.bytes()
+}
+
+struct World {
+    net: Network,
+    outside: NodeId,
+}
+
+/// server (web on port 80) -- edge -- outside (198.18.0.0/15), a tap on the
+/// outside link.
+fn world() -> World {
+    let mut net = Network::new(7);
+    let s = net
+        .add_host(
+            host("server", SERVER),
+            label("server", Class::Benign, "serve"),
+        )
+        .unwrap();
+    let r = net.add_router("edge", vec![]).unwrap();
+    let outside = net
+        .add_external(
+            "outside",
+            vec![Ipv4Cidr::new(Ipv4Addr::new(198, 18, 0, 0), 15)],
+            label("external", Class::Benign, "external"),
+        )
+        .unwrap();
+    net.add_link(r, s, LinkSpec::default()).unwrap();
+    let l = net.add_link(outside, r, LinkSpec::default()).unwrap();
+    net.add_tap("outside", TapPoint::Link(l)).unwrap();
+    net.add_app(
+        s,
+        Box::new(WebServer::new(WebServerSpec::default())),
+        label("server", Class::Benign, "serve"),
+    )
+    .unwrap();
+    World { net, outside }
+}
+
+type Seen = Vec<(Vec<u8>, String, String)>;
+
+fn recorder(seen: &mut Seen) -> impl FnMut(&Frame<'_>) + '_ {
+    |f: &Frame<'_>| {
+        seen.push((
+            f.bytes.to_vec(),
+            f.label.actor.clone(),
+            f.label.cause.clone(),
+        ))
+    }
+}
+
+fn flags(pkt: &[u8]) -> u8 {
+    pkt[33]
+}
+
+fn seq_ack(pkt: &[u8]) -> (u32, u32) {
+    let w = |i: usize| u32::from_be_bytes(pkt[i..i + 4].try_into().unwrap());
+    (w(24), w(28))
+}
+
+#[test]
+fn a_syn_from_outside_is_answered_and_comes_back_out() {
+    let World { mut net, outside } = world();
+    net.attach_outside(outside);
+    let mut seen = Seen::new();
+    net.run_until(Instant::from_millis(10), &mut recorder(&mut seen))
+        .unwrap();
+    net.inject(
+        outside,
+        from_client(SERVER, 80, 0x02, 1000, 0),
+        &mut recorder(&mut seen),
+    );
+    net.inject(
+        outside,
+        from_client(SERVER, 81, 0x02, 5000, 0),
+        &mut recorder(&mut seen),
+    );
+    assert!(net.next_event().is_some(), "the SYNs are in flight");
+    net.run_until(Instant::from_millis(20), &mut recorder(&mut seen))
+        .unwrap();
+    let out = net.take_outgoing(outside);
+    assert_eq!(out.len(), 2, "a SYN-ACK and a RST-ACK leave: {out:?}");
+    let syn_ack = out.iter().find(|p| flags(p) == 0x12).expect("SYN-ACK");
+    assert_eq!(seq_ack(syn_ack).1, 1001, "acks the SYN");
+    assert_eq!(&syn_ack[16..20], &CLIENT.octets(), "to the client");
+    let rst = out.iter().find(|p| flags(p) == 0x14).expect("RST-ACK");
+    assert_eq!(seq_ack(rst).1, 5001);
+    assert!(net.take_outgoing(outside).is_empty(), "taken once");
+    // The tap on the outside link saw both SYNs and both answers, every one
+    // labelled as the outside's doing.
+    assert_eq!(seen.len(), 4);
+    for (bytes, actor, cause) in &seen {
+        assert_eq!(
+            (actor.as_str(), cause.as_str()),
+            ("external", "external"),
+            "{bytes:?}"
+        );
+    }
+    let stats = net.app_stats();
+    let counters = stats
+        .iter()
+        .find(|(n, k, _)| n == "outside" && k == "outside")
+        .map(|(_, _, c)| c.clone())
+        .unwrap();
+    assert_eq!(counters, vec![("from_outside", 2), ("to_outside", 2)]);
+}
+
+#[test]
+fn an_unattached_outside_counts_and_discards() {
+    let World { mut net, outside } = world();
+    net.inject(
+        outside,
+        from_client(SERVER, 80, 0x02, 1, 0),
+        &mut |_: &Frame<'_>| {},
+    );
+    net.run_until(Instant::from_millis(20), &mut |_: &Frame<'_>| {})
+        .unwrap();
+    assert!(net.take_outgoing(outside).is_empty());
+    assert_eq!(net.stats().no_route, 0, "the SYN-ACK was routed outside");
+}
+
+#[test]
+fn addresses_beyond_every_prefix_are_not_routed_outside() {
+    let World { mut net, outside } = world();
+    net.attach_outside(outside);
+    // From a (claimed) outside address the prefixes do not cover: the
+    // server answers, the edge has no route for the answer.
+    let mut pkt = from_client(SERVER, 80, 0x02, 1, 0);
+    pkt[12..16].copy_from_slice(&[203, 0, 113, 9]);
+    refill(&mut pkt);
+    net.inject(outside, pkt, &mut |_: &Frame<'_>| {});
+    net.run_until(Instant::from_millis(20), &mut |_: &Frame<'_>| {})
+        .unwrap();
+    assert!(net.take_outgoing(outside).is_empty());
+    assert_eq!(net.stats().no_route, 1);
+}
+
+#[test]
+fn a_reply_from_outside_inherits_the_simulated_scanners_label() {
+    let mut net = Network::new(3);
+    let a = net
+        .add_host(
+            host("scanner", SCANNER),
+            label("scanner", Class::Malicious, "scan"),
+        )
+        .unwrap();
+    let r = net.add_router("edge", vec![]).unwrap();
+    let outside = net
+        .add_external(
+            "outside",
+            vec![Ipv4Cidr::new(CLIENT, 32)],
+            label("external", Class::Benign, "external"),
+        )
+        .unwrap();
+    net.add_link(a, r, LinkSpec::default()).unwrap();
+    let l = net.add_link(outside, r, LinkSpec::default()).unwrap();
+    net.add_tap("outside", TapPoint::Link(l)).unwrap();
+    net.add_app(
+        a,
+        Box::new(SynScan::new(
+            ScanSpec {
+                targets: vec![CLIENT],
+                ports: parse_ports("22").unwrap(),
+                timing: Timing::parse("T4").unwrap(),
+                start: Instant::from_millis(1),
+                randomize: false,
+                repeat: 1,
+            },
+            stream(3, "app:scanner"),
+        )),
+        label("scanner", Class::Malicious, "scan"),
+    )
+    .unwrap();
+    net.attach_outside(outside);
+    let mut seen = Seen::new();
+    net.run_until(Instant::from_millis(50), &mut recorder(&mut seen))
+        .unwrap();
+    let out = net.take_outgoing(outside);
+    let probe = out
+        .iter()
+        .find(|p| flags(p) == 0x02)
+        .expect("the probe left");
+    // The real kernel answers the probe to its closed port 22 with RST-ACK.
+    let (seq, _) = seq_ack(probe);
+    let sport = u16::from_be_bytes([probe[20], probe[21]]);
+    let mut rst = TcpSeg::new(CLIENT, 22, SCANNER, sport, 0x14);
+    rst.seq = 0;
+    rst.ack = seq.wrapping_add(1);
+    let rst = rst.bytes();
+    net.inject(outside, rst.clone(), &mut recorder(&mut seen));
+    let (_, actor, cause) = seen.iter().find(|(b, _, _)| *b == rst).unwrap();
+    assert_eq!((actor.as_str(), cause.as_str()), ("scanner", "scan"));
+}
+
+#[test]
+fn the_outside_runs_no_apps_and_keeps_no_drop_log() {
+    let World { mut net, outside } = world();
+    let web = Box::new(WebServer::new(WebServerSpec::default()));
+    assert!(
+        net.add_app(outside, web, label("x", Class::Benign, "x"))
+            .is_err()
+    );
+    assert!(net.add_tap("log", TapPoint::DropLog(outside)).is_err());
+    assert!(
+        net.add_external("bad", vec![], label("x", Class::Benign, "x"))
+            .is_err()
+    );
+}
