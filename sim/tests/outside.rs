@@ -249,3 +249,33 @@ fn the_outside_runs_no_apps_and_keeps_no_drop_log() {
             .is_err()
     );
 }
+
+#[test]
+fn simulated_prefixes_are_host_subnets_and_lone_owned_addresses() {
+    use scanbench_sim::middlebox::BalancerSpec;
+    let mut net = Network::new(1);
+    for (name, addr, prefix) in [
+        ("a", Ipv4Addr::new(198, 51, 100, 10), 24),
+        ("b", Ipv4Addr::new(198, 51, 100, 11), 25),
+        ("c", Ipv4Addr::new(192, 0, 2, 7), 24),
+    ] {
+        let mut h = host(name, addr);
+        h.prefix = prefix;
+        net.add_host(h, label(name, Class::Benign, "host")).unwrap();
+    }
+    let lb = BalancerSpec {
+        vip: "203.0.113.80".into(),
+        address: Some("198.51.100.2".into()),
+        backends: vec!["198.51.100.10".into()],
+        ..BalancerSpec::default()
+    }
+    .build("lb", stream(1, "balancer:lb"))
+    .unwrap();
+    net.add_router("lb", vec![lb]).unwrap();
+    let got: Vec<String> = net
+        .simulated_prefixes()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(got, ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.80/32"]);
+}

@@ -164,6 +164,40 @@ impl Network {
         self.queue.next_at()
     }
 
+    /// The simulated address space, for a route into the simulation: every
+    /// host's subnet, and every address a middlebox owns (a /32) that no
+    /// subnet covers; sorted, without duplicates.
+    pub fn simulated_prefixes(&self) -> Vec<Ipv4Cidr> {
+        let mut nets: Vec<Ipv4Cidr> = Vec::new();
+        let mut owned: Vec<Ipv4Addr> = Vec::new();
+        for n in &self.nodes {
+            match &n.kind {
+                NodeKind::Host(h) => {
+                    nets.push(Ipv4Cidr::new(h.spec.addr, h.spec.prefix.min(32)).network())
+                }
+                NodeKind::Router(r) => {
+                    owned.extend(r.middleboxes.iter().flat_map(|m| m.owned_addrs()));
+                }
+                NodeKind::External(_) => {}
+            }
+        }
+        let lone: Vec<Ipv4Cidr> = owned
+            .into_iter()
+            .filter(|a| !nets.iter().any(|p| p.contains_addr(a)))
+            .map(|a| Ipv4Cidr::new(a, 32))
+            .collect();
+        nets.extend(lone);
+        nets.sort_by_key(|p| (p.address(), p.prefix_len()));
+        nets.dedup();
+        // Drop prefixes inside a wider one.
+        let all = nets.clone();
+        nets.retain(|p| {
+            !all.iter()
+                .any(|q| q != p && q.prefix_len() < p.prefix_len() && q.contains_subnet(p))
+        });
+        nets
+    }
+
     fn external_mut(&mut self, node: NodeId) -> &mut External {
         let n = &mut self.nodes[node.0 as usize];
         match &mut n.kind {
