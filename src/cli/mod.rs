@@ -9,12 +9,15 @@ use anyhow::{Context, bail};
 use scanbench::detect::default_suite;
 use scanbench::evaluate::ScenarioRun;
 use scanbench::report::short;
+use scanbench::score::ScoredAlert;
 use scanbench::{RunSummary, Scenario};
 use scanbench_detector::Vantage;
 
 pub mod bench;
 pub mod explain;
 pub mod list;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod merge;
 pub mod replay;
 pub mod run;
@@ -220,6 +223,35 @@ fn fmt_duration(us: u64) -> String {
     }
 }
 
+/// One alert of detector `name` (short form), with the causes of its packets.
+pub fn write_alert(w: &mut dyn Write, name: &str, sa: &ScoredAlert) -> std::io::Result<()> {
+    let al = &sa.alert;
+    writeln!(
+        w,
+        "  [{name}] t={:.6}s {} {} -> {}: {}",
+        al.time.total_micros() as f64 / 1e6,
+        al.kind,
+        al.scanner,
+        al.victim.map_or_else(|| "*".to_string(), |v| v.to_string()),
+        // Multi-line log entries (Snort's) stay under their alert.
+        al.evidence.log_line.replace('\n', "\n      ")
+    )?;
+    if !sa.causes.is_empty() {
+        let causes: Vec<String> = sa
+            .causes
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}/{} x{}",
+                    c.label.actor, c.label.class, c.label.cause, c.packets
+                )
+            })
+            .collect();
+        writeln!(w, "      caused by: {}", causes.join(", "))?;
+    }
+    Ok(())
+}
+
 /// Prints the first alerts of each detector with the causes of their packets:
 /// why each alert fired.
 pub fn print_alerts(w: &mut dyn Write, run: &ScenarioRun) -> std::io::Result<()> {
@@ -238,30 +270,7 @@ pub fn print_alerts(w: &mut dyn Write, run: &ScenarioRun) -> std::io::Result<()>
             continue;
         }
         for sa in d.alerts.iter().take(SHOWN) {
-            let al = &sa.alert;
-            writeln!(
-                w,
-                "  [{name}] t={:.6}s {} {} -> {}: {}",
-                al.time.total_micros() as f64 / 1e6,
-                al.kind,
-                al.scanner,
-                al.victim.map_or_else(|| "*".to_string(), |v| v.to_string()),
-                // Multi-line log entries (Snort's) stay under their alert.
-                al.evidence.log_line.replace('\n', "\n      ")
-            )?;
-            if !sa.causes.is_empty() {
-                let causes: Vec<String> = sa
-                    .causes
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{} {}/{} x{}",
-                            c.label.actor, c.label.class, c.label.cause, c.packets
-                        )
-                    })
-                    .collect();
-                writeln!(w, "      caused by: {}", causes.join(", "))?;
-            }
+            write_alert(w, &name, sa)?;
         }
         if d.alerts.len() > SHOWN {
             writeln!(w, "  [{name}] ... {} more alerts", d.alerts.len() - SHOWN)?;
