@@ -269,6 +269,32 @@ fn the_driver_stops_at_its_time_limit() {
     assert!(lb.2.contains(&("health_checks", 0)), "{lb:?}");
 }
 
+#[test]
+fn the_examples_are_plain_simulations_too() {
+    // In `run`, the outside is silent: nothing comes from it, and what is
+    // routed to it (the scanner's probes) is counted and dropped.
+    for (name, to_outside) in [
+        ("web.toml", 0),
+        ("balancer.toml", 0),
+        ("scanner.toml", 1000),
+    ] {
+        let scenario = Scenario::load(&example(name)).unwrap();
+        let run = scanbench::evaluate(&scenario, scenario.seed, &[], &Outputs::default()).unwrap();
+        let outside = run
+            .summary
+            .apps
+            .iter()
+            .find(|(n, k, _)| n == "outside" && k == "outside")
+            .unwrap_or_else(|| panic!("{name}: no outside node"));
+        assert_eq!(
+            outside.2,
+            vec![("from_outside", 0), ("to_outside", to_outside)],
+            "{name}"
+        );
+        assert_eq!(run.summary.taps.last().unwrap().name, "outside", "{name}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The command's refusals
 // ---------------------------------------------------------------------------
