@@ -151,7 +151,7 @@ fn the_driver_bridges_a_socket_pair_in_real_time() {
     let session = Session::new(&scenario, opts).unwrap();
     let (ours, theirs) = UnixDatagram::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
-    let mut driver = Driver::new(false).unwrap();
+    let driver = Driver::new(false).unwrap();
     let stop = driver.stop_handle();
     let (alerts_tx, alerts) = mpsc::channel();
     let started = SystemTime::now();
@@ -200,7 +200,7 @@ fn the_driver_bridges_a_socket_pair_in_real_time() {
         assert_eq!((spec.as_str(), scanner), ("scanlogd", CLIENT));
     });
     let run = session
-        .run(&mut driver, &ours, &mut |spec, sa| {
+        .run(driver, &ours, &mut |spec, sa| {
             let _ = alerts_tx.send((spec.to_string(), sa.alert.scanner));
         })
         .unwrap();
@@ -247,9 +247,9 @@ fn the_driver_stops_at_its_time_limit() {
     let session = Session::new(&scenario, opts).unwrap();
     let (ours, _theirs) = UnixDatagram::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
-    let mut driver = Driver::new(false).unwrap();
+    let driver = Driver::new(false).unwrap();
     let t0 = Instant::now();
-    let run = session.run(&mut driver, &ours, &mut |_, _| {}).unwrap();
+    let run = session.run(driver, &ours, &mut |_, _| {}).unwrap();
     let took = t0.elapsed();
     assert_eq!(run.stopped, Stopped::Limit);
     assert!(
@@ -432,6 +432,22 @@ fn root_unavailable(tools: &[&str]) -> Option<String> {
     None
 }
 
+/// A namespace for root test `test`, which needs `tools`; `None` (the reason
+/// written to the test output) where the machine does not allow it.
+fn root_namespace(test: &str, tools: &[&str], tag: &str) -> Option<Netns> {
+    if let Some(why) = root_unavailable(tools) {
+        skip(test, &why);
+        return None;
+    }
+    match Netns::create(tag) {
+        Ok(ns) => Some(ns),
+        Err(why) => {
+            skip(test, &format!("cannot create a network namespace: {why}"));
+            None
+        }
+    }
+}
+
 /// Runs `args` under `timeout` (SIGTERM after `secs`, SIGKILL 1 s later).
 fn run(args: &[&str], secs: u64) -> Output {
     Command::new("timeout")
@@ -586,6 +602,17 @@ impl Running {
         false
     }
 
+    /// Starts `scanbench live ARGS` and waits (at most 20 s) for its `ready` line.
+    fn ready(args: &[&str], limit_secs: u64) -> Running {
+        let mut r = Running::start(args, limit_secs);
+        assert!(
+            r.wait_for(Duration::from_secs(20), |l| l.starts_with("ready")),
+            "no ready line:\n{}",
+            r.text()
+        );
+        r
+    }
+
     /// Everything printed so far.
     fn drain(&mut self) -> &[String] {
         self.seen.extend(self.lines.try_iter());
@@ -642,16 +669,8 @@ fn alert_by(line: &str, detector: &str, who: Ipv4Addr) -> bool {
 #[test]
 fn curl_and_nmap_reach_the_simulated_server_through_a_tun_device() {
     const TEST: &str = "curl_and_nmap_reach_the_simulated_server_through_a_tun_device";
-    if let Some(why) = root_unavailable(&["curl", "nmap", "kill"]) {
-        skip(TEST, &why);
+    let Some(ns) = root_namespace(TEST, &["curl", "nmap", "kill"], "web") else {
         return;
-    }
-    let ns = match Netns::create("web") {
-        Ok(ns) => ns,
-        Err(why) => {
-            skip(TEST, &format!("cannot create a network namespace: {why}"));
-            return;
-        }
     };
     let dev = format!("sblvw{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
@@ -659,7 +678,7 @@ fn curl_and_nmap_reach_the_simulated_server_through_a_tun_device() {
     let web = example("web.toml");
     // The device is created here, down and unconfigured, and moved into the
     // namespace by hand, as docs/live.md shows.
-    let mut live = Running::start(
+    let mut live = Running::ready(
         &[
             web.to_str().unwrap(),
             "--tun",
@@ -671,11 +690,6 @@ fn curl_and_nmap_reach_the_simulated_server_through_a_tun_device() {
             pcap.to_str().unwrap(),
         ],
         110,
-    );
-    assert!(
-        live.wait_for(Duration::from_secs(20), |l| l.starts_with("ready")),
-        "no ready line:\n{}",
-        live.text()
     );
     for step in [
         vec!["ip", "link", "set", "dev", &dev, "netns", &ns.name],
@@ -800,23 +814,15 @@ fn curl_and_nmap_reach_the_simulated_server_through_a_tun_device() {
 #[test]
 fn a_real_kernel_answers_the_misconfigured_balancers_syn_ack_with_rst() {
     const TEST: &str = "a_real_kernel_answers_the_misconfigured_balancers_syn_ack_with_rst";
-    if let Some(why) = root_unavailable(&["curl", "kill"]) {
-        skip(TEST, &why);
+    let Some(ns) = root_namespace(TEST, &["curl", "kill"], "lb") else {
         return;
-    }
-    let ns = match Netns::create("lb") {
-        Ok(ns) => ns,
-        Err(why) => {
-            skip(TEST, &format!("cannot create a network namespace: {why}"));
-            return;
-        }
     };
     let dev = format!("sblvb{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("lb.pcap");
     let lb = example("balancer.toml");
     // scanbench moves and configures the device itself (--netns).
-    let mut live = Running::start(
+    let mut live = Running::ready(
         &[
             lb.to_str().unwrap(),
             "--tun",
@@ -829,11 +835,6 @@ fn a_real_kernel_answers_the_misconfigured_balancers_syn_ack_with_rst() {
             pcap.to_str().unwrap(),
         ],
         70,
-    );
-    assert!(
-        live.wait_for(Duration::from_secs(20), |l| l.starts_with("ready")),
-        "no ready line:\n{}",
-        live.text()
     );
     assert!(ns.has_link(&dev), "the device is in the namespace");
     // The VIP never answers from its own address: curl times out (28).

@@ -5,6 +5,7 @@
 
 use std::net::Ipv4Addr;
 
+use scanbench_sim::app::App;
 use scanbench_sim::app::syn_scan::{ScanSpec, SynScan, Timing};
 use scanbench_sim::app::top_ports::parse_ports;
 use scanbench_sim::app::web_server::{WebServer, WebServerSpec};
@@ -20,21 +21,7 @@ const SCANNER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 66);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 
 fn label(actor: &str, class: Class, cause: &str) -> Label {
-    Label {
-        actor: actor.into(),
-        class,
-        cause: cause.into(),
-    }
-}
-
-fn host(name: &str, addr: Ipv4Addr) -> HostSpec {
-    HostSpec {
-        name: name.into(),
-        addr,
-        prefix: 24,
-        ephemeral: (32768, 60999),
-        drop_ports: vec![],
-    }
+    Label::new(actor, class, cause)
 }
 
 /// A TCP segment from [`CLIENT`] to `dst`.
@@ -47,37 +34,49 @@ fn from_client(dst: Ipv4Addr, dst_port: u16, flags: u8, seq: u32, ack: u32) -> V
 
 struct World {
     net: Network,
+    edge: NodeId,
     outside: NodeId,
 }
 
-/// server (web on port 80) -- edge -- outside (198.18.0.0/15), a tap on the
-/// outside link.
-fn world() -> World {
-    let mut net = Network::new(7);
-    let s = net
-        .add_host(
-            host("server", SERVER),
-            label("server", Class::Benign, "serve"),
-        )
-        .unwrap();
-    let r = net.add_router("edge", vec![]).unwrap();
+/// An edge router with the outside (standing for `prefix`) hanging off it,
+/// a tap on the outside link.
+fn bare(seed: u64, prefix: Ipv4Cidr) -> World {
+    let mut net = Network::new(seed);
+    let edge = net.add_router("edge", vec![]).unwrap();
     let outside = net
         .add_external(
             "outside",
-            vec![Ipv4Cidr::new(Ipv4Addr::new(198, 18, 0, 0), 15)],
+            vec![prefix],
             label("external", Class::Benign, "external"),
         )
         .unwrap();
-    net.add_link(r, s, LinkSpec::default()).unwrap();
-    let l = net.add_link(outside, r, LinkSpec::default()).unwrap();
+    let l = net.add_link(outside, edge, LinkSpec::default()).unwrap();
     net.add_tap("outside", TapPoint::Link(l)).unwrap();
-    net.add_app(
-        s,
-        Box::new(WebServer::new(WebServerSpec::default())),
+    World { net, edge, outside }
+}
+
+/// Host `name` at `addr`, linked to the edge, running `app` labelled `l`.
+fn add_host(w: &mut World, name: &str, addr: Ipv4Addr, app: Box<dyn App>, l: Label) {
+    let h = w
+        .net
+        .add_host(HostSpec::new(name, addr), l.clone())
+        .unwrap();
+    w.net.add_link(w.edge, h, LinkSpec::default()).unwrap();
+    w.net.add_app(h, app, l).unwrap();
+}
+
+/// A web server (port 80) behind the edge, the outside 198.18.0.0/15.
+fn world() -> World {
+    let mut w = bare(7, Ipv4Cidr::new(Ipv4Addr::new(198, 18, 0, 0), 15));
+    let web = Box::new(WebServer::new(WebServerSpec::default()));
+    add_host(
+        &mut w,
+        "server",
+        SERVER,
+        web,
         label("server", Class::Benign, "serve"),
-    )
-    .unwrap();
-    World { net, outside }
+    );
+    w
 }
 
 type Seen = Vec<(Vec<u8>, String, String)>;
@@ -103,7 +102,9 @@ fn seq_ack(pkt: &[u8]) -> (u32, u32) {
 
 #[test]
 fn a_syn_from_outside_is_answered_and_comes_back_out() {
-    let World { mut net, outside } = world();
+    let World {
+        mut net, outside, ..
+    } = world();
     net.attach_outside(outside);
     let mut seen = Seen::new();
     net.run_until(Instant::from_millis(10), &mut recorder(&mut seen))
@@ -150,7 +151,9 @@ fn a_syn_from_outside_is_answered_and_comes_back_out() {
 
 #[test]
 fn an_unattached_outside_counts_and_discards() {
-    let World { mut net, outside } = world();
+    let World {
+        mut net, outside, ..
+    } = world();
     net.inject(
         outside,
         from_client(SERVER, 80, 0x02, 1, 0),
@@ -164,7 +167,9 @@ fn an_unattached_outside_counts_and_discards() {
 
 #[test]
 fn addresses_beyond_every_prefix_are_not_routed_outside() {
-    let World { mut net, outside } = world();
+    let World {
+        mut net, outside, ..
+    } = world();
     net.attach_outside(outside);
     // From a (claimed) outside address the prefixes do not cover: the
     // server answers, the edge has no route for the answer.
@@ -180,40 +185,28 @@ fn addresses_beyond_every_prefix_are_not_routed_outside() {
 
 #[test]
 fn a_reply_from_outside_inherits_the_simulated_scanners_label() {
-    let mut net = Network::new(3);
-    let a = net
-        .add_host(
-            host("scanner", SCANNER),
-            label("scanner", Class::Malicious, "scan"),
-        )
-        .unwrap();
-    let r = net.add_router("edge", vec![]).unwrap();
-    let outside = net
-        .add_external(
-            "outside",
-            vec![Ipv4Cidr::new(CLIENT, 32)],
-            label("external", Class::Benign, "external"),
-        )
-        .unwrap();
-    net.add_link(a, r, LinkSpec::default()).unwrap();
-    let l = net.add_link(outside, r, LinkSpec::default()).unwrap();
-    net.add_tap("outside", TapPoint::Link(l)).unwrap();
-    net.add_app(
-        a,
-        Box::new(SynScan::new(
-            ScanSpec {
-                targets: vec![CLIENT],
-                ports: parse_ports("22").unwrap(),
-                timing: Timing::parse("T4").unwrap(),
-                start: Instant::from_millis(1),
-                randomize: false,
-                repeat: 1,
-            },
-            stream(3, "app:scanner"),
-        )),
+    let mut w = bare(3, Ipv4Cidr::new(CLIENT, 32));
+    let scan = Box::new(SynScan::new(
+        ScanSpec {
+            targets: vec![CLIENT],
+            ports: parse_ports("22").unwrap(),
+            timing: Timing::parse("T4").unwrap(),
+            start: Instant::from_millis(1),
+            randomize: false,
+            repeat: 1,
+        },
+        stream(3, "app:scanner"),
+    ));
+    add_host(
+        &mut w,
+        "scanner",
+        SCANNER,
+        scan,
         label("scanner", Class::Malicious, "scan"),
-    )
-    .unwrap();
+    );
+    let World {
+        mut net, outside, ..
+    } = w;
     net.attach_outside(outside);
     let mut seen = Seen::new();
     net.run_until(Instant::from_millis(50), &mut recorder(&mut seen))
@@ -237,7 +230,9 @@ fn a_reply_from_outside_inherits_the_simulated_scanners_label() {
 
 #[test]
 fn the_outside_runs_no_apps_and_keeps_no_drop_log() {
-    let World { mut net, outside } = world();
+    let World {
+        mut net, outside, ..
+    } = world();
     let web = Box::new(WebServer::new(WebServerSpec::default()));
     assert!(
         net.add_app(outside, web, label("x", Class::Benign, "x"))
@@ -259,7 +254,7 @@ fn simulated_prefixes_are_host_subnets_and_lone_owned_addresses() {
         ("b", Ipv4Addr::new(198, 51, 100, 11), 25),
         ("c", Ipv4Addr::new(192, 0, 2, 7), 24),
     ] {
-        let mut h = host(name, addr);
+        let mut h = HostSpec::new(name, addr);
         h.prefix = prefix;
         net.add_host(h, label(name, Class::Benign, "host")).unwrap();
     }

@@ -19,11 +19,10 @@ use scanbench::report::short;
 use scanbench::scenario::Live;
 use scanbench::simulate::Outputs;
 use scanbench::{Format, Report, Scenario};
-use scanbench_capture::PcapFormat;
 use scanbench_detector::{Cidr, registry};
 use scanbench_sim::{Duration, units};
 
-use super::{print_summary, write_alert};
+use super::{CaptureFlags, print_summary, write_alert};
 
 /// `scanbench live`.
 #[derive(Args)]
@@ -65,12 +64,8 @@ pub struct LiveArgs {
     /// the wall-clock time.
     #[arg(long)]
     pcap: Option<PathBuf>,
-    /// Write labels (JSON lines) here; default: next to the capture.
-    #[arg(long)]
-    labels: Option<PathBuf>,
-    /// Write pcapng with per-packet label comments instead of classic pcap.
-    #[arg(long)]
-    pcapng: bool,
+    #[command(flatten)]
+    capture: CaptureFlags,
     /// Report format on standard output at the end; with any but `table`,
     /// the startup lines and alerts go to standard error.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -189,7 +184,7 @@ pub fn live(a: LiveArgs) -> anyhow::Result<ExitCode> {
     }
     // Signals are handled from before the device exists: a SIGTERM during
     // set-up stops the run at its first turn, cleanly.
-    let mut driver = Driver::new(true)?;
+    let driver = Driver::new(true)?;
     let tun = Tun::create(&a.tun)?;
     let ran = if a.no_configure {
         Vec::new()
@@ -198,12 +193,8 @@ pub fn live(a: LiveArgs) -> anyhow::Result<ExitCode> {
     };
     let outputs = Outputs {
         pcap: a.pcap.clone(),
-        labels: a.labels.clone(),
-        format: if a.pcapng {
-            PcapFormat::Pcapng { nanos: false }
-        } else {
-            PcapFormat::Pcap { nanos: false }
-        },
+        labels: a.capture.labels.clone(),
+        format: a.capture.format(a.pcap.as_deref()),
     };
     let opts = LiveOptions {
         seed,
@@ -220,7 +211,7 @@ pub fn live(a: LiveArgs) -> anyhow::Result<ExitCode> {
     };
     startup(&mut chatter, &a, &scenario, &table, &plan, &ran, &specs)?;
     let mut alert_error = None;
-    let result = session.run(&mut driver, &tun, &mut |spec, sa| {
+    let result = session.run(driver, &tun, &mut |spec, sa| {
         if let Err(e) = write_alert(&mut chatter, &short(spec), sa)
             && alert_error.is_none()
         {

@@ -11,6 +11,7 @@ use scanbench::evaluate::ScenarioRun;
 use scanbench::report::short;
 use scanbench::score::ScoredAlert;
 use scanbench::{RunSummary, Scenario};
+use scanbench_capture::PcapFormat;
 use scanbench_detector::Vantage;
 
 pub mod bench;
@@ -22,6 +23,32 @@ pub mod merge;
 pub mod replay;
 pub mod run;
 pub mod sweep;
+
+/// Labels file and capture format flags, shared by the commands that write captures.
+#[derive(clap::Args)]
+pub struct CaptureFlags {
+    /// Write labels (JSON lines) here; default: next to the capture.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Write pcapng with per-packet label comments instead of classic pcap.
+    #[arg(long)]
+    pub pcapng: bool,
+    /// Nanosecond timestamps (classic pcap or pcapng).
+    #[arg(long)]
+    pub nanos: bool,
+}
+
+impl CaptureFlags {
+    /// The capture format the flags ask for; a capture path ending in
+    /// `.pcapng` asks for pcapng without being told.
+    pub fn format(&self, pcap: Option<&Path>) -> PcapFormat {
+        match pcap {
+            Some(p) => PcapFormat::for_path(p, self.pcapng, self.nanos),
+            None if self.pcapng => PcapFormat::Pcapng { nanos: self.nanos },
+            None => PcapFormat::Pcap { nanos: self.nanos },
+        }
+    }
+}
 
 /// Detector specs from `--detectors` (joined by `+`), or the default suite.
 pub fn detector_specs(arg: &Option<String>) -> Vec<String> {

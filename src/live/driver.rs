@@ -148,12 +148,13 @@ impl Driver {
 
     /// Runs `net` in real time, its outside node `outside` bridged to
     /// `port`, for at most `limit`, feeding every tapped frame and the
-    /// clock's progress to `sink`. Returns why it stopped.
+    /// clock's progress to `sink`. Returns why it stopped. A driver runs
+    /// once: its poll (and signal handling) ends with it.
     ///
     /// # Errors
     /// The network refusing to start (a topology error), or the poll failing.
     pub fn run<S: Ticks>(
-        &mut self,
+        mut self,
         net: &mut Network,
         outside: NodeId,
         port: &dyn Port,
@@ -166,20 +167,6 @@ impl Driver {
             .registry()
             .register(&mut SourceFd(&fd), PORT, Interest::READABLE)
             .map_err(|e| LiveError::io("polling the device", e))?;
-        let result = self.turns(net, outside, port, limit, sink, stats);
-        let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
-        result
-    }
-
-    fn turns<S: Ticks>(
-        &mut self,
-        net: &mut Network,
-        outside: NodeId,
-        port: &dyn Port,
-        limit: Option<Duration>,
-        sink: &mut S,
-        stats: &mut PortStats,
-    ) -> crate::Result<Stopped> {
         net.attach_outside(outside);
         let end = limit.map(|d| Instant::ZERO + d);
         let start = WallClock::now();

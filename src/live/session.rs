@@ -111,7 +111,7 @@ impl<'s> Session<'s> {
     /// (the captures are flushed either way, up to the failure).
     pub fn run(
         mut self,
-        driver: &mut Driver,
+        driver: Driver,
         port: &dyn Port,
         on_alert: &mut dyn FnMut(&str, &ScoredAlert),
     ) -> Result<LiveRun> {
