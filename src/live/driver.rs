@@ -187,7 +187,7 @@ impl Driver {
                     Err(_) => stats.send_errors += 1,
                 }
             }
-            if now - last_tick >= TICK || stopped.is_some() {
+            if now - last_tick >= TICK {
                 sink.tick(now);
                 last_tick = now;
             }

@@ -65,7 +65,7 @@ impl<'s> Session<'s> {
     /// No `[live]` table, a bad detector spec, an output file that cannot be
     /// created, or a topology the simulator refuses.
     pub fn new(scenario: &'s Scenario, opts: LiveOptions) -> Result<Session<'s>> {
-        let mut built = scenario.build(opts.seed)?;
+        let built = scenario.build(opts.seed)?;
         let Some(outside) = built.outside else {
             return Err(LiveError::Config(format!(
                 "{}: no [live] table: add one naming the router the outside hangs off, \
@@ -75,9 +75,11 @@ impl<'s> Session<'s> {
             .into());
         };
         let set = DetectorSet::for_site(&opts.specs, &scenario.home_net)?;
-        // Start the network now, so a topology error names the file before
-        // anything runs.
-        built
+        // A throwaway copy, started, reports a topology error (a host with
+        // no link) with the file's name before anything runs; the real one
+        // starts with the driver, so its first frames reach the sinks.
+        scenario
+            .build(opts.seed)?
             .net
             .run_until(Instant::ZERO, &mut |_: &Frame<'_>| {})
             .map_err(|e| Error::Sim {
