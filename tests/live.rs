@@ -270,6 +270,63 @@ fn the_driver_stops_at_its_time_limit() {
 }
 
 #[test]
+fn what_the_simulation_sends_at_time_zero_leaves_and_is_captured() {
+    // A simulated client connects to the real side at 0 s: its SYN is the
+    // network's very first packet, on the client's link at 0 s, on the
+    // outside link 501 us later (latency 500 us, 1 us serialisation).
+    let toml = r#"
+seed = 1
+duration = "1m"
+[live]
+attach = "edge"
+[[host]]
+name = "client"
+addr = "198.51.100.20"
+[[router]]
+name = "edge"
+[[link]]
+between = ["edge", "client"]
+[[tap]]
+name = "client"
+link = ["edge", "client"]
+[[http-client]]
+host = "client"
+server = "198.18.0.1"
+"#;
+    let scenario = Scenario::parse(Path::new("zero.toml"), toml.to_string()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("zero.pcap");
+    let opts = LiveOptions {
+        outputs: Outputs {
+            pcap: Some(pcap.clone()),
+            ..Outputs::default()
+        },
+        limit: Some(scanbench_sim::Duration::from_secs(30)),
+        ..LiveOptions::default()
+    };
+    let session = Session::new(&scenario, opts).unwrap();
+    let (ours, theirs) = UnixDatagram::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    let driver = Driver::new(false).unwrap();
+    let stop = driver.stop_handle();
+    let client = std::thread::spawn(move || {
+        let got = recv(&theirs, Duration::from_secs(5));
+        stop.stop();
+        let s = seg(&got.expect("the client's SYN")).expect("TCP");
+        assert_eq!((s.dst, s.dport, s.flags), (CLIENT, 80, 0x02));
+    });
+    let run = session.run(driver, &ours, &mut |_, _| {}).unwrap();
+    client.join().expect("the SYN left");
+    assert_eq!(run.port.sent, 1);
+    // Virtual-time stamps (no wall clock asked for).
+    for (tap, at) in [("client", 0), ("outside", 501)] {
+        let got = frames(&dir.path().join(format!("zero.{tap}.pcap")));
+        assert_eq!(got.len(), 1, "tap {tap}: the SYN");
+        assert_eq!(got[0].0, at, "tap {tap}");
+    }
+}
+
+#[test]
 fn the_examples_are_plain_simulations_too() {
     // In `run`, the outside is silent: nothing comes from it, and what is
     // routed to it (the scanner's probes) is counted and dropped.
