@@ -64,6 +64,19 @@ impl DetectorSet {
         })
     }
 
+    /// Builds every spec for a site whose networks are `home_net` (given to
+    /// each detector with a home-network parameter its spec leaves unset).
+    ///
+    /// # Errors
+    /// As [`DetectorSet::new`].
+    pub fn for_site(specs: &[String], home_net: &[Cidr]) -> Result<Self> {
+        let configured: Vec<String> = specs
+            .iter()
+            .map(|s| with_home_net(s, home_net))
+            .collect::<Result<_>>()?;
+        DetectorSet::new(&configured)
+    }
+
     /// Full configuration text of detector `i`.
     pub fn config(&self, i: usize) -> &str {
         &self.instances[i].config
@@ -120,6 +133,15 @@ impl DetectorSet {
     /// 5 s check interval, Zeek's 5 s attempt delay and 5 min inactivity
     /// timeout) still report.
     pub const DRAIN: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(600);
+
+    /// Runs the timers due by `at` (a live sensor's clock moving on while no
+    /// packet arrives); `at` must not go backwards.
+    pub fn flush(&mut self, at: Instant) {
+        self.last = self.last.max(at);
+        for (i, inst) in self.instances.iter_mut().enumerate() {
+            inst.detector.flush(self.last, &mut self.alerts[i]);
+        }
+    }
 
     /// Runs pending timers at the end of the input (plus [`Self::DRAIN`]).
     pub fn finish(&mut self, at: Instant) {

@@ -55,6 +55,10 @@ pub enum Error {
     /// A plot could not be drawn.
     #[error("drawing a plot: {0}")]
     Plot(String),
+    /// Live mode cannot start or stopped on a failure.
+    #[cfg(feature = "live")]
+    #[error(transparent)]
+    Live(#[from] crate::live::LiveError),
 }
 
 impl From<scanbench_capture::Error> for Error {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use scanbench_detector::{Instant, Vantage};
 use scanbench_sim::Frame;
 
-use crate::detect::{DetectorSet, with_home_net};
+use crate::detect::DetectorSet;
 use crate::error::Result;
 use crate::scenario::Scenario;
 use crate::score::{Score, ScoredAlert, explain, score};
@@ -62,14 +62,31 @@ impl ScenarioRun {
 }
 
 /// Feeds the sensor taps to the detectors and the truth recorder.
-struct Sensors<'a> {
-    set: &'a mut DetectorSet,
-    truth: &'a mut GroundTruth,
+pub(crate) struct Sensors<'a> {
+    pub(crate) set: &'a mut DetectorSet,
+    pub(crate) truth: &'a mut GroundTruth,
     wire: Option<usize>,
     drop_log: Option<usize>,
     counts: Vec<u64>,
     /// Sees every frame of every tap too (`explain` records them).
     also: &'a mut dyn TapObserver,
+}
+
+impl<'a> Sensors<'a> {
+    pub(crate) fn new(
+        set: &'a mut DetectorSet,
+        truth: &'a mut GroundTruth,
+        also: &'a mut dyn TapObserver,
+    ) -> Self {
+        Sensors {
+            set,
+            truth,
+            wire: None,
+            drop_log: None,
+            counts: Vec::new(),
+            also,
+        }
+    }
 }
 
 impl TapObserver for Sensors<'_> {
@@ -125,22 +142,11 @@ pub fn evaluate_observed(
     outputs: &Outputs,
     also: &mut dyn TapObserver,
 ) -> Result<ScenarioRun> {
-    let configured: Vec<String> = specs
-        .iter()
-        .map(|s| with_home_net(s, &scenario.home_net))
-        .collect::<Result<_>>()?;
-    let mut set = DetectorSet::new(&configured)?;
+    let mut set = DetectorSet::for_site(specs, &scenario.home_net)?;
     let mut truth = GroundTruth::new(scenario.malicious_addrs());
     truth.duration_us = scenario.duration.total_micros();
     let (summary, wire, drop_log) = {
-        let mut sensors = Sensors {
-            set: &mut set,
-            truth: &mut truth,
-            wire: None,
-            drop_log: None,
-            counts: Vec::new(),
-            also,
-        };
+        let mut sensors = Sensors::new(&mut set, &mut truth, also);
         let summary = simulate(scenario, seed, outputs, &mut sensors)?;
         (summary, sensors.wire, sensors.drop_log)
     };

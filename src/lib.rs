@@ -10,7 +10,9 @@
 //! Modules: [`scenario`] (TOML -> network), [`simulate`] (run + outputs),
 //! [`capture`] (pcap/pcapng writing and reading, labels), [`scanbench_sim::units`] (durations, bandwidths),
 //! [`error`], [`sweep`] (detector parameters over a grid), [`shard`] (sliced
-//! runs and their merge), [`parallel`] (jobs on threads, results in order).
+//! runs and their merge), [`parallel`] (jobs on threads, results in order);
+//! with the `live` feature (on by default), `live` (the simulated network
+//! bridged to a TUN device, in real time).
 
 pub mod bench;
 pub mod bench_replay;
@@ -21,6 +23,8 @@ pub mod error;
 pub mod evaluate;
 pub mod explain;
 pub mod fanout;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod parallel;
 pub mod replay;
 pub mod report;

@@ -35,6 +35,10 @@ enum Command {
     Sweep(cli::sweep::SweepArgs),
     /// Merge the JSON reports of `--shard K/N` runs into one (see docs/scale-out.md).
     Merge(cli::merge::MergeArgs),
+    /// Bridge a scenario's network to a TUN device, in real time, so real
+    /// tools (nmap, curl, an IDS) can talk to it (see docs/live.md; needs root).
+    #[cfg(feature = "live")]
+    Live(cli::live::LiveArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
         Command::Explain(a) => cli::explain::explain(a),
         Command::Sweep(a) => cli::sweep::sweep(a),
         Command::Merge(a) => cli::merge::merge(a),
+        #[cfg(feature = "live")]
+        Command::Live(a) => cli::live::live(a),
     };
     match result {
         Ok(code) => code,

@@ -251,6 +251,105 @@ fn open_sinks(
     Ok(sinks)
 }
 
+/// The sinks of every tap: its fingerprint, its capture and labels files
+/// (when asked for) and its counters, fed frame by frame.
+pub struct TapSinks {
+    sinks: Vec<TapSink>,
+}
+
+impl TapSinks {
+    /// Sinks for taps named `taps` (by tap id), creating the files `outputs`
+    /// asks for; if one cannot be created, none is left behind.
+    ///
+    /// # Errors
+    /// A file that cannot be created, or several taps for standard output.
+    pub fn create(taps: &[String], outputs: &Outputs) -> Result<Self> {
+        let mut created = Vec::new();
+        match open_sinks(taps, outputs, &mut created) {
+            Ok(sinks) => Ok(TapSinks { sinks }),
+            Err(e) => {
+                // Nothing was written yet: leave no header-only file behind.
+                for p in &created {
+                    let _ = std::fs::remove_file(p);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Records one frame on its tap. A write error is kept and returned by
+    /// [`TapSinks::finish`]; that tap's files get nothing more.
+    pub fn frame(&mut self, f: &Frame<'_>) {
+        let s = &mut self.sinks[f.tap.0 as usize];
+        let frame_no = s.summary.frames;
+        s.summary.frames += 1;
+        *s.summary
+            .by_cause
+            .entry((f.label.class.to_string(), f.label.cause.clone()))
+            .or_default() += 1;
+        let _ = s.hash.write_frame(f.at, f.bytes, None);
+        if s.error.is_some() {
+            return;
+        }
+        if let Some((path, w)) = &mut s.pcap {
+            let comment = f.label.to_string();
+            if let Err(e) = w.write_frame(f.at, f.bytes, Some(&comment)) {
+                s.error = Some(Error::Io {
+                    path: path.clone(),
+                    source: e,
+                });
+            }
+        }
+        if let Some((path, w)) = &mut s.labels
+            && let Err(e) = w.write_all(label_line(frame_no, &s.summary.name, f).as_bytes())
+        {
+            s.error = Some(Error::Io {
+                path: path.clone(),
+                source: e,
+            });
+        }
+    }
+
+    /// Flushes every file and returns the taps' summaries.
+    ///
+    /// # Errors
+    /// The first write error of any tap.
+    pub fn finish(self) -> Result<Vec<TapSummary>> {
+        let mut taps = Vec::new();
+        for mut s in self.sinks {
+            if let Some(e) = s.error.take() {
+                return Err(e);
+            }
+            let h = s.hash.finish().expect("hashing never fails");
+            s.summary.sha256 = hex(&h.hash.finalize());
+            if let Some((path, w)) = s.pcap {
+                // `finish` flushes through the hasher into the file's buffer.
+                let mut out = w.finish().map_err(|e| Error::Io {
+                    path: path.clone(),
+                    source: e,
+                })?;
+                out.flush().map_err(|e| Error::Io {
+                    path: path.clone(),
+                    source: e,
+                })?;
+                s.summary.capture_sha256 = Some(hex(&out.hash.finalize()));
+                if !is_stdio(&path) {
+                    s.summary.files.push(path);
+                }
+            }
+            if let Some((path, mut w)) = s.labels {
+                w.flush().map_err(|e| Error::Io {
+                    path: path.clone(),
+                    source: e,
+                })?;
+                s.summary.files.push(path);
+            }
+            taps.push(s.summary);
+        }
+        Ok(taps)
+    }
+}
+
 /// Simulates `scenario` with `seed`, writing `outputs` and feeding `observer`.
 ///
 /// # Errors
@@ -263,51 +362,13 @@ pub fn simulate(
     observer: &mut dyn TapObserver,
 ) -> Result<RunSummary> {
     let mut built = scenario.build(seed)?;
-    let mut created = Vec::new();
-    let sinks = match open_sinks(&built.taps, outputs, &mut created) {
-        Ok(sinks) => sinks,
-        Err(e) => {
-            // Nothing was written yet: leave no header-only file behind.
-            for p in &created {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(e);
-        }
-    };
-    let mut sinks = sinks;
+    let mut sinks = TapSinks::create(&built.taps, outputs)?;
     observer.sensors(built.sensor, built.drop_log_sensor);
     let end = Instant::ZERO + scenario.duration;
     {
         let mut sink = |f: &Frame<'_>| {
-            let i = f.tap.0 as usize;
-            let s = &mut sinks[i];
-            let frame_no = s.summary.frames;
-            s.summary.frames += 1;
-            *s.summary
-                .by_cause
-                .entry((f.label.class.to_string(), f.label.cause.clone()))
-                .or_default() += 1;
-            let _ = s.hash.write_frame(f.at, f.bytes, None);
-            if s.error.is_none() {
-                if let Some((path, w)) = &mut s.pcap {
-                    let comment = f.label.to_string();
-                    if let Err(e) = w.write_frame(f.at, f.bytes, Some(&comment)) {
-                        s.error = Some(Error::Io {
-                            path: path.clone(),
-                            source: e,
-                        });
-                    }
-                }
-                if let Some((path, w)) = &mut s.labels
-                    && let Err(e) = w.write_all(label_line(frame_no, &s.summary.name, f).as_bytes())
-                {
-                    s.error = Some(Error::Io {
-                        path: path.clone(),
-                        source: e,
-                    });
-                }
-            }
-            observer.frame(i, f);
+            sinks.frame(f);
+            observer.frame(f.tap.0 as usize, f);
         };
         built
             .net
@@ -317,42 +378,11 @@ pub fn simulate(
                 source: e,
             })?;
     }
-    let mut taps = Vec::new();
-    for mut s in sinks {
-        if let Some(e) = s.error.take() {
-            return Err(e);
-        }
-        let h = s.hash.finish().expect("hashing never fails");
-        s.summary.sha256 = hex(&h.hash.finalize());
-        if let Some((path, w)) = s.pcap {
-            // `finish` flushes through the hasher into the file's buffer.
-            let mut out = w.finish().map_err(|e| Error::Io {
-                path: path.clone(),
-                source: e,
-            })?;
-            out.flush().map_err(|e| Error::Io {
-                path: path.clone(),
-                source: e,
-            })?;
-            s.summary.capture_sha256 = Some(hex(&out.hash.finalize()));
-            if !is_stdio(&path) {
-                s.summary.files.push(path);
-            }
-        }
-        if let Some((path, mut w)) = s.labels {
-            w.flush().map_err(|e| Error::Io {
-                path: path.clone(),
-                source: e,
-            })?;
-            s.summary.files.push(path);
-        }
-        taps.push(s.summary);
-    }
     Ok(RunSummary {
         scenario: scenario.name.clone(),
         seed,
         duration: scenario.duration,
-        taps,
+        taps: sinks.finish()?,
         fabric: built.net.stats().clone(),
         apps: built.net.app_stats(),
     })

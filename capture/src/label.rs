@@ -63,6 +63,15 @@ impl fmt::Display for Label {
 }
 
 impl Label {
+    /// A label from its three parts.
+    pub fn new(actor: &str, class: Class, cause: &str) -> Label {
+        Label {
+            actor: actor.to_string(),
+            class,
+            cause: cause.to_string(),
+        }
+    }
+
     /// Parses a pcapng comment written by scanbench (`actor=A class=C
     /// cause=K`, the `Display` form); `None` for any other comment.
     pub fn from_comment(comment: &str) -> Option<Label> {

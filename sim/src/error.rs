@@ -26,21 +26,26 @@ pub enum Error {
         /// High end.
         hi: u16,
     },
-    /// An app placed on a router.
-    #[error("`{0}` is a router, not a host")]
+    /// An app placed on a router or the outside node.
+    #[error("`{0}` is not a host: only hosts run applications")]
     NotAHost(String),
-    /// A drop-log tap on a host.
-    #[error("`{0}` is a host, not a router: only routers keep drop logs")]
+    /// A drop-log tap on a host or the outside node.
+    #[error("`{0}` is not a router: only routers keep drop logs")]
     NotARouter(String),
     /// A link from a node to itself.
     #[error("link from `{0}` to itself")]
     SelfLink(String),
-    /// A second link on a host.
-    #[error("host `{0}` already has a link (hosts have one interface; put a router between)")]
+    /// A second link on a host (or on the outside node).
+    #[error(
+        "`{0}` already has a link (hosts and the outside have one interface; put a router between)"
+    )]
     HostHasLink(String),
-    /// A host with no link.
-    #[error("host `{0}` has no link")]
+    /// A host (or the outside node) with no link.
+    #[error("`{0}` has no link")]
     HostHasNoLink(String),
+    /// An outside node that stands for no address.
+    #[error("outside node `{0}` has no prefix: name the addresses it stands for")]
+    NoOutsidePrefix(String),
 }
 
 /// Result with [`Error`].

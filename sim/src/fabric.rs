@@ -27,6 +27,9 @@ use crate::middlebox::{Action, Middlebox, MiddleboxCtx, Packet};
 use crate::queue::{Due, EventQueue, InFlight};
 use crate::rng::stream;
 
+mod external;
+use external::External;
+
 /// Index of a node (host or router).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub u32);
@@ -87,6 +90,8 @@ struct Router {
 enum NodeKind {
     Host(Box<Host>),
     Router(Router),
+    /// Everything beyond the simulation (see [`external`]).
+    External(External),
 }
 
 struct Node {
@@ -199,6 +204,8 @@ pub struct Network {
     running: Vec<NodeId>,
     stats: FabricStats,
     finished: bool,
+    /// The outside nodes, in creation order.
+    externals: Vec<NodeId>,
 }
 
 impl Network {
@@ -221,6 +228,7 @@ impl Network {
             running: Vec::new(),
             stats: FabricStats::default(),
             finished: false,
+            externals: Vec::new(),
         }
     }
 
@@ -336,7 +344,7 @@ impl Network {
                 h.apps.push(AppSlot { app, label });
                 Ok(())
             }
-            NodeKind::Router(_) => Err(Error::NotAHost(node.name.clone())),
+            NodeKind::Router(_) | NodeKind::External(_) => Err(Error::NotAHost(node.name.clone())),
         }
     }
 
@@ -347,7 +355,8 @@ impl Network {
         }
         for n in [a, b] {
             let node = &self.nodes[n.0 as usize];
-            if matches!(node.kind, NodeKind::Host(_)) && !node.ports.is_empty() {
+            let one_link = matches!(node.kind, NodeKind::Host(_) | NodeKind::External(_));
+            if one_link && !node.ports.is_empty() {
                 return Err(Error::HostHasLink(node.name.clone()));
             }
         }
@@ -420,12 +429,11 @@ impl Network {
                         }
                     }
                 }
+                NodeKind::External(_) => {}
             }
         }
         for (i, n) in self.nodes.iter().enumerate() {
-            if let NodeKind::Host(_) = n.kind
-                && n.ports.is_empty()
-            {
+            if matches!(n.kind, NodeKind::Host(_) | NodeKind::External(_)) && n.ports.is_empty() {
                 return Err(Error::HostHasNoLink(self.nodes[i].name.clone()));
             }
         }
@@ -435,6 +443,8 @@ impl Network {
         for (addr, owner) in owners {
             let start = match self.nodes[owner.0 as usize].kind {
                 NodeKind::Router(_) => owner,
+                // Outside nodes own prefixes, not addresses: see below.
+                NodeKind::External(_) => continue,
                 NodeKind::Host(_) => {
                     // A host has exactly one link; it does not forward, so the
                     // search goes on only from the neighbour, if that is a router.
@@ -460,6 +470,7 @@ impl Network {
                 self.nodes[node.0 as usize].routes.insert(addr, route);
             }
         }
+        self.compute_outside_routes();
         Ok(())
     }
 
@@ -565,6 +576,7 @@ impl Network {
                         self.ready.insert(node);
                     }
                     NodeKind::Router(_) => self.router_timer(node, sink),
+                    NodeKind::External(_) => {}
                 },
                 Due::Resume(slot) => {
                     let (node, pkt) = self.delayed[slot as usize]
@@ -587,6 +599,12 @@ impl Network {
             }
             h.deliver(pkt.bytes);
             self.ready.insert(node);
+            return;
+        }
+        if let NodeKind::External(x) = &mut self.nodes[node.0 as usize].kind {
+            if let Some(buf) = x.receive(pkt) {
+                self.pool.put(buf);
+            }
             return;
         }
         let l = &self.links[from.0 as usize];
@@ -703,9 +721,9 @@ impl Network {
         };
         let dst = ip.dst_addr();
         let ttl = ip.hop_limit();
-        let n = &mut self.nodes[node.0 as usize];
-        let Some(&(link, side)) = n.routes.get(&dst) else {
-            if let NodeKind::Router(r) = &mut n.kind {
+        let found = self.nodes[node.0 as usize].routes.get(&dst).copied();
+        let Some((link, side)) = found.or_else(|| self.outside_route(node, dst)) else {
+            if let NodeKind::Router(r) = &mut self.nodes[node.0 as usize].kind {
                 r.no_route += 1;
             }
             self.stats.no_route += 1;
@@ -741,15 +759,7 @@ impl Network {
                         .get(&t.src_port)
                         .copied()
                         .unwrap_or(h.default_label);
-                    if t.opens {
-                        self.flows.set(&t, own, now);
-                        own
-                    } else if let Some(l) = self.flows.get(&t, now) {
-                        l
-                    } else {
-                        self.flows.set(&t, own, now);
-                        own
-                    }
+                    self.flows.label_sent(&t, own, now)
                 }
                 None => h.default_label,
             };
@@ -809,6 +819,9 @@ impl Network {
                             vec![("no_route", r.no_route)],
                         ));
                     }
+                }
+                NodeKind::External(x) => {
+                    out.push((n.name.clone(), "outside".to_string(), x.stats()));
                 }
             }
         }

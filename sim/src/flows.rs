@@ -138,6 +138,19 @@ impl FlowLabels {
         }
     }
 
+    /// The label of packet `t` sent by a node whose own label for it is
+    /// `own`: a packet that opens a connection starts a flow with `own`; any
+    /// other packet belongs to its flow (or starts one with `own`).
+    pub(crate) fn label_sent(&mut self, t: &Tuple, own: LabelId, now: Instant) -> LabelId {
+        if !t.opens
+            && let Some(l) = self.get(t, now)
+        {
+            return l;
+        }
+        self.set(t, own, now);
+        own
+    }
+
     pub(crate) fn set_if_absent(&mut self, t: &Tuple, label: LabelId, now: Instant) {
         if self.get(t, now).is_none() {
             self.set(t, label, now);

@@ -31,6 +31,20 @@ pub struct HostSpec {
     pub drop_ports: Vec<u16>,
 }
 
+impl HostSpec {
+    /// Host `name` at `addr` with the defaults of a scenario file: a /24,
+    /// Linux's ephemeral port range, no dropped ports.
+    pub fn new(name: &str, addr: Ipv4Addr) -> HostSpec {
+        HostSpec {
+            name: name.to_string(),
+            addr,
+            prefix: 24,
+            ephemeral: crate::ports::LINUX_RANGE,
+            drop_ports: Vec::new(),
+        }
+    }
+}
+
 pub(crate) struct AppSlot {
     pub app: Box<dyn App>,
     pub label: LabelId,

@@ -4,7 +4,9 @@
 //! Layers:
 //! - [`fabric`]: the [`Network`]: hosts, routers, links, taps, one event queue
 //!   ordered by (virtual time, insertion order). The clock jumps to the next
-//!   event; it never ticks.
+//!   event; it never ticks. An optional outside node stands for the world
+//!   beyond the simulation (silent in a simulated run; a TUN device in
+//!   `scanbench live`).
 //! - [`host`]: one smoltcp interface per host (Medium::Ip, its own seed), with
 //!   [`app`]lications: web server, HTTP client and poller, SYN and connect scanners.
 //! - [`link`]: latency, jitter, loss, bandwidth, per-direction seeded streams.

@@ -9,16 +9,46 @@ use anyhow::{Context, bail};
 use scanbench::detect::default_suite;
 use scanbench::evaluate::ScenarioRun;
 use scanbench::report::short;
+use scanbench::score::ScoredAlert;
 use scanbench::{RunSummary, Scenario};
+use scanbench_capture::PcapFormat;
 use scanbench_detector::Vantage;
 
 pub mod bench;
 pub mod explain;
 pub mod list;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod merge;
 pub mod replay;
 pub mod run;
 pub mod sweep;
+
+/// Labels file and capture format flags, shared by the commands that write captures.
+#[derive(clap::Args)]
+pub struct CaptureFlags {
+    /// Write labels (JSON lines) here; default: next to the capture.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Write pcapng with per-packet label comments instead of classic pcap.
+    #[arg(long)]
+    pub pcapng: bool,
+    /// Nanosecond timestamps (classic pcap or pcapng).
+    #[arg(long)]
+    pub nanos: bool,
+}
+
+impl CaptureFlags {
+    /// The capture format the flags ask for; a capture path ending in
+    /// `.pcapng` asks for pcapng without being told.
+    pub fn format(&self, pcap: Option<&Path>) -> PcapFormat {
+        match pcap {
+            Some(p) => PcapFormat::for_path(p, self.pcapng, self.nanos),
+            None if self.pcapng => PcapFormat::Pcapng { nanos: self.nanos },
+            None => PcapFormat::Pcap { nanos: self.nanos },
+        }
+    }
+}
 
 /// Detector specs from `--detectors` (joined by `+`), or the default suite.
 pub fn detector_specs(arg: &Option<String>) -> Vec<String> {
@@ -220,6 +250,35 @@ fn fmt_duration(us: u64) -> String {
     }
 }
 
+/// One alert of detector `name` (short form), with the causes of its packets.
+pub fn write_alert(w: &mut dyn Write, name: &str, sa: &ScoredAlert) -> std::io::Result<()> {
+    let al = &sa.alert;
+    writeln!(
+        w,
+        "  [{name}] t={:.6}s {} {} -> {}: {}",
+        al.time.total_micros() as f64 / 1e6,
+        al.kind,
+        al.scanner,
+        al.victim.map_or_else(|| "*".to_string(), |v| v.to_string()),
+        // Multi-line log entries (Snort's) stay under their alert.
+        al.evidence.log_line.replace('\n', "\n      ")
+    )?;
+    if !sa.causes.is_empty() {
+        let causes: Vec<String> = sa
+            .causes
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}/{} x{}",
+                    c.label.actor, c.label.class, c.label.cause, c.packets
+                )
+            })
+            .collect();
+        writeln!(w, "      caused by: {}", causes.join(", "))?;
+    }
+    Ok(())
+}
+
 /// Prints the first alerts of each detector with the causes of their packets:
 /// why each alert fired.
 pub fn print_alerts(w: &mut dyn Write, run: &ScenarioRun) -> std::io::Result<()> {
@@ -238,30 +297,7 @@ pub fn print_alerts(w: &mut dyn Write, run: &ScenarioRun) -> std::io::Result<()>
             continue;
         }
         for sa in d.alerts.iter().take(SHOWN) {
-            let al = &sa.alert;
-            writeln!(
-                w,
-                "  [{name}] t={:.6}s {} {} -> {}: {}",
-                al.time.total_micros() as f64 / 1e6,
-                al.kind,
-                al.scanner,
-                al.victim.map_or_else(|| "*".to_string(), |v| v.to_string()),
-                // Multi-line log entries (Snort's) stay under their alert.
-                al.evidence.log_line.replace('\n', "\n      ")
-            )?;
-            if !sa.causes.is_empty() {
-                let causes: Vec<String> = sa
-                    .causes
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{} {}/{} x{}",
-                            c.label.actor, c.label.class, c.label.cause, c.packets
-                        )
-                    })
-                    .collect();
-                writeln!(w, "      caused by: {}", causes.join(", "))?;
-            }
+            write_alert(w, &name, sa)?;
         }
         if d.alerts.len() > SHOWN {
             writeln!(w, "  [{name}] ... {} more alerts", d.alerts.len() - SHOWN)?;

@@ -14,9 +14,8 @@ use scanbench::report::{json, junit};
 use scanbench::shard::{self, Shard};
 use scanbench::simulate::Outputs;
 use scanbench::{Format, Report, Scenario, evaluate};
-use scanbench_capture::PcapFormat;
 
-use super::{Progress, detector_specs, load_scenarios, print_alerts, print_summary};
+use super::{CaptureFlags, Progress, detector_specs, load_scenarios, print_alerts, print_summary};
 
 /// Exit code when `--check` finds a scenario expectation violated.
 pub const EXIT_EXPECTATION_FAILED: u8 = 3;
@@ -50,15 +49,8 @@ pub struct RunArgs {
     /// `-` is standard output. A `.pcapng` name writes pcapng.
     #[arg(long)]
     pcap: Option<PathBuf>,
-    /// Write labels (JSON lines) here; default: next to the capture.
-    #[arg(long)]
-    labels: Option<PathBuf>,
-    /// Write pcapng with per-packet label comments instead of classic pcap.
-    #[arg(long)]
-    pcapng: bool,
-    /// Nanosecond timestamps (classic pcap or pcapng).
-    #[arg(long)]
-    nanos: bool,
+    #[command(flatten)]
+    capture: CaptureFlags,
     /// Skip detectors: simulate and write captures only.
     #[arg(long)]
     no_detectors: bool,
@@ -95,11 +87,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         bail!("--pcap names one capture; with several scenarios or seeds use --out DIR");
     }
     // `--pcap x.pcapng` writes pcapng without being told; `--nanos` applies to both.
-    let format = match &a.pcap {
-        Some(p) => PcapFormat::for_path(p, a.pcapng, a.nanos),
-        None if a.pcapng => PcapFormat::Pcapng { nanos: a.nanos },
-        None => PcapFormat::Pcap { nanos: a.nanos },
-    };
+    let format = a.capture.format(a.pcap.as_deref());
     // `--pcap -`: the capture owns standard output, everything else goes to stderr.
     let pcap_on_stdout = a.pcap.as_deref().is_some_and(scanbench::simulate::is_stdio);
     let mut specs = if a.no_detectors {
@@ -143,7 +131,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
                 seed,
                 outputs: Outputs {
                     pcap,
-                    labels: a.labels.clone(),
+                    labels: a.capture.labels.clone(),
                     format,
                 },
             });

@@ -10,7 +10,7 @@ use scanbench_sim::app::web_server::{WebServer, WebServerSpec};
 use scanbench_sim::middlebox::{Middlebox, Perimeter};
 use scanbench_sim::rng::stream;
 use scanbench_sim::{
-    Class, Duration, HostSpec, Instant, Label, LinkSpec, Network, TapPoint, units,
+    Class, Duration, HostSpec, Instant, Label, LinkSpec, Network, NodeId, TapPoint, units,
 };
 use toml::Spanned;
 
@@ -30,6 +30,8 @@ pub struct Built {
     pub sensor: Option<usize>,
     /// The tap drop-log detectors read.
     pub drop_log_sensor: Option<usize>,
+    /// The outside node (`[live]`), whose link is the last tap.
+    pub outside: Option<NodeId>,
 }
 
 impl Scenario {
@@ -205,6 +207,10 @@ impl Scenario {
             net.add_link(na, nb, spec)
                 .map_err(|e| self.err(sp, "between", e.to_string()))?;
         }
+        let outside = match &self.live {
+            Some(live) => Some(self.add_outside(&mut net, live)?),
+            None => None,
+        };
         for w in &f.web_servers {
             let h = self.node(&net, &w.host, "host")?;
             let d = WebServerSpec::default();
@@ -303,6 +309,10 @@ impl Scenario {
                 .map_err(|e| self.err(t.name.span(), "tap", e.to_string()))?;
             taps.push(t.name.get_ref().clone());
         }
+        if let (Some(live), Some(node)) = (&self.live, outside) {
+            self.add_outside_tap(&mut net, live, node)?;
+            taps.push(live.name.clone());
+        }
         let find_tap = |s: &Spanned<String>, field: &str| {
             taps.iter().position(|t| t == s.get_ref()).ok_or_else(|| {
                 self.err(
@@ -328,6 +338,7 @@ impl Scenario {
             drop_log_taps,
             sensor,
             drop_log_sensor,
+            outside,
         })
     }
 }

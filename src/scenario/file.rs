@@ -62,6 +62,29 @@ pub struct ScenarioFile {
     /// Long-lived sessions with idle gaps.
     #[serde(default, rename = "session")]
     pub sessions: Vec<SessionFile>,
+    /// Where the world beyond the simulation attaches (`scanbench live`).
+    pub live: Option<LiveFile>,
+}
+
+/// `[live]`: the outside node, the world beyond the simulation. In
+/// `scanbench live` its link is the TUN device; in a simulated run it is
+/// silent. See `docs/live.md`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveFile {
+    /// The router the outside is linked to.
+    pub attach: Spanned<String>,
+    /// Name of the outside node and of the tap on its link (default `outside`).
+    pub name: Option<Spanned<String>>,
+    /// Addresses beyond the simulation, reached through the outside link
+    /// (CIDR; default `["198.18.0.0/15"]`).
+    pub outside: Option<Spanned<Vec<String>>>,
+    /// One-way latency of the outside link (default 500us).
+    pub latency: Option<Spanned<String>>,
+    /// Ground truth of packets from outside that open a flow (default actor
+    /// `external`, class benign, cause `external`).
+    #[serde(default)]
+    pub label: LabelFile,
 }
 
 /// `[[host]]`.

@@ -4,7 +4,8 @@
 //! - [`file`]: the serde form (unknown fields rejected, spans kept);
 //! - [`fields`]: value checks that name the file, line and field;
 //! - [`build`]: the validated file turned into a [`scanbench_sim::Network`];
-//! - [`expect`]: the `[[expect]]` claims a scenario makes about verdicts.
+//! - [`expect`]: the `[[expect]]` claims a scenario makes about verdicts;
+//! - [`live`]: the `[live]` table, where the world beyond the simulation attaches.
 //!
 //! [`Scenario::load`] parses and validates, building the network once so that
 //! every reference and value is checked before anything runs.
@@ -21,11 +22,13 @@ pub mod build;
 pub mod expect;
 mod fields;
 pub mod file;
+pub mod live;
 pub mod switch;
 
 pub use build::Built;
 pub use expect::Expectation;
 use file::{LabelFile, ScenarioFile};
+pub use live::Live;
 pub use switch::{Switch, Switches};
 
 /// A loaded, validated scenario.
@@ -48,6 +51,8 @@ pub struct Scenario {
     /// Counterfactual switches every build applies (none as loaded; see
     /// [`Scenario::with_switches`]).
     pub switches: Switches,
+    /// Where the outside attaches (`[live]`), if the file says.
+    pub live: Option<Live>,
     file: ScenarioFile,
     source: String,
 }
@@ -90,12 +95,14 @@ impl Scenario {
             home_net: Vec::new(),
             expectations: Vec::new(),
             switches: Switches::new(),
+            live: None,
             file,
             source,
         };
         sc.duration = sc.dur(&sc.file.duration, "duration")?;
         sc.home_net = sc.home_net()?;
         sc.expectations = sc.expectations()?;
+        sc.live = sc.live_table()?;
         // Build once so every reference and value is checked at load time.
         sc.build(sc.seed)?;
         Ok(sc)
