@@ -145,7 +145,8 @@ impl DetectorSet {
 
     /// Runs pending timers at the end of the input (plus [`Self::DRAIN`]).
     pub fn finish(&mut self, at: Instant) {
-        let at = at.max(self.last) + Self::DRAIN;
+        let end = at.max(self.last).total_micros();
+        let at = Instant::from_micros(end.saturating_add(Self::DRAIN.total_micros() as i64));
         for (i, inst) in self.instances.iter_mut().enumerate() {
             inst.detector.flush(at, &mut self.alerts[i]);
         }

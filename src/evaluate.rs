@@ -52,6 +52,9 @@ pub struct ScenarioRun {
     /// Why a replayed input ended early (truncated or damaged), if it did:
     /// the report then covers only the part before the damage.
     pub input_error: Option<String>,
+    /// Replayed frames whose timestamp lay outside the range replay accepts
+    /// and was clamped into it ([`crate::replay::TIME_RANGE_US`]).
+    pub clamped_timestamps: u64,
 }
 
 impl ScenarioRun {
@@ -163,6 +166,7 @@ pub fn evaluate_observed(
         malformed: set.malformed,
         replayed: false,
         input_error: None,
+        clamped_timestamps: 0,
         truth,
         detectors,
     })

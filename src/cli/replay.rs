@@ -112,6 +112,13 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             run.summary.taps.first().map_or(0, |t| t.frames)
         )?,
     }
+    if run.clamped_timestamps > 0 {
+        let n = run.clamped_timestamps;
+        writeln!(
+            chatter,
+            "{input}: {n} frame(s) stamped outside 1970..=9999 had their time clamped into it"
+        )?;
+    }
     print_alerts(&mut chatter, run)?;
     for d in &run.detectors {
         if d.applicable {

@@ -133,6 +133,7 @@ fn run(r: &ScenarioRun) -> Value {
     // input ended early.
     if r.replayed {
         v["input_error"] = json!(r.input_error);
+        v["clamped_timestamps"] = json!(r.clamped_timestamps);
     }
     v
 }

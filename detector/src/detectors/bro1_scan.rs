@@ -348,7 +348,7 @@ fn build(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
         synack_timers: BTreeMap::new(),
         t: Tables::default(),
         sweep_origin: None,
-        next_sweep: i64::MAX,
+        next_sweep: None,
     }))
 }
 
@@ -556,7 +556,8 @@ pub struct Bro1Scan {
     synack_timers: BTreeMap<(i64, u64), Key>,
     t: Tables,
     sweep_origin: Option<i64>,
-    next_sweep: i64,
+    /// The next table sweep; `None` when nothing is due before the end of time.
+    next_sweep: Option<i64>,
 }
 
 /// A pending `check_scan` call.
@@ -625,13 +626,20 @@ impl Bro1Scan {
         in_nets(&self.cfg.local_nets, a)
     }
 
-    /// Lowers the next sweep to the first grid point after `deadline`.
+    /// Lowers the next sweep to the first grid point strictly after `deadline`.
+    ///
+    /// The grid is `origin + k * table_expire_interval`. It is computed in
+    /// `i128`, so it stays exact whatever the timestamps (an extreme first
+    /// packet, time jumping by centuries); a grid point past the end of
+    /// `i64` time is never reached, so nothing is scheduled for it.
     fn note_deadline(&mut self, deadline: i64) {
         let Some(o) = self.sweep_origin else { return };
-        let iv = self.cfg.sweep_us;
-        let k = deadline.saturating_sub(o).max(0) / iv;
-        let at = o.saturating_add(k.saturating_add(1).saturating_mul(iv));
-        self.next_sweep = self.next_sweep.min(at);
+        let iv = i128::from(self.cfg.sweep_us);
+        let k = (i128::from(deadline) - i128::from(o)).div_euclid(iv) + 1;
+        let Ok(at) = i64::try_from(i128::from(o) + k * iv) else {
+            return;
+        };
+        self.next_sweep = Some(self.next_sweep.map_or(at, |n| n.min(at)));
     }
 
     fn touch_deadline(&mut self, now: i64) {
@@ -1176,7 +1184,7 @@ impl Bro1Scan {
             .chain(t.rpts_idx.values().map(|i| i.last.saturating_add(ie)))
             .chain(t.ignored.values().map(|c| c.saturating_add(ce)))
             .min();
-        self.next_sweep = i64::MAX;
+        self.next_sweep = None;
         if let Some(d) = earliest {
             self.note_deadline(d.max(now));
         }
@@ -1184,12 +1192,15 @@ impl Bro1Scan {
 
     /// Runs the table sweeps due at or before `now`.
     fn run_sweeps(&mut self, now: i64, out: &mut Vec<Alert>) {
-        while self.next_sweep <= now {
-            let at = self.next_sweep;
+        while let Some(at) = self.next_sweep.filter(|at| *at <= now) {
             self.sweep(at, out);
-            if self.next_sweep <= at {
-                // Defensive: time must move on.
-                self.next_sweep = at.saturating_add(self.cfg.sweep_us);
+            // Every deadline left is at or after `at`, and `note_deadline`
+            // picks a grid point strictly after it, so each sweep is later
+            // than the one before and this loop ends. Should that ever not
+            // hold, the next grid point after `at` keeps it true.
+            if self.next_sweep.is_some_and(|n| n <= at) {
+                self.next_sweep = None;
+                self.note_deadline(at);
             }
         }
     }

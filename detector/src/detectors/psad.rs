@@ -297,8 +297,7 @@ impl Psad {
         let mut removed = 0;
         self.srcs.retain(|_, s| {
             let before = s.dsts.len();
-            s.dsts
-                .retain(|_, p| now.total_micros() - p.s_time.total_micros() < timeout);
+            s.dsts.retain(|_, p| elapsed(now, p.s_time) < timeout);
             removed += before - s.dsts.len();
             s.new_dsts.retain(|d| s.dsts.contains_key(d));
             !s.dsts.is_empty()
@@ -403,6 +402,11 @@ impl Psad {
             out.push(alert);
         }
     }
+}
+
+/// Microseconds from `then` to `now`, saturating (time may jump or run backwards).
+fn elapsed(now: Instant, then: Instant) -> i64 {
+    now.total_micros().saturating_sub(then.total_micros())
 }
 
 fn port_range(p: &Pair) -> u64 {
@@ -521,7 +525,7 @@ impl Detector for Psad {
             .srcs
             .get(&pkt.src)
             .and_then(|s| s.dsts.get(&pkt.dst))
-            .is_some_and(|p| now.total_micros() - p.s_time.total_micros() >= timeout);
+            .is_some_and(|p| elapsed(now, p.s_time) >= timeout);
         if let Some(src) = self.srcs.get_mut(&pkt.src).filter(|_| stale) {
             src.dsts.remove(&pkt.dst);
             src.new_dsts.remove(&pkt.dst);

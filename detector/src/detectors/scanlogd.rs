@@ -412,7 +412,9 @@ impl Scanlogd {
 
     /// `safe_log`: true if this scan is logged.
     fn safe_log(&mut self, now_ticks: i64) -> bool {
-        if now_ticks - self.log_last > self.cfg.log_delay_threshold || now_ticks < self.log_last {
+        if now_ticks.saturating_sub(self.log_last) > self.cfg.log_delay_threshold
+            || now_ticks < self.log_last
+        {
             self.log_count = 0;
         }
         self.log_count += 1;
@@ -464,7 +466,7 @@ impl Detector for Scanlogd {
 
         if let Some(c) = current {
             let ts = self.list[c].timestamp;
-            if now_t - ts <= self.cfg.scan_delay_threshold && now_t >= ts {
+            if now_t.saturating_sub(ts) <= self.cfg.scan_delay_threshold && now_t >= ts {
                 let weight_add = self.weight(port);
                 let threshold = self.cfg.scan_weight_threshold;
                 let h = &mut self.list[c];
@@ -506,7 +508,7 @@ impl Detector for Scanlogd {
                                 ("weight", h.weight),
                                 ("ports", h.ports.len() as i64 + 1),
                                 ("threshold", threshold),
-                                ("gap_ticks", now_t - ts),
+                                ("gap_ticks", now_t.saturating_sub(ts)),
                             ],
                             ports: h.ports.clone(),
                             frames: Vec::new(),

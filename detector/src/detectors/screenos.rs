@@ -223,12 +223,12 @@ impl Window {
     /// Adds `key` at `at` and returns the number of distinct keys inside the interval.
     fn add(&mut self, key: u32, at: i64, frame: u64, interval: i64, anchored: bool) -> usize {
         if anchored {
-            if self.hits.is_empty() || at - self.anchor > interval {
+            if self.hits.is_empty() || at.saturating_sub(self.anchor) > interval {
                 self.hits.clear();
                 self.anchor = at;
             }
         } else {
-            self.hits.retain(|h| h.at >= at - interval);
+            self.hits.retain(|h| h.at >= at.saturating_sub(interval));
         }
         if !self.hits.iter().any(|h| h.key == key) {
             self.hits.push(Hit { key, at, frame });
@@ -239,8 +239,8 @@ impl Window {
     fn stale(&self, now: i64, interval: i64, anchored: bool) -> bool {
         match (anchored, self.hits.last()) {
             (_, None) => true,
-            (true, Some(_)) => now - self.anchor > interval,
-            (false, Some(last)) => last.at < now - interval,
+            (true, Some(_)) => now.saturating_sub(self.anchor) > interval,
+            (false, Some(last)) => last.at < now.saturating_sub(interval),
         }
     }
 }
@@ -488,7 +488,7 @@ impl ScreenOs {
         let mut ev = Evidence {
             counters: vec![
                 ("distinct_ports", n as i64),
-                ("window_us", now - first),
+                ("window_us", now.saturating_sub(first)),
                 ("threshold_us", t),
                 ("ports_needed", needed as i64),
             ],
@@ -570,7 +570,7 @@ impl ScreenOs {
         let mut ev = Evidence {
             counters: vec![
                 ("distinct_addresses", n as i64),
-                ("window_us", now - first),
+                ("window_us", now.saturating_sub(first)),
                 ("threshold_us", t),
                 ("addresses_needed", needed as i64),
             ],

@@ -105,7 +105,8 @@
 //!   the default 1 MiB holds 4,228 trackers. When full, the least recently used
 //!   tracker that is not a live priority node is recycled (as
 //!   `ps_tracker_free`); if none can be, the packet gets no tracker.
-//! - Counters are `i32`, not Snort's `short` (no wrap at 32,767).
+//! - Counters are `i32`, not Snort's `short`: they saturate at `i32::MAX` instead of
+//!   wrapping at 32,767.
 //! - The ignore and watch lists take CIDRs only (no `:port` qualifiers).
 //! - ICMP unreachables never match a TCP session (stream5's ICMP-to-session
 //!   association is not modelled), so they always take the no-session path.
@@ -601,18 +602,18 @@ impl PsProto {
         let now_s = now.total_micros().div_euclid(1_000_000);
         if self.window.is_none_or(|w| now_s > w) {
             *self = PsProto::new();
-            self.window = Some(now_s + interval_s);
+            self.window = Some(now_s.saturating_add(interval_s));
             self.first_seen = Some(now);
         }
-        self.connection_count += 1;
+        self.connection_count = self.connection_count.saturating_add(1);
         if self.u_ips != ip {
-            self.u_ip_count += 1;
+            self.u_ip_count = self.u_ip_count.saturating_add(1);
             self.u_ips = ip;
         }
         self.low_ip = Some(self.low_ip.map_or(ip, |l| l.min(ip)));
         self.high_ip = Some(self.high_ip.map_or(ip, |h| h.max(ip)));
         if self.u_ports != port {
-            self.u_port_count += 1;
+            self.u_port_count = self.u_port_count.saturating_add(1);
             self.u_ports = port;
         }
         if self.low_p == 0 || self.low_p > port {
@@ -633,7 +634,7 @@ impl PsProto {
     }
 
     fn priority(&mut self, frame: u64) {
-        self.priority_count += 1;
+        self.priority_count = self.priority_count.saturating_add(1);
         self.push_frame(frame);
         self.count("negative answer".into(), frame);
     }
@@ -737,7 +738,7 @@ impl SfPortscan {
                 self.session_lru.remove(&stamp);
                 continue;
             };
-            if now.total_micros() - s.last.total_micros() <= timeout {
+            if now.total_micros().saturating_sub(s.last.total_micros()) <= timeout {
                 break;
             }
             let key = *key;

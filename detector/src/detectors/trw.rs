@@ -256,9 +256,9 @@ impl Walker {
         }
         self.next_gc = now.saturating_add(1_000_000);
         let (e, d) = (self.s.expire_us, self.s.decided_us);
-        self.contacted.retain(|_, t| now - *t <= e);
-        self.remotes.retain(|_, r| now - r.last <= e);
-        self.decided.retain(|_, (t, _)| now - *t <= d);
+        self.contacted.retain(|_, t| now.saturating_sub(*t) <= e);
+        self.remotes.retain(|_, r| now.saturating_sub(r.last) <= e);
+        self.decided.retain(|_, (t, _)| now.saturating_sub(*t) <= d);
     }
 
     /// Scores one first-contact observation; returns an alert if the remote is now a scanner.
@@ -276,12 +276,12 @@ impl Walker {
     ) -> Option<Alert> {
         self.gc(now);
         if let Some((t, _)) = self.decided.get(&remote) {
-            if now - *t <= self.s.decided_us {
+            if now.saturating_sub(*t) <= self.s.decided_us {
                 return None;
             }
         }
         match self.contacted.get(&(remote, local)) {
-            Some(t) if now - *t <= self.s.expire_us => return None,
+            Some(t) if now.saturating_sub(*t) <= self.s.expire_us => return None,
             _ => {}
         }
         self.contacted.insert((remote, local), now);
@@ -295,7 +295,7 @@ impl Walker {
             frames: Vec::new(),
             outcomes: Vec::new(),
         });
-        if now - r.last > e {
+        if now.saturating_sub(r.last) > e {
             *r = Remote {
                 lambda: 1.0,
                 failures: 0,
@@ -309,10 +309,10 @@ impl Walker {
         r.last = now;
         if failure {
             r.lambda *= self.s.fail_mult;
-            r.failures += 1;
+            r.failures = r.failures.saturating_add(1);
         } else {
             r.lambda *= self.s.succ_mult;
-            r.successes += 1;
+            r.successes = r.successes.saturating_add(1);
         }
         for f in frames.iter().take(2) {
             if r.frames.len() < Evidence::MAX_FRAMES {
@@ -332,7 +332,7 @@ impl Walker {
             if !may_flag {
                 return None;
             }
-            let walk = r.failures - r.successes;
+            let walk = r.failures.saturating_sub(r.successes);
             return Some(Alert {
                 detector: self.name,
                 scanner: remote,
@@ -353,7 +353,7 @@ impl Walker {
                     frames: r.frames,
                     log_line: format!(
                         "TRW::TRWAddressScan {remote} scanned a total of {} hosts ({what})",
-                        r.failures + r.successes
+                        r.failures.saturating_add(r.successes)
                     ),
                     rule: Rule {
                         statement: format!(
@@ -395,7 +395,7 @@ impl Walker {
     fn state(&self, remote: Ipv4Addr) -> Option<(f64, i64)> {
         self.remotes
             .get(&remote)
-            .map(|r| (r.lambda, r.failures - r.successes))
+            .map(|r| (r.lambda, r.failures.saturating_sub(r.successes)))
     }
 }
 
@@ -448,7 +448,7 @@ impl Trw {
                 continue;
             }
             let e = self.walk.s.expire_us;
-            self.friendly.retain(|_, t| now - *t <= e);
+            self.friendly.retain(|_, t| now.saturating_sub(*t) <= e);
             let may_flag = !(self.no_flag_friendly && self.friendly.contains_key(&o));
             let start = c.start.total_micros();
             let what = st.as_str();

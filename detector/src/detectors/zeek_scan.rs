@@ -158,8 +158,12 @@ impl Stream {
     fn roll(&mut self, now: i64) {
         let start = *self.epoch_start.get_or_insert(now);
         if now >= start.saturating_add(self.epoch_us) {
-            let n = (now - start) / self.epoch_us;
-            self.epoch_start = Some(start + n * self.epoch_us);
+            // The epoch boundary at or before `now`, exact even when the
+            // first packet's time is extreme (i128 cannot overflow here, and
+            // the result lies in `start..=now`).
+            let n = (i128::from(now) - i128::from(start)) / i128::from(self.epoch_us);
+            let at = i128::from(start) + n * i128::from(self.epoch_us);
+            self.epoch_start = Some(i64::try_from(at).unwrap_or(now));
             self.table.clear();
         }
     }
@@ -251,7 +255,7 @@ impl ZeekScan {
             let msg = format!(
                 "{scanner} scanned at least {} unique hosts on port {port}/tcp in {}",
                 r.values.len(),
-                mins_secs(now - r.begin)
+                mins_secs(now.saturating_sub(r.begin))
             );
             self.notice(
                 false,
@@ -273,7 +277,7 @@ impl ZeekScan {
             let msg = format!(
                 "{scanner} scanned at least {} unique ports of host {victim} in {}",
                 r.values.len(),
-                mins_secs(now - r.begin)
+                mins_secs(now.saturating_sub(r.begin))
             );
             let ports = r.values.iter().map(|p| *p as u16).collect();
             self.notice(
@@ -306,13 +310,13 @@ impl ZeekScan {
         out: &mut Vec<Alert>,
     ) {
         if let Some(t) = self.suppressed.get(&(is_port, scanner)) {
-            if now - *t < self.suppress_us {
+            if now.saturating_sub(*t) < self.suppress_us {
                 return;
             }
         }
         self.suppressed.insert((is_port, scanner), now);
         let s = self.suppress_us;
-        self.suppressed.retain(|_, t| now - *t < s);
+        self.suppressed.retain(|_, t| now.saturating_sub(*t) < s);
         let threshold = if is_port {
             self.port.threshold
         } else {
@@ -371,7 +375,7 @@ impl ZeekScan {
                 counters: vec![
                     ("unique", distinct.len() as i64),
                     ("threshold", threshold as i64),
-                    ("epoch_elapsed_us", now - r.begin),
+                    ("epoch_elapsed_us", now.saturating_sub(r.begin)),
                 ],
                 ports,
                 frames: r.frames,
