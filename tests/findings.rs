@@ -4,8 +4,11 @@
 //! builds with: never a panic, a hang, an abort or an arithmetic overflow.
 //!
 //! One test per class of input: each walks its directory, so a new finding
-//! dropped there is covered without code. The watchdog is a hang detector,
-//! not a performance claim: a run that needs it has a bug.
+//! dropped there is covered without code. Each `scanbench` run gets 10 s of
+//! CPU time (read from `/proc`, so a loaded machine does not fail it; wall
+//! time is the fallback elsewhere) and a wall-clock backstop: a hang
+//! detector, not a performance claim. Scenario runs carry `--max-packets`,
+//! the run budget that ends any long simulation with a clear error.
 //!
 //! See: issue 16 (robustness).
 
@@ -20,8 +23,24 @@ use scanbench::detect::default_suite;
 use scanbench_detector::iptables_log::{LogOptions, LogParser, TimeSource};
 use scanbench_detector::{Instant, PacketView, registry};
 
-/// How long one input may take before it counts as a hang.
-const WATCHDOG: Duration = Duration::from_secs(10);
+/// CPU time one `scanbench` run may use before it counts as a hang.
+const CPU_LIMIT: Duration = Duration::from_secs(10);
+/// Wall time before a run or an in-process check counts as a hang whatever
+/// the load of the machine.
+const WALL_LIMIT: Duration = Duration::from_secs(120);
+/// The packet budget given to scenario runs (the default is 10^8).
+const MAX_PACKETS: &str = "20000";
+
+/// User plus system CPU time of process `pid`, if `/proc` tells.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 12th and 13th of them, in clock ticks (USER_HZ, 100 on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let mut f = rest.split_whitespace().skip(11);
+    let ticks = f.next()?.parse::<u64>().ok()? + f.next()?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
 
 fn dir(class: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -66,10 +85,14 @@ fn scanbench(args: &[&str]) -> (i32, String) {
         if let Some(st) = child.try_wait().expect("wait") {
             break st;
         }
-        if started.elapsed() > WATCHDOG {
+        let cpu = cpu_time(child.id()).unwrap_or_else(|| started.elapsed());
+        if cpu > CPU_LIMIT || started.elapsed() > WALL_LIMIT {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("scanbench {args:?} did not finish within {WATCHDOG:?}");
+            panic!(
+                "scanbench {args:?} did not finish: {cpu:?} CPU, {:?} wall",
+                started.elapsed()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -94,14 +117,14 @@ fn assert_clean(args: &[&str], file: &Path) {
     }
 }
 
-/// Runs `f` on a thread; fails if it panics or outlives the watchdog.
+/// Runs `f` on a thread; fails if it panics or outlives [`WALL_LIMIT`].
 fn watched<F: FnOnce() + Send + 'static>(what: String, f: F) {
     let (tx, rx) = mpsc::channel();
     let h = std::thread::spawn(move || {
         f();
         let _ = tx.send(());
     });
-    match rx.recv_timeout(WATCHDOG) {
+    match rx.recv_timeout(WALL_LIMIT) {
         Ok(()) => h.join().expect("worker"),
         Err(mpsc::RecvTimeoutError::Disconnected) => {
             // The worker panicked: re-raise its message here.
@@ -109,7 +132,9 @@ fn watched<F: FnOnce() + Send + 'static>(what: String, f: F) {
                 std::panic::resume_unwind(p);
             }
         }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what} did not finish within {WATCHDOG:?}"),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what} did not finish within {WALL_LIMIT:?}")
+        }
     }
 }
 
@@ -193,5 +218,20 @@ fn iptables_logs_parse_or_name_the_bad_line() {
         }
         let p = f.to_str().expect("utf-8 path");
         assert_clean(&["replay", "--iptables-log", p], &f);
+    }
+}
+/// Every scenario finding through `scanbench run` with the default detectors:
+/// rejected with an error naming the file, or simulated to its end.
+#[test]
+fn scenarios_are_rejected_or_run() {
+    let out = tempfile::tempdir().expect("temp dir");
+    for f in inputs("scenarios", &["toml"]) {
+        let p = f.to_str().expect("utf-8 path");
+        let pcap = out.path().join("finding.pcap");
+        let pcap = pcap.to_str().expect("utf-8");
+        assert_clean(
+            &["run", p, "--pcap", pcap, "--max-packets", MAX_PACKETS],
+            &f,
+        );
     }
 }

@@ -1044,7 +1044,6 @@ impl Bro1Scan {
         }
         s.note(Some(service), c.frame, format!("port {service}"));
         let m = s.items.len() as u64;
-        let snapshot = s.clone();
         // `thresh_check_2`.
         let it = self.cfg.ignore_scanners_threshold;
         if it > 0 && m > it {
@@ -1071,12 +1070,30 @@ impl Bro1Scan {
                 last: now,
             },
         );
+        // Only what the notice reports: cloning the whole port set on every
+        // probe made a full-port scan quadratic.
+        let Some((first, order, frames, counted)) = self
+            .t
+            .triples
+            .get(&orig)
+            .and_then(|v| v.get(&resp))
+            .map(|e| {
+                (
+                    e.first,
+                    e.order.clone(),
+                    e.frames.clone(),
+                    e.counted.clone(),
+                )
+            })
+        else {
+            return;
+        };
         self.notice(
             "PortScan",
             AlertKind::PortScan,
             orig,
             Some(resp),
-            snapshot.first,
+            first,
             now,
             c.frame,
             vec![
@@ -1084,9 +1101,9 @@ impl Bro1Scan {
                 ("threshold", threshold),
                 ("distinct_ports_any_host", total),
             ],
-            snapshot.order,
-            snapshot.frames,
-            snapshot.counted,
+            order,
+            frames,
+            counted,
             format!("{orig} has scanned {m} ports of {resp}"),
             out,
         );
