@@ -87,6 +87,11 @@ impl DetectorSet {
         self.vantages[i]
     }
 
+    /// Detector `i`'s state against its memcap (evictions so far).
+    pub fn memory(&self, i: usize) -> scanbench_detector::Memory {
+        self.instances[i].detector.memory()
+    }
+
     /// Feeds one frame seen at `vantage` to the detectors that read it.
     pub fn observe(&mut self, vantage: Vantage, at: Instant, frame: u64, bytes: &[u8]) {
         match PacketView::parse(frame, bytes) {

@@ -30,6 +30,8 @@ pub struct DetectorRun {
     pub alerts: Vec<ScoredAlert>,
     /// Its score.
     pub score: Score,
+    /// Its state against its memcap: what it dropped to stay under it.
+    pub memory: scanbench_detector::Memory,
 }
 
 /// Everything one scenario run produced.
@@ -206,6 +208,7 @@ pub fn score_set(
                     Vantage::DropLog => sensing.drop_log,
                 },
                 score: score(&alerts, vantage, truth),
+                memory: set.memory(i),
                 alerts,
             }
         })

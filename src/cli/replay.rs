@@ -142,6 +142,7 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                 "(no labels: alerts are not scored; give --labels FILE or --scanners ADDR)"
             )?;
             write!(chatter, "{}", scanbench::report::cut_short_notes(&report))?;
+            write!(chatter, "{}", scanbench::report::eviction_notes(&report))?;
         }
     } else {
         drop(chatter);
