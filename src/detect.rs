@@ -87,6 +87,11 @@ impl DetectorSet {
         self.vantages[i]
     }
 
+    /// Detector `i`'s state against its memcap (evictions so far).
+    pub fn memory(&self, i: usize) -> scanbench_detector::Memory {
+        self.instances[i].detector.memory()
+    }
+
     /// Feeds one frame seen at `vantage` to the detectors that read it.
     pub fn observe(&mut self, vantage: Vantage, at: Instant, frame: u64, bytes: &[u8]) {
         match PacketView::parse(frame, bytes) {
@@ -145,7 +150,8 @@ impl DetectorSet {
 
     /// Runs pending timers at the end of the input (plus [`Self::DRAIN`]).
     pub fn finish(&mut self, at: Instant) {
-        let at = at.max(self.last) + Self::DRAIN;
+        let end = at.max(self.last).total_micros();
+        let at = Instant::from_micros(end.saturating_add(Self::DRAIN.total_micros() as i64));
         for (i, inst) in self.instances.iter_mut().enumerate() {
             inst.detector.flush(at, &mut self.alerts[i]);
         }

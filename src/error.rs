@@ -42,6 +42,14 @@ pub enum Error {
         /// The simulator's error.
         source: scanbench_sim::Error,
     },
+    /// A run went past its budget (`--max-packets`, `--max-wall`).
+    #[error("{}: {message}", path.display())]
+    Budget {
+        /// The scenario file.
+        path: PathBuf,
+        /// Which budget, and where the run stopped.
+        message: String,
+    },
     /// A capture file is malformed or truncated.
     #[error(transparent)]
     Capture(#[from] scanbench_capture::CaptureError),

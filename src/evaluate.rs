@@ -30,6 +30,8 @@ pub struct DetectorRun {
     pub alerts: Vec<ScoredAlert>,
     /// Its score.
     pub score: Score,
+    /// Its state against its memcap: what it dropped to stay under it.
+    pub memory: scanbench_detector::Memory,
 }
 
 /// Everything one scenario run produced.
@@ -52,6 +54,9 @@ pub struct ScenarioRun {
     /// Why a replayed input ended early (truncated or damaged), if it did:
     /// the report then covers only the part before the damage.
     pub input_error: Option<String>,
+    /// Replayed frames whose timestamp lay outside the range replay accepts
+    /// and was clamped into it ([`crate::replay::TIME_RANGE_US`]).
+    pub clamped_timestamps: u64,
 }
 
 impl ScenarioRun {
@@ -163,6 +168,7 @@ pub fn evaluate_observed(
         malformed: set.malformed,
         replayed: false,
         input_error: None,
+        clamped_timestamps: 0,
         truth,
         detectors,
     })
@@ -202,6 +208,7 @@ pub fn score_set(
                     Vantage::DropLog => sensing.drop_log,
                 },
                 score: score(&alerts, vantage, truth),
+                memory: set.memory(i),
                 alerts,
             }
         })

@@ -42,4 +42,4 @@ pub use error::{Error, Result};
 pub use evaluate::{ScenarioRun, evaluate};
 pub use report::{Format, Report};
 pub use scenario::Scenario;
-pub use simulate::{Outputs, RunSummary, simulate};
+pub use simulate::{Budget, Outputs, RunSummary, simulate};

@@ -26,6 +26,13 @@ use crate::simulate::{RunSummary, TapSummary};
 use crate::simulate::{hex, is_stdio};
 use crate::truth::GroundTruth;
 
+/// Capture times replay accepts, in µs since the Unix epoch: 1970-01-01
+/// through 9999-12-31T23:59:59.999999Z. A frame stamped outside (a corrupt
+/// pcapng `if_tsoffset` or `if_tsresol` can reach ±292,000 years) is clamped
+/// to the nearer end and counted in [`ScenarioRun::clamped_timestamps`], so
+/// the detectors' windows and the run's duration stay meaningful arithmetic.
+pub const TIME_RANGE_US: std::ops::RangeInclusive<i64> = 0..=253_402_300_799_999_999;
+
 /// How to replay.
 #[derive(Clone, Debug, Default)]
 pub struct ReplayOptions {
@@ -67,6 +74,7 @@ struct Feed {
     last: Instant,
     labelled: bool,
     frames: u64,
+    clamped: u64,
 }
 
 impl Feed {
@@ -89,6 +97,7 @@ impl Feed {
             last: Instant::ZERO,
             labelled: false,
             frames: 0,
+            clamped: 0,
         })
     }
 
@@ -109,6 +118,12 @@ impl Feed {
         if let (Some(labels), Some(v)) = (labels, &view) {
             check_addresses(labels, index, v)?;
         }
+        let us = at.total_micros();
+        let clamped = us.clamp(*TIME_RANGE_US.start(), *TIME_RANGE_US.end());
+        if clamped != us {
+            self.clamped += 1;
+        }
+        let at = Instant::from_micros(clamped);
         self.first.get_or_insert(at);
         self.last = self.last.max(at);
         self.frames += 1;
@@ -171,6 +186,7 @@ impl Feed {
             malformed: set.malformed,
             replayed: true,
             input_error: error.map(|e| e.to_string()),
+            clamped_timestamps: self.clamped,
         };
         (run, self.labelled)
     }

@@ -16,6 +16,34 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::scenario::Scenario;
 
+/// Limits on the work of one run. Past either, the run stops with
+/// [`Error::Budget`], after the captures and labels written so far are
+/// flushed (complete and readable up to that point). Budgets never change the
+/// frames of a run that stays within them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Packets handed to links (the run summary's "packets sent").
+    pub max_packets: u64,
+    /// Wall-clock time of the simulation.
+    pub max_wall: std::time::Duration,
+}
+
+impl Budget {
+    /// Default `--max-packets`: 10^4 times the largest suite scenario (6,360).
+    pub const DEFAULT_MAX_PACKETS: u64 = 100_000_000;
+    /// Default `--max-wall`: the whole suite runs in about one second.
+    pub const DEFAULT_MAX_WALL: std::time::Duration = std::time::Duration::from_secs(3600);
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            max_packets: Self::DEFAULT_MAX_PACKETS,
+            max_wall: Self::DEFAULT_MAX_WALL,
+        }
+    }
+}
+
 /// Where to write captures.
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
@@ -26,6 +54,8 @@ pub struct Outputs {
     pub labels: Option<PathBuf>,
     /// Capture format.
     pub format: PcapFormat,
+    /// Limits on the run's work.
+    pub budget: Budget,
 }
 
 /// Frames and ground truth seen on one tap.
@@ -365,25 +395,107 @@ pub fn simulate(
     let mut sinks = TapSinks::create(&built.taps, outputs)?;
     observer.sensors(built.sensor, built.drop_log_sensor);
     let end = Instant::ZERO + scenario.duration;
+    let mut stopped = None;
     {
         let mut sink = |f: &Frame<'_>| {
             sinks.frame(f);
             observer.frame(f.tap.0 as usize, f);
         };
-        built
-            .net
-            .run_until(end, &mut sink)
-            .map_err(|e| Error::Sim {
-                path: scenario.path.clone(),
-                source: e,
-            })?;
+        let mut slices = Slices::new(end);
+        let wall = std::time::Instant::now();
+        while let Some(until) = slices.next(built.net.stats().events) {
+            built
+                .net
+                .run_until(until, &mut sink)
+                .map_err(|e| Error::Sim {
+                    path: scenario.path.clone(),
+                    source: e,
+                })?;
+            let sent = built.net.stats().sent;
+            let b = outputs.budget;
+            let over = if sent > b.max_packets {
+                Some(format!(
+                    "{sent} packets sent, more than --max-packets {}",
+                    b.max_packets
+                ))
+            } else if wall.elapsed() > b.max_wall {
+                Some(format!(
+                    "more than --max-wall {} s of wall time",
+                    b.max_wall.as_secs_f64()
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = over {
+                stopped = Some(format!(
+                    "run stopped at {:.6} s of {:.6} s simulated: {why}; captures and labels are flushed up to there",
+                    until.total_micros() as f64 / 1e6,
+                    end.total_micros() as f64 / 1e6,
+                ));
+                break;
+            }
+        }
+    }
+    let taps = sinks.finish()?;
+    if let Some(message) = stopped {
+        return Err(Error::Budget {
+            path: scenario.path.clone(),
+            message,
+        });
     }
     Ok(RunSummary {
         scenario: scenario.name.clone(),
         seed,
         duration: scenario.duration,
-        taps: sinks.finish()?,
+        taps,
         fabric: built.net.stats().clone(),
         apps: built.net.app_stats(),
     })
+}
+
+/// Virtual-time slices to run the network in, so budgets are checked between
+/// them. A slice is sized to hold about [`Slices::EVENTS`] events: it doubles
+/// while slices run fewer and halves when they run more, down to one µs.
+/// Cutting a run into slices does not change it: `run_until` resumes exactly
+/// where it stopped.
+struct Slices {
+    end: Instant,
+    at: Option<Instant>,
+    step_us: i64,
+    events: u64,
+}
+
+impl Slices {
+    const EVENTS: u64 = 10_000;
+
+    fn new(end: Instant) -> Self {
+        Slices {
+            end,
+            at: None,
+            step_us: 1_000,
+            events: 0,
+        }
+    }
+
+    /// The end of the next slice, given the fabric's event count so far;
+    /// `None` once `end` has been run.
+    fn next(&mut self, events: u64) -> Option<Instant> {
+        let at = match self.at {
+            None => Instant::ZERO,
+            Some(at) if at >= self.end => return None,
+            Some(at) => {
+                let ran = events.saturating_sub(self.events);
+                if ran < Self::EVENTS / 4 {
+                    self.step_us = self.step_us.saturating_mul(2);
+                } else if ran > Self::EVENTS * 4 {
+                    self.step_us = (self.step_us / 2).max(1);
+                }
+                Instant::from_micros(at.total_micros().saturating_add(self.step_us))
+            }
+        };
+        self.events = events;
+        let until = at.min(self.end);
+        self.at = Some(until);
+        Some(until)
+    }
 }

@@ -38,6 +38,49 @@ pub trait Detector: Send {
     fn flush(&mut self, now: Instant, out: &mut Vec<Alert>) {
         let _ = (now, out);
     }
+
+    /// The detector's state against its memcap: every detector bounds its
+    /// tables (see [`crate::state`]) and counts what it dropped to stay
+    /// under the bound.
+    fn memory(&self) -> Memory;
+}
+
+/// A detector's state against its memcap, as the report shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Memory {
+    /// The bound on the detector's state, in bytes, at its documented
+    /// per-entry costs (the `memcap` parameter, or what a fixed-size table
+    /// such as scanlogd's `LIST_SIZE` amounts to).
+    pub memcap: u64,
+    /// The most bytes the state was charged at once.
+    pub peak: u64,
+    /// Entries dropped to stay under the memcap (the oldest first).
+    pub evictions: u64,
+}
+
+impl Memory {
+    /// The memory of one [`crate::state::TimedMap`].
+    pub fn of<K: Ord + Clone, V>(m: &crate::state::TimedMap<K, V>) -> Self {
+        Memory {
+            memcap: m.cap(),
+            peak: m.peak(),
+            evictions: m.evictions(),
+        }
+    }
+}
+
+impl core::ops::Add for Memory {
+    type Output = Memory;
+    /// The memory of two tables of one detector: caps, peaks and evictions
+    /// add up (the peaks may not have been at the same time, so the sum is
+    /// an upper bound).
+    fn add(self, o: Memory) -> Memory {
+        Memory {
+            memcap: self.memcap.saturating_add(o.memcap),
+            peak: self.peak.saturating_add(o.peak),
+            evictions: self.evictions.saturating_add(o.evictions),
+        }
+    }
 }
 
 /// Static description of one detector, and how to build it from parameters.

@@ -54,8 +54,9 @@
 use core::net::Ipv4Addr;
 use std::collections::BTreeMap;
 
+use crate::state::{TimedMap, entry_cost};
 use crate::view::proto;
-use crate::{Instant, PacketView};
+use crate::{Instant, Memory, PacketView};
 
 /// Ports for which a Zeek default analyzer registers, used for role flipping
 /// (`likely_server_ports`). Sorted. **[unverified]** exact membership.
@@ -169,6 +170,9 @@ pub struct Conn {
     pub frames: Vec<u64>,
     /// When it was closed (both FIN) or reset, if it was.
     closing: Option<i64>,
+    /// Its pending timers' keys in the timer queue, by [`Timer`], so an
+    /// evicted connection takes its timers with it.
+    armed: [Option<(i64, u64)>; 3],
 }
 
 impl Conn {
@@ -286,7 +290,8 @@ pub struct ConnEvent {
     pub conn: Conn,
 }
 
-/// Tracker timeouts, defaults from Zeek's `init-bare.zeek`.
+/// Tracker timeouts, defaults from Zeek's `init-bare.zeek`, and the bound on
+/// the table.
 #[derive(Clone, Copy, Debug)]
 pub struct FlowConfig {
     /// `tcp_inactivity_timeout`, µs.
@@ -297,6 +302,10 @@ pub struct FlowConfig {
     pub close_delay_us: i64,
     /// `tcp_reset_delay`, µs.
     pub reset_delay_us: i64,
+    /// Bytes of connection state at most (each connection is charged
+    /// [`FlowTracker::CONN_COST`]); past it the least recently active
+    /// connection is dropped, without events (Zeek has no such bound).
+    pub memcap: u64,
 }
 
 impl Default for FlowConfig {
@@ -306,6 +315,7 @@ impl Default for FlowConfig {
             attempt_delay_us: 5_000_000,
             close_delay_us: 5_000_000,
             reset_delay_us: 5_000_000,
+            memcap: FlowTracker::DEFAULT_MEMCAP,
         }
     }
 }
@@ -328,23 +338,44 @@ enum Timer {
 }
 
 /// The connection table.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FlowTracker {
     cfg: FlowConfig,
-    conns: BTreeMap<Key, Conn>,
+    /// Connections by their last packet (the least recently active is evicted first).
+    conns: TimedMap<Key, Conn>,
     /// (deadline, sequence) → (connection key, connection id, timer).
     timers: BTreeMap<(i64, u64), (Key, u64, Timer)>,
     seq: u64,
     next_id: u64,
 }
 
+/// Bytes a connection owns beyond its struct: the history letters and up
+/// to [`Conn::MAX_FRAMES`] frame numbers, with allocator slack.
+const CONN_HEAP: usize = 32 + Conn::MAX_FRAMES * 8 + 32;
+/// Bytes one timer-queue entry is charged (to its connection: at most three).
+const TIMER_COST: usize = (2 * 16 + size_of::<(Key, u64, Timer)>() + 16) * 5 / 2;
+
 impl FlowTracker {
+    /// What one connection is charged against the memcap: its table entry,
+    /// its heap and its three timer-queue entries.
+    pub const CONN_COST: u64 = entry_cost::<Key, Conn>(CONN_HEAP + 3 * TIMER_COST);
+    /// Default memcap: 64 MiB, about 80,000 connections.
+    pub const DEFAULT_MEMCAP: u64 = 64 << 20;
+
     /// An empty table.
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTracker {
             cfg,
-            ..Default::default()
+            conns: TimedMap::new(cfg.memcap),
+            timers: BTreeMap::new(),
+            seq: 0,
+            next_id: 0,
         }
+    }
+
+    /// The table against its memcap.
+    pub fn memory(&self) -> Memory {
+        Memory::of(&self.conns)
     }
 
     /// Number of live connections.
@@ -359,7 +390,21 @@ impl FlowTracker {
 
     fn arm(&mut self, at: i64, k: Key, id: u64, t: Timer) {
         self.seq += 1;
-        self.timers.insert((at, self.seq), (k, id, t));
+        let slot = (at, self.seq);
+        self.timers.insert(slot, (k, id, t));
+        if let Some(c) = self.conns.get_mut(&k).filter(|c| c.id == id) {
+            // One pending timer per kind: a re-armed one replaces its slot.
+            if let Some(old) = c.armed[t as usize].replace(slot) {
+                self.timers.remove(&old);
+            }
+        }
+    }
+
+    /// Drops the pending timers of a connection that left the table.
+    fn disarm(&mut self, c: &Conn) {
+        for slot in c.armed.iter().flatten() {
+            self.timers.remove(slot);
+        }
     }
 
     /// Runs every timer due at or before `now`.
@@ -372,12 +417,14 @@ impl FlowTracker {
             let Some((k, id, t)) = self.timers.remove(&(at, s)) else {
                 break;
             };
-            let Some(c) = self.conns.get(&k) else {
+            let Some(c) = self.conns.get_mut(&k) else {
                 continue;
             };
             if c.id != id {
                 continue;
             }
+            c.armed[t as usize] = None;
+            let c = &*c;
             let time = Instant::from_micros(at);
             match t {
                 Timer::Attempt => {
@@ -407,6 +454,7 @@ impl FlowTracker {
 
     fn remove(&mut self, k: Key, time: Instant, events: &mut Vec<ConnEvent>) {
         if let Some(c) = self.conns.remove(&k) {
+            self.disarm(&c);
             events.push(ConnEvent {
                 kind: ConnEventKind::Removed,
                 time,
@@ -419,7 +467,7 @@ impl FlowTracker {
     /// Removes every connection now (`connection_state_remove` at shutdown).
     pub fn drain(&mut self, now: Instant, events: &mut Vec<ConnEvent>) {
         self.advance(now, events);
-        let keys: Vec<Key> = self.conns.keys().copied().collect();
+        let keys: Vec<Key> = self.conns.iter().map(|(k, _)| *k).collect();
         for k in keys {
             self.remove(k, now, events);
         }
@@ -455,7 +503,7 @@ impl FlowTracker {
             };
             self.next_id += 1;
             let id = self.next_id;
-            self.conns.insert(
+            let evicted = self.conns.insert(
                 k,
                 Conn {
                     id,
@@ -470,8 +518,14 @@ impl FlowTracker {
                     last: now,
                     frames: Vec::new(),
                     closing: None,
+                    armed: [None; 3],
                 },
+                t,
+                Self::CONN_COST,
             );
+            for (_, c) in evicted {
+                self.disarm(&c);
+            }
             self.arm(
                 t.saturating_add(self.cfg.inactivity_us),
                 k,
@@ -480,6 +534,7 @@ impl FlowTracker {
             );
         }
         let cfg = self.cfg;
+        self.conns.touch(&k, t);
         let Some(c) = self.conns.get_mut(&k) else {
             return;
         };
@@ -490,9 +545,9 @@ impl FlowTracker {
         }
         let len = tcp.payload.len() as u64;
         if is_orig {
-            c.orig_bytes += len;
+            c.orig_bytes = c.orig_bytes.saturating_add(len);
         } else {
-            c.resp_bytes += len;
+            c.resp_bytes = c.resp_bytes.saturating_add(len);
         }
         // History letters.
         if f.syn() {
@@ -616,6 +671,45 @@ impl FlowTracker {
         if let Some(at) = close {
             self.arm(at, k, id, Timer::Close);
         }
+    }
+}
+
+/// A tracker and the buffer its events land in: the pump every detector
+/// that acts on connection events runs (TRW, Zeek scan, Bro 1.x scan). The
+/// events of one call are returned as a slice the detector walks while it
+/// updates its own state (a separate field, so the borrows do not clash).
+#[derive(Debug)]
+pub struct ConnFeed {
+    tracker: FlowTracker,
+    events: Vec<ConnEvent>,
+}
+
+impl ConnFeed {
+    /// A feed over a fresh tracker.
+    pub fn new(cfg: FlowConfig) -> Self {
+        ConnFeed {
+            tracker: FlowTracker::new(cfg),
+            events: Vec::new(),
+        }
+    }
+
+    /// One packet: the events of due timers, then of the packet.
+    pub fn observe(&mut self, now: Instant, pkt: &PacketView<'_>) -> &[ConnEvent] {
+        self.events.clear();
+        self.tracker.observe(now, pkt, &mut self.events);
+        &self.events
+    }
+
+    /// The events of timers due at or before `now`.
+    pub fn advance(&mut self, now: Instant) -> &[ConnEvent] {
+        self.events.clear();
+        self.tracker.advance(now, &mut self.events);
+        &self.events
+    }
+
+    /// The tracker's table against its memcap.
+    pub fn memory(&self) -> Memory {
+        self.tracker.memory()
     }
 }
 

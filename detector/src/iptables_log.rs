@@ -226,17 +226,18 @@ impl LogParser {
             let (h, mi, s) = parse_hms(time_s).ok_or_else(|| bad(time_s))?;
             let month = m as u32 + 1;
             if self.last_month.is_some_and(|prev| month < prev) {
-                self.year += 1;
+                // December -> January; a year past i32 is no calendar date.
+                self.year = self.year.checked_add(1).ok_or_else(|| bad(first))?;
             }
             self.last_month = Some(month);
             if !(1..=31).contains(&day) {
                 return Err(bad(day_s));
             }
             let days = days_from_civil(i64::from(self.year), month, day);
-            let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s);
+            let us = micros_since_epoch(days, (h, mi, s), 0, 0).ok_or_else(|| bad(first))?;
             // Skip `host kernel:` (everything up to the first `: `), if present.
             let rest = rest.split_once(": ").map(|(_, r)| r).unwrap_or(rest);
-            return Ok((Some(secs * 1_000_000), rest));
+            return Ok((Some(us), rest));
         }
         if first.len() >= 19 && first.as_bytes().get(4) == Some(&b'-') && first.contains('T') {
             let us = parse_rfc3339(first).ok_or_else(|| bad(first))?;
@@ -270,10 +271,17 @@ fn parse_hms(s: &str) -> Option<(u32, u32, u32)> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` → µs since the epoch.
+///
+/// As RFC 3339 §5.6 defines it: a four-digit year, an offset of at most
+/// 23:59. Anything else is not a timestamp (and cannot overflow).
 fn parse_rfc3339(s: &str) -> Option<i64> {
     let (date, time) = s.split_once('T')?;
     let mut d = date.split('-');
-    let y: i64 = d.next()?.parse().ok()?;
+    let y = d.next()?;
+    if y.len() != 4 {
+        return None;
+    }
+    let y: i64 = y.parse().ok()?;
     let mo: u32 = d.next()?.parse().ok()?;
     let da: u32 = d.next()?.parse().ok()?;
     if !(1..=12).contains(&mo) || !(1..=31).contains(&da) {
@@ -286,8 +294,8 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         let (c, off) = time.split_at(i);
         let sign = if off.starts_with('-') { -1 } else { 1 };
         let (oh, om) = off[1..].split_once(':')?;
-        let oh: i64 = oh.parse().ok()?;
-        let om: i64 = om.parse().ok()?;
+        let oh: i64 = oh.parse().ok().filter(|h| (0..24).contains(h))?;
+        let om: i64 = om.parse().ok().filter(|m| (0..60).contains(m))?;
         (c, sign * (oh * 3600 + om * 60))
     };
     let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
@@ -296,12 +304,18 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     for (i, ch) in frac.chars().take(6).enumerate() {
         us += i64::from(ch.to_digit(10)?) * 10i64.pow(5 - i as u32);
     }
-    let secs = days_from_civil(y, mo, da) * 86_400
-        + i64::from(h) * 3600
-        + i64::from(mi) * 60
-        + i64::from(sec)
-        - offset_s;
-    secs.checked_mul(1_000_000)?.checked_add(us)
+    micros_since_epoch(days_from_civil(y, mo, da), (h, mi, sec), offset_s, us)
+}
+
+/// `days` + `hms` − `offset_s` seconds + `frac_us`, as µs since the epoch;
+/// `None` past the range of `i64` microseconds (±292,000 years).
+fn micros_since_epoch(days: i64, hms: (u32, u32, u32), offset_s: i64, frac_us: i64) -> Option<i64> {
+    let (h, m, s) = hms;
+    let secs = days
+        .checked_mul(86_400)?
+        .checked_add(i64::from(h) * 3600 + i64::from(m) * 60 + i64::from(s))?
+        .checked_sub(offset_s)?;
+    secs.checked_mul(1_000_000)?.checked_add(frac_us)
 }
 
 /// Returns (uptime µs, the text after the `[uptime]` field).

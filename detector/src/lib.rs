@@ -8,6 +8,8 @@
 //!   implements, its [`Vantage`] and its static [`DetectorInfo`].
 //! - [`alert`]: what a detector reports, and the evidence behind it.
 //! - [`flow`]: a connection tracker for the detectors that need sessions.
+//! - [`state`]: tables under a byte budget (a detector's memcap), with
+//!   O(log n) eviction of the oldest entry and O(log n) expiry.
 //! - [`params`] and [`registry`]: detectors by name, configured with upstream
 //!   parameter names and defaults; the registry is the one list.
 //! - [`iptables_log`]: iptables LOG lines as packets (psad's input).
@@ -16,8 +18,10 @@
 //!
 //! Rules every detector keeps: it reads only bytes and the timestamp it is
 //! given (no wall clock, no simulator state); it iterates only ordered
-//! collections; it never panics on any byte sequence; its defaults equal the
-//! upstream tool's documented defaults, cited in its module docs.
+//! collections; it never panics on any byte sequence nor on any timestamp
+//! (time arithmetic saturates: a clock that jumps or runs backwards is data);
+//! its state is bounded by a memcap, with evictions counted; its defaults
+//! equal the upstream tool's documented defaults, cited in its module docs.
 
 #![deny(missing_docs)]
 
@@ -28,13 +32,14 @@ pub mod flow;
 pub mod iptables_log;
 pub mod params;
 pub mod registry;
+pub mod state;
 pub mod view;
 
 #[cfg(test)]
 mod testutil;
 
 pub use alert::{Alert, AlertKind, Counted, Evidence, Rule};
-pub use detector::{Detector, DetectorInfo, Instance, Vantage};
+pub use detector::{Detector, DetectorInfo, Instance, Memory, Vantage};
 pub use params::{Cidr, ConfigError, ParamSpec, Params};
 
 pub use smoltcp::time::{Duration, Instant};

@@ -72,7 +72,12 @@ pub fn bandwidth(s: &str) -> Result<Option<u64>, String> {
     if !(v > 0.0 && v.is_finite()) {
         return Err(format!("`{s}` must be positive"));
     }
-    Ok(Some((v * scale).round() as u64))
+    let bps = (v * scale).round();
+    if bps < 1.0 {
+        return Err(format!("`{s}` is below 1 bps"));
+    }
+    // Far beyond any link; `as` saturates at u64::MAX bps.
+    Ok(Some(bps as u64))
 }
 
 #[cfg(test)]
@@ -93,5 +98,7 @@ mod tests {
         assert!(duration_range("15m..10m").is_err());
         assert_eq!(bandwidth("1Gbps").unwrap(), Some(1_000_000_000));
         assert_eq!(bandwidth("inf").unwrap(), None);
+        assert!(bandwidth("1e-300bps").is_err());
+        assert_eq!(bandwidth("1e300Gbps").unwrap(), Some(u64::MAX));
     }
 }

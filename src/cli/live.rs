@@ -195,6 +195,7 @@ pub fn live(a: LiveArgs) -> anyhow::Result<ExitCode> {
         pcap: a.pcap.clone(),
         labels: a.capture.labels.clone(),
         format: a.capture.format(a.pcap.as_deref()),
+        ..Outputs::default()
     };
     let opts = LiveOptions {
         seed,

@@ -112,6 +112,13 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             run.summary.taps.first().map_or(0, |t| t.frames)
         )?,
     }
+    if run.clamped_timestamps > 0 {
+        let n = run.clamped_timestamps;
+        writeln!(
+            chatter,
+            "{input}: {n} frame(s) stamped outside 1970..=9999 had their time clamped into it"
+        )?;
+    }
     print_alerts(&mut chatter, run)?;
     for d in &run.detectors {
         if d.applicable {
@@ -135,6 +142,7 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
                 "(no labels: alerts are not scored; give --labels FILE or --scanners ADDR)"
             )?;
             write!(chatter, "{}", scanbench::report::cut_short_notes(&report))?;
+            write!(chatter, "{}", scanbench::report::eviction_notes(&report))?;
         }
     } else {
         drop(chatter);

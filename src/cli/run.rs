@@ -12,7 +12,7 @@ use scanbench::evaluate::ScenarioRun;
 use scanbench::parallel::{default_threads, map_ordered};
 use scanbench::report::{json, junit};
 use scanbench::shard::{self, Shard};
-use scanbench::simulate::Outputs;
+use scanbench::simulate::{Budget, Outputs};
 use scanbench::{Format, Report, Scenario, evaluate};
 
 use super::{CaptureFlags, Progress, detector_specs, load_scenarios, print_alerts, print_summary};
@@ -71,6 +71,19 @@ pub struct RunArgs {
     /// Print per-tap and per-app details for each run.
     #[arg(long, short)]
     verbose: bool,
+    /// Stop a run with an error once its links have carried this many
+    /// packets; the captures and labels written so far are flushed.
+    #[arg(long, value_name = "N", default_value_t = Budget::DEFAULT_MAX_PACKETS)]
+    max_packets: u64,
+    /// Stop a run with an error after this much wall-clock time (`90s`,
+    /// `10m`, `1h`); the captures and labels written so far are flushed.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = wall_time)]
+    max_wall: std::time::Duration,
+}
+
+fn wall_time(s: &str) -> Result<std::time::Duration, String> {
+    let d = scanbench_sim::units::duration(s)?;
+    Ok(std::time::Duration::from_micros(d.total_micros()))
 }
 
 /// One (scenario, seed) job.
@@ -133,6 +146,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
                     pcap,
                     labels: a.capture.labels.clone(),
                     format,
+                    budget: Budget {
+                        max_packets: a.max_packets,
+                        max_wall: a.max_wall,
+                    },
                 },
             });
         }

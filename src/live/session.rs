@@ -180,6 +180,7 @@ impl<'s> Session<'s> {
                 malformed: self.set.malformed,
                 replayed: false,
                 input_error: None,
+                clamped_timestamps: 0,
             },
             stopped,
             port: port_stats,

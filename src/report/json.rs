@@ -100,6 +100,11 @@ fn detector(d: &DetectorRun) -> Value {
         "vantage": vantage_name(d.vantage),
         "applicable": d.applicable,
         "score": score(&d.score),
+        "memory": {
+            "memcap_bytes": d.memory.memcap,
+            "peak_bytes": d.memory.peak,
+            "evictions": d.memory.evictions,
+        },
         "alerts": d.alerts.iter().map(|a| alert(a, &d.config)).collect::<Vec<_>>(),
     })
 }
@@ -133,6 +138,7 @@ fn run(r: &ScenarioRun) -> Value {
     // input ended early.
     if r.replayed {
         v["input_error"] = json!(r.input_error);
+        v["clamped_timestamps"] = json!(r.clamped_timestamps);
     }
     v
 }

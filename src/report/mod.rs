@@ -15,7 +15,7 @@ mod verdicts;
 
 pub use self::csv::csv;
 pub use self::json::{JSON_VERSION, json};
-pub use self::table::{cut_short_notes, markdown, short, table};
+pub use self::table::{cut_short_notes, eviction_notes, markdown, short, table};
 pub use self::verdicts::verdicts;
 
 use crate::evaluate::ScenarioRun;

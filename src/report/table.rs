@@ -188,6 +188,31 @@ pub fn cut_short_notes(report: &Report) -> String {
     out
 }
 
+/// One line per run in which a detector dropped state to stay under its
+/// memcap (nothing when none did): its verdicts may differ from an unbounded
+/// run's.
+pub fn eviction_notes(report: &Report) -> String {
+    let mut out = String::new();
+    for r in &report.runs {
+        let dropped: Vec<String> = r
+            .detectors
+            .iter()
+            .filter(|d| d.memory.evictions > 0)
+            .map(|d| format!("{} {}", short(&d.spec), d.memory.evictions))
+            .collect();
+        if !dropped.is_empty() {
+            let _ = writeln!(
+                out,
+                "State evicted at the memcap: {} seed {}: {}.",
+                r.scenario,
+                r.summary.seed,
+                dropped.join(", ")
+            );
+        }
+    }
+    out
+}
+
 /// The terminal table.
 pub fn table(report: &Report) -> String {
     let mut out = String::new();
@@ -201,6 +226,7 @@ pub fn table(report: &Report) -> String {
     out.push_str("Totals over all runs (docs/metrics.md defines each figure):\n");
     out.push_str(&totals_grid(report, false));
     out.push_str(&cut_short_notes(report));
+    out.push_str(&eviction_notes(report));
     out
 }
 
@@ -216,7 +242,7 @@ pub fn markdown(report: &Report) -> String {
     out.push_str(&verdict_grid(report, true));
     let _ = writeln!(out, "\n## Totals\n");
     out.push_str(&totals_grid(report, true));
-    let notes = cut_short_notes(report);
+    let notes = cut_short_notes(report) + &eviction_notes(report);
     if !notes.is_empty() {
         let _ = writeln!(out, "\n{notes}");
     }

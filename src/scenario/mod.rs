@@ -22,6 +22,7 @@ pub mod build;
 pub mod expect;
 mod fields;
 pub mod file;
+pub mod limits;
 pub mod live;
 pub mod switch;
 
@@ -103,6 +104,7 @@ impl Scenario {
         sc.home_net = sc.home_net()?;
         sc.expectations = sc.expectations()?;
         sc.live = sc.live_table()?;
+        sc.check_limits()?;
         // Build once so every reference and value is checked at load time.
         sc.build(sc.seed)?;
         Ok(sc)

@@ -78,6 +78,11 @@
 //!   empty, so every source is inbound).
 //! - Unverified details (1-based vectors, the `allow_services` clause, lists
 //!   that differ in the 2.0 port): see `docs/detectors/bro1-scan.md`.
+//! - State is bounded by `memcap` (Bro 1.x has no bound): 40 % for the
+//!   connection table, 10 % for the side table, 5 % for SYN-ACK attempt
+//!   timers (each drops its least recently active entry), 45 % for the
+//!   `scan.bro` tables, charged per scanner: past it the state of the scanner
+//!   checked least recently is dropped whole. Drops count as evictions.
 
 use core::net::Ipv4Addr;
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,8 +90,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::DetectorInfo;
 use crate::flow::{ConnEvent, ConnEventKind, EndpointState, FlowConfig, FlowTracker};
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
+use crate::state::{TimedMap, entry_cost};
 use crate::view::proto;
-use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, PacketView, Rule};
+use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, Memory, PacketView, Rule};
 
 const NAME: &str = "bro1-scan";
 
@@ -246,6 +252,11 @@ static PARAMS: &[ParamSpec] = &[
         default: "300",
         help: "seconds before an idle connection is removed (bro.init 5 min)",
     },
+    ParamSpec {
+        name: "memcap",
+        default: "67108864",
+        help: "bytes of state at most, least recently active dropped first (bench bound: Bro 1.x has none)",
+    },
 ];
 
 /// Registry entry.
@@ -334,21 +345,26 @@ fn build(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
         sweep_us: secs("table_expire_interval")?.max(1),
         attempt_delay_us: secs("tcp_attempt_delay")?,
     };
+    let memcap = p.u64_in("memcap", 1 << 16, 1 << 40)?;
     let flows = FlowTracker::new(FlowConfig {
         attempt_delay_us: cfg.attempt_delay_us,
         inactivity_us: secs("tcp_inactivity_timeout")?.max(1),
+        memcap: memcap / 5 * 2,
         ..FlowConfig::default()
     });
     Ok(Box::new(Bro1Scan {
         cfg,
         flows,
         events: Vec::new(),
-        sides: BTreeMap::new(),
+        sides: TimedMap::new(memcap / 10),
         next_side_id: 0,
-        synack_timers: BTreeMap::new(),
-        t: Tables::default(),
+        synack_timers: TimedMap::new(memcap / 20),
+        t: Tables {
+            budget: TimedMap::new(memcap / 20 * 9),
+            ..Tables::default()
+        },
         sweep_origin: None,
-        next_sweep: i64::MAX,
+        next_sweep: None,
     }))
 }
 
@@ -433,6 +449,66 @@ impl<T: Default> Entry<T> {
     }
 }
 
+/// The sets a per-scanner table entry holds.
+trait Items {
+    fn count(&self) -> usize;
+}
+
+impl<T> Items for BTreeSet<T> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<K, V> Items for BTreeMap<K, V> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+/// What `e` is charged: the entry, its set, its evidence.
+fn entry_bytes<T: Items>(e: &Entry<T>) -> u64 {
+    let items = e.items.count() as u64 * ITEM_COST;
+    ENTRY_COST + items + e.counted.len() as u64 * NOTE_COST
+}
+
+/// Bytes of scanner `a`'s state in `t` (every table keyed by it).
+fn cost_of(t: &Tables, a: Ipv4Addr) -> u64 {
+    let sets = [
+        t.backscatter.get(&a).map(entry_bytes),
+        t.pre_peers.get(&a).map(entry_bytes),
+        t.peers.get(&a).map(entry_bytes),
+        t.ports.get(&a).map(entry_bytes),
+        t.low_ports.get(&a).map(entry_bytes),
+    ];
+    let flags = [
+        t.possible.contains_key(&a),
+        t.ignored.contains_key(&a),
+        t.shut_down.contains(&a),
+        t.rb_idx.contains_key(&a),
+        t.rps_idx.contains_key(&a),
+        t.rops_idx.contains_key(&a),
+    ];
+    let small =
+        flags.iter().filter(|f| **f).count() as u64 + t.rpts_count.get(&a).copied().unwrap_or(0);
+    sets.iter().flatten().sum::<u64>()
+        + t.triple_cost.get(&a).copied().unwrap_or(0)
+        + small * SMALL_COST
+}
+
+/// Removes the entries of `m` that `stale` says are over; returns their keys.
+fn expire_by<K: Ord + Copy, V>(m: &mut BTreeMap<K, V>, stale: impl Fn(&V) -> bool) -> Vec<K> {
+    let gone: Vec<K> = m
+        .iter()
+        .filter(|(_, v)| stale(v))
+        .map(|(k, _)| *k)
+        .collect();
+    for k in &gone {
+        m.remove(k);
+    }
+    gone
+}
+
 /// A threshold-vector index (`rps_idx` etc.): next 1-based index, last access.
 #[derive(Clone, Copy, Debug)]
 struct Idx {
@@ -440,9 +516,27 @@ struct Idx {
     last: i64,
 }
 
-/// The scan.bro globals.
+/// What one entry of a per-scanner table is charged.
+const ENTRY_COST: u64 = entry_cost::<Ipv4Addr, Entry<BTreeSet<Ipv4Addr>>>(0);
+/// What one item of an entry's set is charged (a set element of at most 12
+/// bytes in half-full B-tree nodes).
+const ITEM_COST: u64 = 32;
+/// What one noted item adds to an entry's evidence: its counted key and text,
+/// its port and frame.
+const NOTE_COST: u64 = (size_of::<Counted>() + 24 + 2 + 8) as u64;
+/// What a plain per-scanner entry (an index, a time, a flag) is charged.
+const SMALL_COST: u64 = entry_cost::<(Ipv4Addr, Ipv4Addr), Idx>(0);
+
+/// The scan.bro globals, and the bytes they charge to each scanner.
 #[derive(Debug, Default)]
 struct Tables {
+    /// Bytes of state charged to each scanner, timed by its last check: past
+    /// the memcap, the least recently checked scanner's state goes whole.
+    budget: TimedMap<Ipv4Addr, ()>,
+    /// `scan_triples` bytes per scanner (kept as they are added).
+    triple_cost: BTreeMap<Ipv4Addr, u64>,
+    /// `rpts_idx` entries per scanner.
+    rpts_count: BTreeMap<Ipv4Addr, u64>,
     /// `distinct_backscatter_peers`: scanner → peer → calls.
     backscatter: BTreeMap<Ipv4Addr, Entry<BTreeMap<Ipv4Addr, u64>>>,
     /// `pre_distinct_peers`.
@@ -550,13 +644,16 @@ pub struct Bro1Scan {
     cfg: Config,
     flows: FlowTracker,
     events: Vec<ConnEvent>,
-    sides: BTreeMap<Key, Sides>,
+    /// Per-connection sides, timed by the last packet.
+    sides: TimedMap<Key, Sides>,
     next_side_id: u64,
-    /// (deadline, side-table id) → connection key: SYN-ACK attempt timers.
-    synack_timers: BTreeMap<(i64, u64), Key>,
+    /// Side-table id → connection key, timed by the deadline: SYN-ACK
+    /// attempt timers (they fire in (deadline, id) order).
+    synack_timers: TimedMap<u64, Key>,
     t: Tables,
     sweep_origin: Option<i64>,
-    next_sweep: i64,
+    /// The next table sweep; `None` when nothing is due before the end of time.
+    next_sweep: Option<i64>,
 }
 
 /// A pending `check_scan` call.
@@ -625,13 +722,20 @@ impl Bro1Scan {
         in_nets(&self.cfg.local_nets, a)
     }
 
-    /// Lowers the next sweep to the first grid point after `deadline`.
+    /// Lowers the next sweep to the first grid point strictly after `deadline`.
+    ///
+    /// The grid is `origin + k * table_expire_interval`. It is computed in
+    /// `i128`, so it stays exact whatever the timestamps (an extreme first
+    /// packet, time jumping by centuries); a grid point past the end of
+    /// `i64` time is never reached, so nothing is scheduled for it.
     fn note_deadline(&mut self, deadline: i64) {
         let Some(o) = self.sweep_origin else { return };
-        let iv = self.cfg.sweep_us;
-        let k = deadline.saturating_sub(o).max(0) / iv;
-        let at = o.saturating_add(k.saturating_add(1).saturating_mul(iv));
-        self.next_sweep = self.next_sweep.min(at);
+        let iv = i128::from(self.cfg.sweep_us);
+        let k = (i128::from(deadline) - i128::from(o)).div_euclid(iv) + 1;
+        let Ok(at) = i64::try_from(i128::from(o) + k * iv) else {
+            return;
+        };
+        self.next_sweep = Some(self.next_sweep.map_or(at, |n| n.min(at)));
     }
 
     fn touch_deadline(&mut self, now: i64) {
@@ -697,6 +801,55 @@ impl Bro1Scan {
         });
     }
 
+    /// Charges scanner `a` what its state now costs (moving it to time `at`
+    /// when given); past the memcap, the least recently checked scanners'
+    /// state goes whole.
+    fn settle(&mut self, a: Ipv4Addr, at: Option<i64>) {
+        let bytes = cost_of(&self.t, a);
+        let budget = &mut self.t.budget;
+        let evicted = if bytes == 0 {
+            budget.remove(&a);
+            Vec::new()
+        } else if budget.contains_key(&a) {
+            if let Some(at) = at {
+                budget.touch(&a, at);
+            }
+            budget.resize(&a, bytes)
+        } else {
+            budget.insert(a, (), at.unwrap_or(i64::MIN), bytes)
+        };
+        for (v, ()) in evicted {
+            self.drop_scanner(v);
+        }
+    }
+
+    /// Forgets everything about scanner `a` (it was evicted).
+    fn drop_scanner(&mut self, a: Ipv4Addr) {
+        let t = &mut self.t;
+        t.budget.remove(&a);
+        t.peers.remove(&a);
+        t.ports.remove(&a);
+        t.low_ports.remove(&a);
+        t.triples.remove(&a);
+        t.triple_cost.remove(&a);
+        t.possible.remove(&a);
+        t.backscatter.remove(&a);
+        t.pre_peers.remove(&a);
+        t.rb_idx.remove(&a);
+        t.rps_idx.remove(&a);
+        t.rops_idx.remove(&a);
+        t.shut_down.remove(&a);
+        t.ignored.remove(&a);
+        if t.rpts_count.remove(&a).is_some() {
+            let lo = (a, Ipv4Addr::UNSPECIFIED);
+            let hi = (a, Ipv4Addr::BROADCAST);
+            let keys: Vec<_> = t.rpts_idx.range(lo..=hi).map(|(k, _)| *k).collect();
+            for k in keys {
+                t.rpts_idx.remove(&k);
+            }
+        }
+    }
+
     /// `clear_addr` + `add ignored_scanners`.
     fn ignore_addr(&mut self, a: Ipv4Addr, now: i64) {
         let t = &mut self.t;
@@ -704,6 +857,7 @@ impl Bro1Scan {
         t.ports.remove(&a);
         t.low_ports.remove(&a);
         t.triples.remove(&a);
+        t.triple_cost.remove(&a);
         t.possible.remove(&a);
         t.backscatter.remove(&a);
         t.pre_peers.remove(&a);
@@ -731,7 +885,18 @@ impl Bro1Scan {
         step(v, idx, orig, n, now)
     }
 
+    /// `check_scan`, then the scanner's state charged against the memcap.
     fn check_scan(&mut self, c: &Call, out: &mut Vec<Alert>) {
+        self.check_scan_inner(c, out);
+        let scanner = if c.reverse {
+            c.view.resp.0
+        } else {
+            c.view.orig.0
+        };
+        self.settle(scanner, Some(c.time));
+    }
+
+    fn check_scan_inner(&mut self, c: &Call, out: &mut Vec<Alert>) {
         let now = c.time;
         let v = c.view;
         let (service, rev_service, orig, resp) = if c.reverse {
@@ -1023,20 +1188,23 @@ impl Bro1Scan {
         };
         *last = now;
         let total = self.t.ports.get(&orig).map_or(0, |e| e.items.len() as i64);
-        let s = self
-            .t
-            .triples
-            .entry(orig)
-            .or_default()
-            .entry(resp)
-            .or_insert_with(|| Entry::new(now));
+        let victims = self.t.triples.entry(orig).or_default();
+        let mut added = 0;
+        if !victims.contains_key(&resp) {
+            added += ENTRY_COST;
+        }
+        let s = victims.entry(resp).or_insert_with(|| Entry::new(now));
         s.last = now;
-        if !s.items.insert(service) {
+        let new_port = s.items.insert(service);
+        if new_port {
+            s.note(Some(service), c.frame, format!("port {service}"));
+            added += ITEM_COST + NOTE_COST;
+        }
+        let m = s.items.len() as u64;
+        *self.t.triple_cost.entry(orig).or_default() += added;
+        if !new_port {
             return;
         }
-        s.note(Some(service), c.frame, format!("port {service}"));
-        let m = s.items.len() as u64;
-        let snapshot = s.clone();
         // `thresh_check_2`.
         let it = self.cfg.ignore_scanners_threshold;
         if it > 0 && m > it {
@@ -1056,19 +1224,44 @@ impl Bro1Scan {
             return;
         }
         let threshold = *threshold as i64;
-        self.t.rpts_idx.insert(
-            (orig, resp),
-            Idx {
-                next: idx + 1,
-                last: now,
-            },
-        );
+        let fresh = self
+            .t
+            .rpts_idx
+            .insert(
+                (orig, resp),
+                Idx {
+                    next: idx + 1,
+                    last: now,
+                },
+            )
+            .is_none();
+        if fresh {
+            *self.t.rpts_count.entry(orig).or_default() += 1;
+        }
+        // Only what the notice reports: cloning the whole port set on every
+        // probe made a full-port scan quadratic.
+        let Some((first, order, frames, counted)) = self
+            .t
+            .triples
+            .get(&orig)
+            .and_then(|v| v.get(&resp))
+            .map(|e| {
+                (
+                    e.first,
+                    e.order.clone(),
+                    e.frames.clone(),
+                    e.counted.clone(),
+                )
+            })
+        else {
+            return;
+        };
         self.notice(
             "PortScan",
             AlertKind::PortScan,
             orig,
             Some(resp),
-            snapshot.first,
+            first,
             now,
             c.frame,
             vec![
@@ -1076,9 +1269,9 @@ impl Bro1Scan {
                 ("threshold", threshold),
                 ("distinct_ports_any_host", total),
             ],
-            snapshot.order,
-            snapshot.frames,
-            snapshot.counted,
+            order,
+            frames,
+            counted,
             format!("{orig} has scanned {m} ports of {resp}"),
             out,
         );
@@ -1091,12 +1284,15 @@ impl Bro1Scan {
         let stale = |last: i64, iv: i64| last.saturating_add(iv) < now;
         let cfg = &self.cfg;
         let t = &mut self.t;
+        // Scanners whose state shrank: charged anew below.
+        let mut touched: BTreeSet<Ipv4Addr> = BTreeSet::new();
         let mut summaries = sweep_sets(
             &mut t.peers,
             now,
             re,
             ("ScanSummary", AlertKind::PortSweep, "hosts"),
             cfg.scan_summary_trigger,
+            &mut touched,
         );
         summaries.extend(sweep_sets(
             &mut t.ports,
@@ -1104,6 +1300,7 @@ impl Bro1Scan {
             re,
             ("PortScanSummary", AlertKind::PortScan, "ports"),
             cfg.port_summary_trigger,
+            &mut touched,
         ));
         summaries.extend(sweep_sets(
             &mut t.low_ports,
@@ -1111,27 +1308,34 @@ impl Bro1Scan {
             re,
             ("LowPortScanSummary", AlertKind::PortScan, "low ports"),
             cfg.lowport_summary_trigger,
+            &mut touched,
         ));
-        t.pre_peers.retain(|_, e| !stale(e.last, re));
-        t.backscatter.retain(|_, e| !stale(e.last, re));
-        let gone: Vec<Ipv4Addr> = t
-            .possible
-            .iter()
-            .filter(|(_, last)| stale(**last, re))
-            .map(|(a, _)| *a)
-            .collect();
-        for a in gone {
+        touched.extend(expire_by(&mut t.pre_peers, |e| stale(e.last, re)));
+        touched.extend(expire_by(&mut t.backscatter, |e| stale(e.last, re)));
+        for a in expire_by(&mut t.possible, |last| stale(*last, re)) {
             // remove_possible_source: its scan triples go with it.
-            t.possible.remove(&a);
             t.triples.remove(&a);
+            t.triple_cost.remove(&a);
+            touched.insert(a);
         }
         let ie = self.cfg.idx_read_expire_us;
-        t.rb_idx.retain(|_, i| !stale(i.last, ie));
-        t.rps_idx.retain(|_, i| !stale(i.last, ie));
-        t.rops_idx.retain(|_, i| !stale(i.last, ie));
-        t.rpts_idx.retain(|_, i| !stale(i.last, ie));
+        touched.extend(expire_by(&mut t.rb_idx, |i| stale(i.last, ie)));
+        touched.extend(expire_by(&mut t.rps_idx, |i| stale(i.last, ie)));
+        touched.extend(expire_by(&mut t.rops_idx, |i| stale(i.last, ie)));
+        for (a, _) in expire_by(&mut t.rpts_idx, |i| stale(i.last, ie)) {
+            if let Some(n) = t.rpts_count.get_mut(&a) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    t.rpts_count.remove(&a);
+                }
+            }
+            touched.insert(a);
+        }
         let ce = self.cfg.ignored_expire_us;
-        t.ignored.retain(|_, c| !stale(*c, ce));
+        touched.extend(expire_by(&mut t.ignored, |c| stale(*c, ce)));
+        for a in touched {
+            self.settle(a, None);
+        }
 
         for s in summaries {
             let (note, kind, what) = s.note;
@@ -1176,7 +1380,7 @@ impl Bro1Scan {
             .chain(t.rpts_idx.values().map(|i| i.last.saturating_add(ie)))
             .chain(t.ignored.values().map(|c| c.saturating_add(ce)))
             .min();
-        self.next_sweep = i64::MAX;
+        self.next_sweep = None;
         if let Some(d) = earliest {
             self.note_deadline(d.max(now));
         }
@@ -1184,12 +1388,15 @@ impl Bro1Scan {
 
     /// Runs the table sweeps due at or before `now`.
     fn run_sweeps(&mut self, now: i64, out: &mut Vec<Alert>) {
-        while self.next_sweep <= now {
-            let at = self.next_sweep;
+        while let Some(at) = self.next_sweep.filter(|at| *at <= now) {
             self.sweep(at, out);
-            if self.next_sweep <= at {
-                // Defensive: time must move on.
-                self.next_sweep = at.saturating_add(self.cfg.sweep_us);
+            // Every deadline left is at or after `at`, and `note_deadline`
+            // picks a grid point strictly after it, so each sweep is later
+            // than the one before and this loop ends. Should that ever not
+            // hold, the next grid point after `at` keeps it true.
+            if self.next_sweep.is_some_and(|n| n <= at) {
+                self.next_sweep = None;
+                self.note_deadline(at);
             }
         }
     }
@@ -1208,9 +1415,8 @@ impl Bro1Scan {
             let flow_t = evs.get(i).map(|e| e.time.total_micros());
             let syn_t = self
                 .synack_timers
-                .keys()
-                .next()
-                .map(|k| k.0)
+                .oldest()
+                .map(|(_, at)| at)
                 .filter(|t| *t <= now);
             let next = match (flow_t, syn_t) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -1233,10 +1439,12 @@ impl Bro1Scan {
     }
 
     fn fire_synack_timer(&mut self, out: &mut Vec<Alert>) {
-        let Some((&(at, id), &k)) = self.synack_timers.iter().next() else {
+        let Some(at) = self.synack_timers.oldest().map(|(_, at)| at) else {
             return;
         };
-        self.synack_timers.remove(&(at, id));
+        let Some((id, k)) = self.synack_timers.pop_oldest() else {
+            return;
+        };
         let Some(s) = self.sides.get(&k) else { return };
         let (o, r) = (s.side[0], s.side[1]);
         if s.id != id || !o.syn_ack || o.closed || o.reset || r.seen {
@@ -1312,17 +1520,17 @@ impl Bro1Scan {
             };
             let (orig, resp) = if flip { (dst, src) } else { (src, dst) };
             self.next_side_id += 1;
-            self.sides.insert(
-                k,
-                Sides {
-                    id: self.next_side_id,
-                    orig,
-                    resp,
-                    side: [Side::default(); 2],
-                    syn_ack_frame: None,
-                },
-            );
+            let sides = Sides {
+                id: self.next_side_id,
+                orig,
+                resp,
+                side: [Side::default(); 2],
+                syn_ack_frame: None,
+            };
+            self.sides
+                .insert(k, sides, now, entry_cost::<Key, Sides>(0));
         }
+        self.sides.touch(&k, now);
         let attempt_delay = self.cfg.attempt_delay_us;
         let Some(s) = self.sides.get_mut(&k) else {
             return;
@@ -1366,8 +1574,9 @@ impl Bro1Scan {
             resp: s.resp,
             bytes: 0,
         };
-        if let Some(t) = arm {
-            self.synack_timers.insert(t, k);
+        if let Some((deadline, id)) = arm {
+            let cost = entry_cost::<u64, Key>(0);
+            self.synack_timers.insert(id, k, deadline, cost);
         }
         let call = |established: bool| Call {
             time: now,
@@ -1398,19 +1607,21 @@ struct Summary {
 
 /// Expires idle entries of a `table[addr] of set[...]` whose `expire_func`
 /// is a summary (`scan_summary`, `port_summary`, `lowport_summary`); returns
-/// the summaries to raise.
+/// the summaries to raise, and adds every expired address to `gone_to`.
 fn sweep_sets<T: Ord>(
     table: &mut BTreeMap<Ipv4Addr, Entry<BTreeSet<T>>>,
     now: i64,
     expire: i64,
     note: SummaryNote,
     trigger: u64,
+    gone_to: &mut BTreeSet<Ipv4Addr>,
 ) -> Vec<Summary> {
     let gone: Vec<Ipv4Addr> = table
         .iter()
         .filter(|(_, e)| e.last.saturating_add(expire) < now)
         .map(|(a, _)| *a)
         .collect();
+    gone_to.extend(gone.iter().copied());
     let mut out = Vec::new();
     for a in gone {
         if let Some(e) = table.remove(&a) {
@@ -1458,6 +1669,13 @@ impl Detector for Bro1Scan {
 
     fn flush(&mut self, now: Instant, out: &mut Vec<Alert>) {
         self.run_timers(now.total_micros(), out);
+    }
+
+    fn memory(&self) -> Memory {
+        self.flows.memory()
+            + Memory::of(&self.sides)
+            + Memory::of(&self.synack_timers)
+            + Memory::of(&self.t.budget)
     }
 }
 

@@ -48,14 +48,18 @@
 //! - No blocking (`BLOCK_TCP`/`BLOCK_UDP` 0, the 2.x default), so a blocked
 //!   scanner's later hits still alert; 1.2 with blocking on would ignore them.
 //! - 1.2 "advanced stealth" mode (all ports below 1024) is not modelled.
+//! - A source found in the state ring through an index (upstream scans the
+//!   50 slots); a slot taken over by a new source, or a listener not
+//!   remembered at [`MAX_IN_USE`], counts as an eviction.
 
 use core::net::Ipv4Addr;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::DetectorInfo;
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
+use crate::state::entry_cost;
 use crate::view::Transport;
-use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView, Rule};
+use crate::{Alert, AlertKind, Detector, Evidence, Instant, Memory, PacketView, Rule};
 
 /// Cap on remembered in-use (host, port) pairs.
 pub const MAX_IN_USE: usize = 1 << 16;
@@ -141,9 +145,14 @@ pub struct PortSentry {
     cfg: Config,
     /// (source, hits) ring, `max_state` slots, round-robin replacement.
     state: Vec<(Ipv4Addr, u64)>,
+    /// Source → its slot in `state`, so a hit finds it in O(log n).
+    slot_of: BTreeMap<Ipv4Addr, usize>,
     next_slot: usize,
     /// (host, proto, port) seen answering: treated as having a listener.
     in_use: BTreeSet<(Ipv4Addr, u8, u16)>,
+    /// Sources whose slot was taken over, and listeners not remembered at
+    /// [`MAX_IN_USE`].
+    evictions: u64,
 }
 
 impl PortSentry {
@@ -152,22 +161,29 @@ impl PortSentry {
         PortSentry {
             cfg,
             state: Vec::new(),
+            slot_of: BTreeMap::new(),
             next_slot: 0,
             in_use: BTreeSet::new(),
+            evictions: 0,
         }
     }
 
     /// 1.2 `CheckStateEngine`: counts the hit, says whether it triggers.
     fn check_state(&mut self, src: Ipv4Addr) -> (bool, u64) {
-        let hits = if let Some(slot) = self.state.iter_mut().find(|(ip, _)| *ip == src) {
-            slot.1 += 1;
+        let found = self.slot_of.get(&src).and_then(|i| self.state.get_mut(*i));
+        let hits = if let Some(slot) = found {
+            slot.1 = slot.1.saturating_add(1);
             slot.1
         } else {
             if self.state.len() < self.cfg.max_state {
+                self.slot_of.insert(src, self.state.len());
                 self.state.push((src, 1));
             } else {
                 let i = self.next_slot % self.cfg.max_state;
+                self.slot_of.remove(&self.state[i].0);
+                self.evictions += 1;
                 self.state[i] = (src, 1);
+                self.slot_of.insert(src, i);
                 self.next_slot = i + 1;
             }
             1
@@ -181,6 +197,8 @@ impl PortSentry {
     fn remember_in_use(&mut self, key: (Ipv4Addr, u8, u16)) {
         if self.in_use.len() < MAX_IN_USE || self.in_use.contains(&key) {
             self.in_use.insert(key);
+        } else {
+            self.evictions += 1;
         }
     }
 }
@@ -208,6 +226,19 @@ fn tcp_type(f: u8) -> String {
 impl Detector for PortSentry {
     fn name(&self) -> &'static str {
         "portsentry"
+    }
+
+    /// The state ring (`max_state` slots and their index) and the
+    /// remembered listeners.
+    fn memory(&self) -> Memory {
+        let slot = size_of::<(Ipv4Addr, u64)>() + entry_cost::<Ipv4Addr, usize>(0) as usize;
+        let listener = entry_cost::<(Ipv4Addr, u8, u16), ()>(0) as usize;
+        let used = self.state.len() * slot + self.in_use.len() * listener;
+        Memory {
+            memcap: (self.cfg.max_state * slot + MAX_IN_USE * listener) as u64,
+            peak: used as u64,
+            evictions: self.evictions,
+        }
     }
 
     fn observe(&mut self, now: Instant, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {

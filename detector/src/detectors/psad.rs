@@ -62,8 +62,11 @@
 //! - Signature matching (fwsnort), TCP-flag scan classification, passive OS
 //!   fingerprinting, `IGNORE_PORTS`/`HOME_NET`, persistence and auto-blocking
 //!   are not modelled; they can only raise the level in psad.
-//! - Memory bound: at most [`MAX_PAIRS`] (source, destination) entries; when
-//!   full, the entry with the oldest `s_time` is dropped (psad has no cap).
+//! - Memory bound: at most `max_scan_ip_pairs` (source, destination)
+//!   entries; when full, packets of a new pair are excluded, as psad does
+//!   (`MAX_SCAN_IP_PAIRS`, psad.conf: "A good non-zero value is, say,
+//!   50000"), and counted in the report's evictions. psad's default is 0,
+//!   unlimited; the bench's is 262,144.
 
 use core::net::Ipv4Addr;
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,9 +74,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::DetectorInfo;
 use crate::params::{ConfigError, ParamSpec, Params};
 use crate::view::{Transport, proto};
-use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, PacketView, Rule, Vantage};
+use crate::{
+    Alert, AlertKind, Counted, Detector, Evidence, Instant, Memory, PacketView, Rule, Vantage,
+};
 
-/// Cap on tracked (source, destination) entries.
+/// Default cap on tracked (source, destination) entries.
 pub const MAX_PAIRS: usize = 1 << 18;
 /// Cap on ports kept per entry for the evidence list.
 const MAX_PORTS: usize = 64;
@@ -159,6 +164,11 @@ static PARAMS: &[ParamSpec] = &[
         default: "1",
         help: "lowest danger level that alerts (psad.conf MIN_DANGER_LEVEL)",
     },
+    ParamSpec {
+        name: "max_scan_ip_pairs",
+        default: "262144",
+        help: "(source, destination) pairs tracked, packets of new pairs excluded past it (psad.conf MAX_SCAN_IP_PAIRS; psad's 0 = unlimited is not offered)",
+    },
 ];
 
 /// Registry entry.
@@ -205,6 +215,7 @@ fn build(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
         scan_timeout_us: p.u64_in("scan_timeout", 1, 1 << 30)? as i64 * 1_000_000,
         ignore_conntrack_bug_pkts: p.bool("ignore_conntrack_bug_pkts")?,
         min_danger_level: p.u64_in("min_danger_level", 1, 5)? as u8,
+        max_scan_ip_pairs: p.u64_in("max_scan_ip_pairs", 1, 1 << 24)? as usize,
     })))
 }
 
@@ -227,6 +238,8 @@ pub struct Config {
     pub ignore_conntrack_bug_pkts: bool,
     /// `MIN_DANGER_LEVEL`.
     pub min_danger_level: u8,
+    /// `MAX_SCAN_IP_PAIRS`.
+    pub max_scan_ip_pairs: usize,
 }
 
 impl Default for Config {
@@ -240,6 +253,7 @@ impl Default for Config {
             scan_timeout_us: 3_600_000_000,
             ignore_conntrack_bug_pkts: true,
             min_danger_level: 1,
+            max_scan_ip_pairs: MAX_PAIRS,
         }
     }
 }
@@ -272,6 +286,10 @@ pub struct Psad {
     cfg: Config,
     srcs: BTreeMap<Ipv4Addr, Source>,
     pairs: usize,
+    /// Most pairs tracked at once.
+    peak_pairs: usize,
+    /// Packets of new pairs excluded at `max_scan_ip_pairs`.
+    excluded: u64,
     /// Next check time, when packets are waiting for one.
     due: Option<Instant>,
 }
@@ -283,6 +301,8 @@ impl Psad {
             cfg,
             srcs: BTreeMap::new(),
             pairs: 0,
+            peak_pairs: 0,
+            excluded: 0,
             due: None,
         }
     }
@@ -297,30 +317,12 @@ impl Psad {
         let mut removed = 0;
         self.srcs.retain(|_, s| {
             let before = s.dsts.len();
-            s.dsts
-                .retain(|_, p| now.total_micros() - p.s_time.total_micros() < timeout);
+            s.dsts.retain(|_, p| elapsed(now, p.s_time) < timeout);
             removed += before - s.dsts.len();
             s.new_dsts.retain(|d| s.dsts.contains_key(d));
             !s.dsts.is_empty()
         });
         self.pairs -= removed;
-    }
-
-    fn evict_oldest(&mut self) {
-        let oldest = self
-            .srcs
-            .iter()
-            .flat_map(|(s, src)| src.dsts.iter().map(move |(d, p)| (p.s_time, *s, *d)))
-            .min();
-        let Some((_, s, d)) = oldest else { return };
-        if let Some(src) = self.srcs.get_mut(&s) {
-            src.dsts.remove(&d);
-            src.new_dsts.remove(&d);
-            self.pairs -= 1;
-            if src.dsts.is_empty() {
-                self.srcs.remove(&s);
-            }
-        }
     }
 
     fn run_due(&mut self, now: Instant, out: &mut Vec<Alert>) {
@@ -403,6 +405,11 @@ impl Psad {
             out.push(alert);
         }
     }
+}
+
+/// Microseconds from `then` to `now`, saturating (time may jump or run backwards).
+fn elapsed(now: Instant, then: Instant) -> i64 {
+    now.total_micros().saturating_sub(then.total_micros())
 }
 
 fn port_range(p: &Pair) -> u64 {
@@ -500,6 +507,20 @@ impl Detector for Psad {
         Vantage::DropLog
     }
 
+    /// Pairs at their worst case: the entry, its protocol and flag sets,
+    /// up to 64 ports, frames and counted keys.
+    fn memory(&self) -> Memory {
+        let pair = (size_of::<Pair>() + 2 * size_of::<Ipv4Addr>()) * 5 / 2
+            + MAX_PORTS * 2
+            + Evidence::MAX_FRAMES * (8 + size_of::<Counted>() + 24)
+            + 8 * 16;
+        Memory {
+            memcap: (self.cfg.max_scan_ip_pairs * pair) as u64,
+            peak: (self.peak_pairs * pair) as u64,
+            evictions: self.excluded,
+        }
+    }
+
     fn observe(&mut self, now: Instant, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
         self.run_due(now, out);
         let mut dport = None;
@@ -521,7 +542,7 @@ impl Detector for Psad {
             .srcs
             .get(&pkt.src)
             .and_then(|s| s.dsts.get(&pkt.dst))
-            .is_some_and(|p| now.total_micros() - p.s_time.total_micros() >= timeout);
+            .is_some_and(|p| elapsed(now, p.s_time) >= timeout);
         if let Some(src) = self.srcs.get_mut(&pkt.src).filter(|_| stale) {
             src.dsts.remove(&pkt.dst);
             src.new_dsts.remove(&pkt.dst);
@@ -535,10 +556,13 @@ impl Detector for Psad {
             .get(&pkt.src)
             .is_some_and(|s| s.dsts.contains_key(&pkt.dst));
         if !exists {
-            if self.pairs >= MAX_PAIRS {
-                self.evict_oldest();
+            if self.pairs >= self.cfg.max_scan_ip_pairs {
+                // psad: "excluding SRC -> DST, scan IP pairs too high".
+                self.excluded += 1;
+                return;
             }
             self.pairs += 1;
+            self.peak_pairs = self.peak_pairs.max(self.pairs);
         }
         let src = self.srcs.entry(pkt.src).or_default();
         let p = src.dsts.entry(pkt.dst).or_insert_with(|| Pair {

@@ -62,6 +62,8 @@
 //! - The hash function reads `s_addr` as a little-endian `u32`, as on x86.
 //! - A flood-suppressed scan produces no alert (upstream logs nothing either);
 //!   the single "More possible port scans follow" line is not an alert.
+//! - Recycling an entry still in use, or cutting an over-long chain, counts as
+//!   an eviction in [`Detector::memory`]; the table itself is upstream's.
 //! - `scan_weight_threshold` and the weights are run-time parameters (upstream:
 //!   compile-time); the port list holds `scan_weight_threshold − 1` ports as
 //!   upstream's `SCAN_MAX_COUNT − 1`.
@@ -72,7 +74,7 @@ use core::net::Ipv4Addr;
 use crate::DetectorInfo;
 use crate::params::{ConfigError, ParamSpec, Params};
 use crate::view::proto;
-use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView, Rule};
+use crate::{Alert, AlertKind, Detector, Evidence, Instant, Memory, PacketView, Rule};
 
 /// `HASH_LOG` in `params.h`.
 const HASH_LOG: u32 = 9;
@@ -265,6 +267,8 @@ pub struct Scanlogd {
     /// `safe_log`'s statics.
     log_last: i64,
     log_count: i64,
+    /// Live entries recycled or unlinked from an over-long chain.
+    evictions: u64,
 }
 
 /// `hashfunc`: XOR-fold the address (as stored in memory, read little-endian) by `HASH_LOG` bits.
@@ -321,6 +325,7 @@ impl Scanlogd {
             index: 0,
             log_last: 0,
             log_count: 0,
+            evictions: 0,
         }
     }
 
@@ -412,7 +417,9 @@ impl Scanlogd {
 
     /// `safe_log`: true if this scan is logged.
     fn safe_log(&mut self, now_ticks: i64) -> bool {
-        if now_ticks - self.log_last > self.cfg.log_delay_threshold || now_ticks < self.log_last {
+        if now_ticks.saturating_sub(self.log_last) > self.cfg.log_delay_threshold
+            || now_ticks < self.log_last
+        {
             self.log_count = 0;
         }
         self.log_count += 1;
@@ -426,6 +433,19 @@ impl Scanlogd {
 impl Detector for Scanlogd {
     fn name(&self) -> &'static str {
         "scanlogd"
+    }
+
+    /// The fixed table: `list_size` hosts (each with up to
+    /// `scan_weight_threshold - 1` ports and 64 frames) and the 512 buckets.
+    fn memory(&self) -> Memory {
+        let ports = usize::try_from(self.cfg.scan_weight_threshold).unwrap_or(0);
+        let host = size_of::<Host>() + ports.min(1 << 16) * 2 + Evidence::MAX_FRAMES * 8;
+        let bytes = (self.cfg.list_size * host + HASH_SIZE * size_of::<Option<usize>>()) as u64;
+        Memory {
+            memcap: bytes,
+            peak: bytes,
+            evictions: self.evictions,
+        }
     }
 
     fn observe(&mut self, now: Instant, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
@@ -464,7 +484,7 @@ impl Detector for Scanlogd {
 
         if let Some(c) = current {
             let ts = self.list[c].timestamp;
-            if now_t - ts <= self.cfg.scan_delay_threshold && now_t >= ts {
+            if now_t.saturating_sub(ts) <= self.cfg.scan_delay_threshold && now_t >= ts {
                 let weight_add = self.weight(port);
                 let threshold = self.cfg.scan_weight_threshold;
                 let h = &mut self.list[c];
@@ -506,7 +526,7 @@ impl Detector for Scanlogd {
                                 ("weight", h.weight),
                                 ("ports", h.ports.len() as i64 + 1),
                                 ("threshold", threshold),
-                                ("gap_ticks", now_t - ts),
+                                ("gap_ticks", now_t.saturating_sub(ts)),
                             ],
                             ports: h.ports.clone(),
                             frames: Vec::new(),
@@ -575,6 +595,7 @@ impl Detector for Scanlogd {
         if count >= self.cfg.hash_max {
             if let Some(l) = last {
                 self.list[l].next = None;
+                self.evictions += 1;
             }
         }
 
@@ -583,6 +604,7 @@ impl Detector for Scanlogd {
         let old = self.list[idx].saddr;
         if !old.is_unspecified() {
             self.unlink(hashfunc(old), idx);
+            self.evictions += 1;
         }
         self.index += 1;
         if self.index >= self.cfg.list_size {

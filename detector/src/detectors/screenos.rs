@@ -49,6 +49,7 @@
 //! | `closed_session_timeout` | 10 s | ScreenOS removes a session about 10 s after FIN/RST (`no-session-any` only) |
 //! | `zone` | `Untrust` | cosmetic: the zone name in the alarm text |
 //! | `interface` | `ethernet0/0` | cosmetic: the interface name in the alarm text |
+//! | `memcap` | 16 MiB | bench bound on the screen's state (ScreenOS documents none; its session table is sized per platform) |
 //!
 //! # Deviations from upstream
 //!
@@ -64,14 +65,22 @@
 //!   remainder of the second").
 //! - Only the TCP port-scan and ICMP ip-sweep screens are modelled (no UDP
 //!   port-scan, TCP/UDP sweep of Junos SRX).
+//! - State is bounded by `memcap` (the device's own tables are fixed in
+//!   hardware and undocumented): 40 % for port-scan windows and blocks, 20 %
+//!   for ip-sweep ones, 40 % for sessions; a window is charged for
+//!   `ports_needed` hits. When a table is full its least recently used window,
+//!   the block ending first, or the session expiring first is dropped and
+//!   counted in the report's evictions: a dropped window restarts its count,
+//!   a dropped block loses its "Occurred N times" summary, a dropped session
+//!   makes its next segment sessionless.
 
 use core::net::Ipv4Addr;
-use std::collections::BTreeMap;
 
 use crate::DetectorInfo;
 use crate::params::{ConfigError, ParamSpec, Params};
+use crate::state::{TimedMap, entry_cost};
 use crate::view::proto;
-use crate::{Alert, AlertKind, Detector, Evidence, Instant, PacketView, Rule};
+use crate::{Alert, AlertKind, Detector, Evidence, Instant, Memory, PacketView, Rule};
 
 static PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -129,6 +138,11 @@ static PARAMS: &[ParamSpec] = &[
         default: "ethernet0/0",
         help: "interface name printed in the alarm text",
     },
+    ParamSpec {
+        name: "memcap",
+        default: "16777216",
+        help: "bytes of screen state at most, oldest dropped first (bench bound; ScreenOS documents none)",
+    },
 ];
 
 /// Registry entry.
@@ -162,6 +176,7 @@ fn build(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
         closed_session_us: p.u64_in("closed_session_timeout", 0, 1 << 30)? as i64 * 1_000_000,
         zone: p.raw("zone").to_string(),
         interface: p.raw("interface").to_string(),
+        memcap: p.u64_in("memcap", 1 << 16, 1 << 40)?,
     })))
 }
 
@@ -201,6 +216,8 @@ pub struct Config {
     pub zone: String,
     /// Interface name for the alarm text.
     pub interface: String,
+    /// Bytes of state (windows, blocks, sessions) at most.
+    pub memcap: u64,
 }
 
 /// One counted packet in a window.
@@ -223,25 +240,17 @@ impl Window {
     /// Adds `key` at `at` and returns the number of distinct keys inside the interval.
     fn add(&mut self, key: u32, at: i64, frame: u64, interval: i64, anchored: bool) -> usize {
         if anchored {
-            if self.hits.is_empty() || at - self.anchor > interval {
+            if self.hits.is_empty() || at.saturating_sub(self.anchor) > interval {
                 self.hits.clear();
                 self.anchor = at;
             }
         } else {
-            self.hits.retain(|h| h.at >= at - interval);
+            self.hits.retain(|h| h.at >= at.saturating_sub(interval));
         }
         if !self.hits.iter().any(|h| h.key == key) {
             self.hits.push(Hit { key, at, frame });
         }
         self.hits.len()
-    }
-
-    fn stale(&self, now: i64, interval: i64, anchored: bool) -> bool {
-        match (anchored, self.hits.last()) {
-            (_, None) => true,
-            (true, Some(_)) => now - self.anchor > interval,
-            (false, Some(last)) => last.at < now - interval,
-        }
     }
 }
 
@@ -266,16 +275,274 @@ struct Session {
 
 type SessKey = (Ipv4Addr, u16, Ipv4Addr, u16);
 
+/// (source, destination) of a port-scan window; (source, 0.0.0.0) of an ip-sweep window.
+type WinKey = (Ipv4Addr, Ipv4Addr);
+
+/// Which of the two screens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Distinct destination ports per (source, destination).
+    PortScan,
+    /// Distinct destination addresses of ICMP echo requests per source.
+    IpSweep,
+}
+
+/// One screen's state: windows of distinct keys, blocked sources. The
+/// port-scan and ip-sweep screens differ only in what they key and count
+/// and in the words of their alarm, so both run [`Screen::hit`].
+#[derive(Debug)]
+struct Screen {
+    kind: Kind,
+    /// The interval, µs.
+    interval: i64,
+    /// Distinct keys that trip the screen.
+    needed: usize,
+    /// Windows by their last counted packet (stale ones expire first).
+    windows: TimedMap<WinKey, Window>,
+    /// Blocked sources by the end of their block.
+    blocks: TimedMap<Ipv4Addr, Block>,
+}
+
+/// Bytes a block is charged: its alarm text and up to 64 frames.
+const BLOCK_HEAP: usize = 160 + Evidence::MAX_FRAMES * 8;
+
+impl Screen {
+    fn new(kind: Kind, interval: i64, needed: usize, memcap: u64) -> Self {
+        Screen {
+            kind,
+            interval,
+            needed,
+            windows: TimedMap::new(memcap / 4 * 3),
+            blocks: TimedMap::new(memcap / 4),
+        }
+    }
+
+    /// A window holds at most `needed` hits before it alarms and is cleared.
+    fn window_cost(&self) -> u64 {
+        entry_cost::<WinKey, Window>(self.needed.saturating_mul(size_of::<Hit>()))
+    }
+
+    /// Drops windows whose every hit is stale (invisible to the counts:
+    /// [`Window::add`] would drop those hits anyway), and returns the blocks
+    /// that ended before `now`, in source order.
+    fn expire(&mut self, now: i64) -> Vec<(Ipv4Addr, Block)> {
+        while self
+            .windows
+            .pop_before(now.saturating_sub(self.interval))
+            .is_some()
+        {}
+        let mut ended = Vec::new();
+        while let Some((src, b, _)) = self.blocks.pop_before(now) {
+            ended.push((src, b));
+        }
+        ended.sort_by_key(|(src, _)| *src);
+        ended
+    }
+
+    /// The summary alarm of a block that ended, if packets were folded into it.
+    fn summary(&self, cfg: &Config, now: i64, src: Ipv4Addr, b: Block) -> Option<Alert> {
+        if b.repeats == 0 {
+            return None;
+        }
+        let end = b.until.saturating_add(1).min(now);
+        Some(Alert {
+            detector: "screenos",
+            scanner: src,
+            victim: b.victim,
+            kind: self.alert_kind(),
+            first_seen: Instant::from_micros(b.first),
+            time: Instant::from_micros(end),
+            trigger_frame: b.last_frame,
+            evidence: Evidence {
+                counters: vec![("repeat", 1), ("occurred", b.repeats)],
+                ports: Vec::new(),
+                rule: Rule {
+                    statement: format!(
+                        "ScreenOS {}: {src} stayed blocked for {} us after its alarm; \
+                         {} more qualifying packets in that time fold into one alarm \
+                         \"Occurred {} times\"",
+                        self.screen_name(),
+                        cfg.block_us,
+                        b.repeats,
+                        b.repeats
+                    ),
+                    counted: self.counted(cfg),
+                    window: Some((Instant::from_micros(b.first), Instant::from_micros(end))),
+                    keys: Vec::new(),
+                },
+                frames: b.frames,
+                log_line: format!("{} {} times.", b.text, b.repeats),
+            },
+        })
+    }
+
+    fn alert_kind(&self) -> AlertKind {
+        match self.kind {
+            Kind::PortScan => AlertKind::PortScan,
+            Kind::IpSweep => AlertKind::AddressSweep,
+        }
+    }
+
+    fn screen_name(&self) -> &'static str {
+        match self.kind {
+            Kind::PortScan => "port-scan screen",
+            Kind::IpSweep => "ip-sweep screen",
+        }
+    }
+
+    fn counted(&self, cfg: &Config) -> String {
+        match self.kind {
+            Kind::PortScan => counted_text(cfg),
+            Kind::IpSweep => "ICMP echo requests".into(),
+        }
+    }
+
+    /// One qualifying packet: folded into its source's block, or counted in
+    /// its window, raising the alarm (and starting a block) on the
+    /// `needed`-th distinct key.
+    fn hit(&mut self, cfg: &Config, now: i64, pkt: &PacketView<'_>) -> Option<Alert> {
+        if let Some(b) = self.blocks.get_mut(&pkt.src) {
+            if b.repeats == 0 {
+                b.first = now;
+            }
+            b.repeats = b.repeats.saturating_add(1);
+            b.last_frame = Some(pkt.frame);
+            if b.frames.len() < Evidence::MAX_FRAMES {
+                b.frames.push(pkt.frame);
+            }
+            return None;
+        }
+        let (wkey, key, sport, dport) = match (self.kind, pkt.tcp()) {
+            (Kind::PortScan, Some(t)) => (
+                (pkt.src, pkt.dst),
+                u32::from(t.dst_port),
+                t.src_port,
+                t.dst_port,
+            ),
+            (Kind::PortScan, None) => return None,
+            (Kind::IpSweep, _) => ((pkt.src, Ipv4Addr::UNSPECIFIED), u32::from(pkt.dst), 0, 0),
+        };
+        let (t, a, needed) = (self.interval, cfg.anchored, self.needed);
+        if !self.windows.contains_key(&wkey) {
+            let cost = self.window_cost();
+            self.windows.insert(wkey, Window::default(), now, cost);
+        }
+        self.windows.touch(&wkey, now);
+        let w = self.windows.get_mut(&wkey)?;
+        let n = w.add(key, now, pkt.frame, t, a);
+        if n < needed {
+            return None;
+        }
+        let hits = self
+            .windows
+            .remove(&wkey)
+            .map(|w| w.hits)
+            .unwrap_or_default();
+        let first = hits.first().map_or(now, |h| h.at);
+        let tail = format!("(zone {}, int {}). Occurred", cfg.zone, cfg.interface);
+        let span = now.saturating_sub(first);
+        let shape = if a { "anchored" } else { "sliding" };
+        let (text, counters, statement) = match self.kind {
+            Kind::PortScan => (
+                format!(
+                    "Port scan! From {}:{sport} to {}:{dport}, proto TCP {tail}",
+                    pkt.src, pkt.dst
+                ),
+                vec![
+                    ("distinct_ports", n as i64),
+                    ("window_us", span),
+                    ("threshold_us", t),
+                    ("ports_needed", needed as i64),
+                ],
+                format!(
+                    "ScreenOS port-scan screen: {n} distinct destination ports from {} to {} \
+                     within {span} us (threshold {t} us, ports_needed {needed}, {shape} window)",
+                    pkt.src, pkt.dst
+                ),
+            ),
+            Kind::IpSweep => (
+                format!(
+                    "Address sweep! From {} to {}, proto 1 {tail}",
+                    pkt.src, pkt.dst
+                ),
+                vec![
+                    ("distinct_addresses", n as i64),
+                    ("window_us", span),
+                    ("threshold_us", t),
+                    ("addresses_needed", needed as i64),
+                ],
+                format!(
+                    "ScreenOS ip-sweep screen: {n} distinct destination addresses from {} within \
+                     {span} us (ip_sweep_threshold {t} us, ip_sweep_needed {needed}, {shape} window)",
+                    pkt.src
+                ),
+            ),
+        };
+        let victim = (self.kind == Kind::PortScan).then_some(pkt.dst);
+        let mut ev = Evidence {
+            counters,
+            ports: match self.kind {
+                Kind::PortScan => hits.iter().map(|h| h.key as u16).collect(),
+                Kind::IpSweep => Vec::new(),
+            },
+            frames: Vec::new(),
+            log_line: format!("{text} 1 times."),
+            rule: Rule {
+                statement,
+                counted: self.counted(cfg),
+                window: Some((Instant::from_micros(first), Instant::from_micros(now))),
+                keys: Vec::new(),
+            },
+        };
+        for h in &hits {
+            ev.push_frame(h.frame);
+            let label = match self.kind {
+                Kind::PortScan => format!("port {}", h.key),
+                Kind::IpSweep => format!("host {}", Ipv4Addr::from(h.key)),
+            };
+            ev.rule.push_key(label, h.frame);
+        }
+        let until = now.saturating_add(cfg.block_us);
+        let block = Block {
+            until,
+            repeats: 0,
+            first: now,
+            last_frame: None,
+            text,
+            victim,
+            frames: Vec::new(),
+        };
+        self.blocks.insert(
+            pkt.src,
+            block,
+            until,
+            entry_cost::<Ipv4Addr, Block>(BLOCK_HEAP),
+        );
+        Some(Alert {
+            detector: "screenos",
+            scanner: pkt.src,
+            victim,
+            kind: self.alert_kind(),
+            first_seen: Instant::from_micros(first),
+            time: Instant::from_micros(now),
+            trigger_frame: Some(pkt.frame),
+            evidence: ev,
+        })
+    }
+
+    fn memory(&self) -> Memory {
+        Memory::of(&self.windows) + Memory::of(&self.blocks)
+    }
+}
+
 /// The ScreenOS screens.
 #[derive(Debug)]
 pub struct ScreenOs {
     cfg: Config,
-    scans: BTreeMap<(Ipv4Addr, Ipv4Addr), Window>,
-    sweeps: BTreeMap<Ipv4Addr, Window>,
-    scan_blocks: BTreeMap<Ipv4Addr, Block>,
-    sweep_blocks: BTreeMap<Ipv4Addr, Block>,
-    sessions: BTreeMap<SessKey, Session>,
-    next_sweep: i64,
+    port_scan: Screen,
+    ip_sweep: Screen,
+    /// The screen's own sessions (`no-session-any`), by deadline.
+    sessions: TimedMap<SessKey, Session>,
 }
 
 /// Which TCP packets the port-scan screen counts, in words, with the parameter.
@@ -304,95 +571,37 @@ fn sess_key(a: Ipv4Addr, ap: u16, b: Ipv4Addr, bp: u16) -> SessKey {
 }
 
 impl ScreenOs {
-    /// A screen with empty state.
+    /// A screen with empty state. `memcap` is split: 40 % for the
+    /// port-scan screen, 20 % for the ip-sweep screen, 40 % for sessions.
     pub fn new(cfg: Config) -> Self {
+        let m = cfg.memcap;
         ScreenOs {
+            port_scan: Screen::new(
+                Kind::PortScan,
+                cfg.threshold_us,
+                cfg.ports_needed,
+                m / 5 * 2,
+            ),
+            ip_sweep: Screen::new(
+                Kind::IpSweep,
+                cfg.sweep_threshold_us,
+                cfg.sweep_needed,
+                m / 5,
+            ),
+            sessions: TimedMap::new(m / 5 * 2),
             cfg,
-            scans: BTreeMap::new(),
-            sweeps: BTreeMap::new(),
-            scan_blocks: BTreeMap::new(),
-            sweep_blocks: BTreeMap::new(),
-            sessions: BTreeMap::new(),
-            next_sweep: i64::MIN,
         }
     }
 
-    fn tail(&self) -> String {
-        format!(
-            "(zone {}, int {}). Occurred",
-            self.cfg.zone, self.cfg.interface
-        )
-    }
-
-    /// Emits summaries of blocks that ended at or before `now`, and drops stale state.
+    /// Emits summaries of blocks that ended before `now` (port-scan screen
+    /// first, each in source order), and drops state that can no longer count.
     fn expire(&mut self, now: i64, out: &mut Vec<Alert>) {
-        for blocks in [&mut self.scan_blocks, &mut self.sweep_blocks] {
-            let ended: Vec<Ipv4Addr> = blocks
-                .iter()
-                .filter(|(_, b)| b.until < now)
-                .map(|(a, _)| *a)
-                .collect();
-            for src in ended {
-                if let Some(b) = blocks.remove(&src) {
-                    if b.repeats > 0 {
-                        let kind = if b.text.starts_with("Port") {
-                            AlertKind::PortScan
-                        } else {
-                            AlertKind::AddressSweep
-                        };
-                        out.push(Alert {
-                            detector: "screenos",
-                            scanner: src,
-                            victim: b.victim,
-                            kind,
-                            first_seen: Instant::from_micros(b.first),
-                            time: Instant::from_micros(b.until.saturating_add(1).min(now)),
-                            trigger_frame: b.last_frame,
-                            evidence: Evidence {
-                                counters: vec![("repeat", 1), ("occurred", b.repeats)],
-                                ports: Vec::new(),
-                                rule: Rule {
-                                    statement: format!(
-                                        "ScreenOS {}: {src} stayed blocked for {} us after its alarm; \
-                                         {} more qualifying packets in that time fold into one alarm \
-                                         \"Occurred {} times\"",
-                                        if kind == AlertKind::PortScan {
-                                            "port-scan screen"
-                                        } else {
-                                            "ip-sweep screen"
-                                        },
-                                        self.cfg.block_us,
-                                        b.repeats,
-                                        b.repeats
-                                    ),
-                                    counted: if kind == AlertKind::PortScan {
-                                        counted_text(&self.cfg)
-                                    } else {
-                                        "ICMP echo requests".into()
-                                    },
-                                    window: Some((
-                                        Instant::from_micros(b.first),
-                                        Instant::from_micros(b.until.saturating_add(1).min(now)),
-                                    )),
-                                    keys: Vec::new(),
-                                },
-                                frames: b.frames,
-                                log_line: format!("{} {} times.", b.text, b.repeats),
-                            },
-                        });
-                    }
-                }
+        for screen in [&mut self.port_scan, &mut self.ip_sweep] {
+            for (src, b) in screen.expire(now) {
+                out.extend(screen.summary(&self.cfg, now, src, b));
             }
         }
-        if now >= self.next_sweep {
-            // Periodic clean-up of idle state keeps memory bounded.
-            self.next_sweep = now.saturating_add(1_000_000);
-            let (t, a) = (self.cfg.threshold_us, self.cfg.anchored);
-            self.scans.retain(|_, w| !w.stale(now, t, a));
-            let st = self.cfg.sweep_threshold_us;
-            self.sweeps.retain(|_, w| !w.stale(now, st, a));
-            self.sessions.retain(|_, s| s.deadline >= now);
-        }
+        while self.sessions.pop_before(now).is_some() {}
     }
 
     /// True if `key` has a live session (before this packet updates it).
@@ -410,19 +619,17 @@ impl ScreenOs {
     fn session_update(&mut self, now: i64, key: SessKey, flags: crate::TcpFlags, existed: bool) {
         let closing = flags.fin() || flags.rst();
         if existed {
+            let (closed_us, open_us) = (self.cfg.closed_session_us, self.cfg.tcp_session_us);
             if let Some(s) = self.sessions.get_mut(&key) {
                 s.closing |= closing;
-                let life = if s.closing {
-                    self.cfg.closed_session_us
-                } else {
-                    self.cfg.tcp_session_us
-                };
                 // A closing session is not revived by later packets.
                 s.deadline = if s.closing {
-                    s.deadline.min(now.saturating_add(life))
+                    s.deadline.min(now.saturating_add(closed_us))
                 } else {
-                    now.saturating_add(life)
+                    now.saturating_add(open_us)
                 };
+                let deadline = s.deadline;
+                self.sessions.touch(&key, deadline);
             }
         } else if flags.syn() && !flags.ack() && !flags.rst() {
             let life = if closing {
@@ -430,12 +637,12 @@ impl ScreenOs {
             } else {
                 self.cfg.tcp_session_us
             };
+            let deadline = now.saturating_add(life);
             self.sessions.insert(
                 key,
-                Session {
-                    deadline: now.saturating_add(life),
-                    closing,
-                },
+                Session { deadline, closing },
+                deadline,
+                entry_cost::<SessKey, Session>(0),
             );
         }
     }
@@ -453,170 +660,9 @@ impl ScreenOs {
                 !existed
             }
         };
-        if !qualifies {
-            return;
+        if qualifies {
+            out.extend(self.port_scan.hit(&self.cfg, now, pkt));
         }
-        let tail = self.tail();
-        if let Some(b) = self.scan_blocks.get_mut(&pkt.src) {
-            if b.repeats == 0 {
-                b.first = now;
-            }
-            b.repeats += 1;
-            b.last_frame = Some(pkt.frame);
-            if b.frames.len() < Evidence::MAX_FRAMES {
-                b.frames.push(pkt.frame);
-            }
-            return;
-        }
-        let (t, a, needed) = (
-            self.cfg.threshold_us,
-            self.cfg.anchored,
-            self.cfg.ports_needed,
-        );
-        let w = self.scans.entry((pkt.src, pkt.dst)).or_default();
-        let n = w.add(u32::from(tcp.dst_port), now, pkt.frame, t, a);
-        if n < needed {
-            return;
-        }
-        let hits = core::mem::take(&mut w.hits);
-        self.scans.remove(&(pkt.src, pkt.dst));
-        let first = hits.first().map_or(now, |h| h.at);
-        let text = format!(
-            "Port scan! From {}:{} to {}:{}, proto TCP {tail}",
-            pkt.src, tcp.src_port, pkt.dst, tcp.dst_port
-        );
-        let mut ev = Evidence {
-            counters: vec![
-                ("distinct_ports", n as i64),
-                ("window_us", now - first),
-                ("threshold_us", t),
-                ("ports_needed", needed as i64),
-            ],
-            ports: hits.iter().map(|h| h.key as u16).collect(),
-            frames: Vec::new(),
-            log_line: format!("{text} 1 times."),
-            rule: Rule {
-                statement: format!(
-                    "ScreenOS port-scan screen: {n} distinct destination ports from {} to {} \
-                     within {} us (threshold {t} us, ports_needed {needed}, {} window)",
-                    pkt.src,
-                    pkt.dst,
-                    now - first,
-                    if a { "anchored" } else { "sliding" }
-                ),
-                counted: counted_text(&self.cfg),
-                window: Some((Instant::from_micros(first), Instant::from_micros(now))),
-                keys: Vec::new(),
-            },
-        };
-        for h in &hits {
-            ev.push_frame(h.frame);
-            ev.rule.push_key(format!("port {}", h.key), h.frame);
-        }
-        out.push(Alert {
-            detector: "screenos",
-            scanner: pkt.src,
-            victim: Some(pkt.dst),
-            kind: AlertKind::PortScan,
-            first_seen: Instant::from_micros(first),
-            time: Instant::from_micros(now),
-            trigger_frame: Some(pkt.frame),
-            evidence: ev,
-        });
-        self.scan_blocks.insert(
-            pkt.src,
-            Block {
-                until: now.saturating_add(self.cfg.block_us),
-                repeats: 0,
-                first: now,
-                last_frame: None,
-                text,
-                victim: Some(pkt.dst),
-                frames: Vec::new(),
-            },
-        );
-    }
-
-    fn on_echo(&mut self, now: i64, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
-        let tail = self.tail();
-        if let Some(b) = self.sweep_blocks.get_mut(&pkt.src) {
-            if b.repeats == 0 {
-                b.first = now;
-            }
-            b.repeats += 1;
-            b.last_frame = Some(pkt.frame);
-            if b.frames.len() < Evidence::MAX_FRAMES {
-                b.frames.push(pkt.frame);
-            }
-            return;
-        }
-        let (t, a, needed) = (
-            self.cfg.sweep_threshold_us,
-            self.cfg.anchored,
-            self.cfg.sweep_needed,
-        );
-        let w = self.sweeps.entry(pkt.src).or_default();
-        let n = w.add(u32::from(pkt.dst), now, pkt.frame, t, a);
-        if n < needed {
-            return;
-        }
-        let hits = core::mem::take(&mut w.hits);
-        self.sweeps.remove(&pkt.src);
-        let first = hits.first().map_or(now, |h| h.at);
-        let text = format!(
-            "Address sweep! From {} to {}, proto 1 {tail}",
-            pkt.src, pkt.dst
-        );
-        let mut ev = Evidence {
-            counters: vec![
-                ("distinct_addresses", n as i64),
-                ("window_us", now - first),
-                ("threshold_us", t),
-                ("addresses_needed", needed as i64),
-            ],
-            ports: Vec::new(),
-            frames: Vec::new(),
-            log_line: format!("{text} 1 times."),
-            rule: Rule {
-                statement: format!(
-                    "ScreenOS ip-sweep screen: {n} distinct destination addresses from {} within \
-                     {} us (ip_sweep_threshold {t} us, ip_sweep_needed {needed}, {} window)",
-                    pkt.src,
-                    now - first,
-                    if a { "anchored" } else { "sliding" }
-                ),
-                counted: "ICMP echo requests".into(),
-                window: Some((Instant::from_micros(first), Instant::from_micros(now))),
-                keys: Vec::new(),
-            },
-        };
-        for h in &hits {
-            ev.push_frame(h.frame);
-            ev.rule
-                .push_key(format!("host {}", Ipv4Addr::from(h.key)), h.frame);
-        }
-        out.push(Alert {
-            detector: "screenos",
-            scanner: pkt.src,
-            victim: None,
-            kind: AlertKind::AddressSweep,
-            first_seen: Instant::from_micros(first),
-            time: Instant::from_micros(now),
-            trigger_frame: Some(pkt.frame),
-            evidence: ev,
-        });
-        self.sweep_blocks.insert(
-            pkt.src,
-            Block {
-                until: now.saturating_add(self.cfg.block_us),
-                repeats: 0,
-                first: now,
-                last_frame: None,
-                text,
-                victim: None,
-                frames: Vec::new(),
-            },
-        );
     }
 }
 
@@ -631,7 +677,7 @@ impl Detector for ScreenOs {
         match pkt.protocol {
             proto::TCP => self.on_tcp(now, pkt, out),
             proto::ICMP if pkt.icmp().is_some_and(|i| i.is_echo_request()) => {
-                self.on_echo(now, pkt, out)
+                out.extend(self.ip_sweep.hit(&self.cfg, now, pkt));
             }
             _ => {}
         }
@@ -639,6 +685,10 @@ impl Detector for ScreenOs {
 
     fn flush(&mut self, now: Instant, out: &mut Vec<Alert>) {
         self.expire(now.total_micros(), out);
+    }
+
+    fn memory(&self) -> Memory {
+        self.port_scan.memory() + self.ip_sweep.memory() + Memory::of(&self.sessions)
     }
 }
 

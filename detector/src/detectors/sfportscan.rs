@@ -104,8 +104,13 @@
 //!   (64-bit `PS_TRACKER` ≈ 136 + `PS_HASH_KEY` ≈ 56 + `SFXHASH_NODE` ≈ 56), so
 //!   the default 1 MiB holds 4,228 trackers. When full, the least recently used
 //!   tracker that is not a live priority node is recycled (as
-//!   `ps_tracker_free`); if none can be, the packet gets no tracker.
-//! - Counters are `i32`, not Snort's `short` (no wrap at 32,767).
+//!   `ps_tracker_free`; only the 64 least recently used are tried, Snort
+//!   walks them all); if none can be, the packet gets no tracker. Our
+//!   trackers also keep evidence, so [`Detector::memory`] reports what they
+//!   and the sessions can really take; recycled trackers and sessions count
+//!   as evictions.
+//! - Counters are `i32`, not Snort's `short`: they saturate at `i32::MAX` instead of
+//!   wrapping at 32,767.
 //! - The ignore and watch lists take CIDRs only (no `:port` qualifiers).
 //! - ICMP unreachables never match a TCP session (stream5's ICMP-to-session
 //!   association is not modelled), so they always take the no-session path.
@@ -115,13 +120,24 @@ use std::collections::BTreeMap;
 
 use crate::DetectorInfo;
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
+use crate::state::entry_cost;
 use crate::view::{Transport, proto};
-use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, PacketView, Rule};
+use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, Memory, PacketView, Rule};
 
 /// Approximate bytes per tracker charged against `memcap` (see deviations).
 pub const TRACKER_COST: u64 = 248;
 /// Session cap (stream5 `max_tcp` + `max_udp` defaults).
 pub const MAX_SESSIONS: usize = 262_144 + 131_072;
+/// Least recently used trackers tried when one must be recycled.
+const VICTIM_SEARCH: usize = 64;
+/// What one of our trackers can really hold, for the report's memcap: the
+/// map and LRU entries, and the evidence (frames, ports, counted keys) a
+/// Snort tracker does not keep.
+const TRACKER_BYTES: u64 =
+    entry_cost::<TKey, Tracker>(Evidence::MAX_FRAMES * (8 + 2 + size_of::<Counted>() + 24) + 7 * 2)
+        + entry_cost::<u64, TKey>(0);
+/// What one stream session costs: its map and LRU entries.
+const SESSION_BYTES: u64 = entry_cost::<SKey, Session>(0) + entry_cost::<u64, SKey>(0);
 /// Open ports kept per tracker (`PS_OPEN_PORTS` 8, of which 7 are used).
 const MAX_OPEN_PORTS: usize = 7;
 /// Ports kept for the evidence list.
@@ -376,76 +392,34 @@ const fn c(c: i32, p: i32, i: i32, q: i32) -> Conf {
     Conf { c, p, i, q }
 }
 
+/// The (C, P, I, Q) tuples `portscan.c` 2.9.6 hard-codes (Snort 3's
+/// `snort_defaults.lua` ships the same numbers): one row per protocol and
+/// sense level (TCP, UDP, IP; low, medium, high), columns portscan, decoy,
+/// portsweep, distributed. The module docs print the same table.
+#[rustfmt::skip]
+const THRESHOLDS: [[[i32; 4]; 4]; 9] = [
+    [[0, 5, 25, 5],     [0, 15, 50, 30],    [0, 5, 5, 15],    [0, 15, 50, 15]],    // TCP low
+    [[200, 10, 60, 15], [200, 30, 120, 60], [30, 7, 7, 10],   [200, 30, 120, 30]], // TCP medium
+    [[200, 5, 100, 10], [200, 7, 200, 60],  [30, 3, 3, 10],   [200, 5, 200, 10]],  // TCP high
+    [[0, 5, 25, 5],     [0, 15, 50, 30],    [0, 5, 5, 15],    [0, 15, 50, 15]],    // UDP low
+    [[200, 10, 60, 15], [200, 30, 120, 60], [30, 5, 5, 20],   [200, 30, 120, 30]], // UDP medium
+    [[200, 3, 100, 10], [200, 7, 200, 60],  [30, 3, 3, 10],   [200, 3, 200, 10]],  // UDP high
+    [[0, 10, 10, 50],   [0, 40, 50, 25],    [0, 10, 10, 10],  [0, 15, 25, 50]],    // IP low
+    [[200, 10, 10, 50], [200, 40, 50, 25],  [30, 10, 10, 10], [200, 15, 25, 50]],  // IP medium
+    [[200, 3, 3, 10],   [200, 7, 15, 5],    [30, 3, 3, 7],    [200, 3, 11, 10]],   // IP high
+];
+
+/// The ICMP sweep tuples (low, medium, high): ICMP has no other scan type.
+const ICMP_SWEEP: [[i32; 4]; 3] = [[0, 5, 5, 5], [20, 5, 5, 5], [10, 3, 3, 5]];
+
 /// [portscan, decoy, portsweep, distributed] for a protocol index and level.
 fn table(proto_idx: usize, level: SenseLevel) -> [Conf; 4] {
     let l = level as usize;
-    const TCP: [[Conf; 4]; 3] = [
-        [
-            c(0, 5, 25, 5),
-            c(0, 15, 50, 30),
-            c(0, 5, 5, 15),
-            c(0, 15, 50, 15),
-        ],
-        [
-            c(200, 10, 60, 15),
-            c(200, 30, 120, 60),
-            c(30, 7, 7, 10),
-            c(200, 30, 120, 30),
-        ],
-        [
-            c(200, 5, 100, 10),
-            c(200, 7, 200, 60),
-            c(30, 3, 3, 10),
-            c(200, 5, 200, 10),
-        ],
-    ];
-    const UDP: [[Conf; 4]; 3] = [
-        [
-            c(0, 5, 25, 5),
-            c(0, 15, 50, 30),
-            c(0, 5, 5, 15),
-            c(0, 15, 50, 15),
-        ],
-        [
-            c(200, 10, 60, 15),
-            c(200, 30, 120, 60),
-            c(30, 5, 5, 20),
-            c(200, 30, 120, 30),
-        ],
-        [
-            c(200, 3, 100, 10),
-            c(200, 7, 200, 60),
-            c(30, 3, 3, 10),
-            c(200, 3, 200, 10),
-        ],
-    ];
-    const IP: [[Conf; 4]; 3] = [
-        [
-            c(0, 10, 10, 50),
-            c(0, 40, 50, 25),
-            c(0, 10, 10, 10),
-            c(0, 15, 25, 50),
-        ],
-        [
-            c(200, 10, 10, 50),
-            c(200, 40, 50, 25),
-            c(30, 10, 10, 10),
-            c(200, 15, 25, 50),
-        ],
-        [
-            c(200, 3, 3, 10),
-            c(200, 7, 15, 5),
-            c(30, 3, 3, 7),
-            c(200, 3, 11, 10),
-        ],
-    ];
-    const ICMP: [Conf; 3] = [c(0, 5, 5, 5), c(20, 5, 5, 5), c(10, 3, 3, 5)];
-    match proto_idx {
-        0 => TCP[l],
-        1 => UDP[l],
-        2 => IP[l],
+    let conf = |[c_, p, i, q]: [i32; 4]| c(c_, p, i, q);
+    match THRESHOLDS.get(proto_idx * 3 + l) {
+        Some(row) => row.map(conf),
         // ICMP only has a sweep; the other slots are never read.
-        _ => [ICMP[l]; 4],
+        None => [conf(ICMP_SWEEP[l]); 4],
     }
 }
 
@@ -518,6 +492,7 @@ fn rule(
     }
 }
 
+/// Protocol index of a tracker: 0 TCP, 1 UDP, 2 IP, 3 ICMP.
 /// Protocol index of a tracker: 0 TCP, 1 UDP, 2 IP, 3 ICMP.
 type ProtoIdx = usize;
 
@@ -601,18 +576,18 @@ impl PsProto {
         let now_s = now.total_micros().div_euclid(1_000_000);
         if self.window.is_none_or(|w| now_s > w) {
             *self = PsProto::new();
-            self.window = Some(now_s + interval_s);
+            self.window = Some(now_s.saturating_add(interval_s));
             self.first_seen = Some(now);
         }
-        self.connection_count += 1;
+        self.connection_count = self.connection_count.saturating_add(1);
         if self.u_ips != ip {
-            self.u_ip_count += 1;
+            self.u_ip_count = self.u_ip_count.saturating_add(1);
             self.u_ips = ip;
         }
         self.low_ip = Some(self.low_ip.map_or(ip, |l| l.min(ip)));
         self.high_ip = Some(self.high_ip.map_or(ip, |h| h.max(ip)));
         if self.u_ports != port {
-            self.u_port_count += 1;
+            self.u_port_count = self.u_port_count.saturating_add(1);
             self.u_ports = port;
         }
         if self.low_p == 0 || self.low_p > port {
@@ -633,7 +608,7 @@ impl PsProto {
     }
 
     fn priority(&mut self, frame: u64) {
-        self.priority_count += 1;
+        self.priority_count = self.priority_count.saturating_add(1);
         self.push_frame(frame);
         self.count("negative answer".into(), frame);
     }
@@ -698,6 +673,10 @@ pub struct SfPortscan {
     sessions: BTreeMap<SKey, Session>,
     session_lru: BTreeMap<u64, SKey>,
     stamp: u64,
+    /// Trackers and sessions dropped to stay under their caps.
+    evictions: u64,
+    /// Most trackers and most sessions held at once.
+    peak: (usize, usize),
 }
 
 fn skey(proto: u8, a: (Ipv4Addr, u16), b: (Ipv4Addr, u16)) -> SKey {
@@ -716,6 +695,8 @@ impl SfPortscan {
             sessions: BTreeMap::new(),
             session_lru: BTreeMap::new(),
             stamp: 0,
+            evictions: 0,
+            peak: (0, 0),
         }
     }
 
@@ -737,7 +718,7 @@ impl SfPortscan {
                 self.session_lru.remove(&stamp);
                 continue;
             };
-            if now.total_micros() - s.last.total_micros() <= timeout {
+            if now.total_micros().saturating_sub(s.last.total_micros()) <= timeout {
                 break;
             }
             let key = *key;
@@ -760,10 +741,12 @@ impl SfPortscan {
         if self.sessions.len() >= MAX_SESSIONS {
             if let Some((_, old)) = self.session_lru.pop_first() {
                 self.sessions.remove(&old);
+                self.evictions += 1;
             }
         }
         self.session_lru.insert(s.stamp, key);
         self.sessions.insert(key, s);
+        self.peak.1 = self.peak.1.max(self.sessions.len());
     }
 
     fn new_session(&mut self, client: (Ipv4Addr, u16), now: Instant) -> Session {
@@ -895,8 +878,10 @@ impl SfPortscan {
         }
         if self.trackers.len() >= self.max_trackers {
             let now_s = now.total_micros().div_euclid(1_000_000);
-            // ps_tracker_free: a priority node whose window is still open is kept.
-            let victim = self.tracker_lru.iter().find(|(_, k)| {
+            // ps_tracker_free: a priority node whose window is still open is
+            // kept. Only the VICTIM_SEARCH least recently used are tried, so
+            // a table of live priority nodes cannot make every packet walk it.
+            let victim = self.tracker_lru.iter().take(VICTIM_SEARCH).find(|(_, k)| {
                 self.trackers
                     .get(k)
                     .is_none_or(|t| !t.priority_node || t.proto.window.is_none_or(|w| w < now_s))
@@ -904,6 +889,7 @@ impl SfPortscan {
             let (vstamp, vkey) = victim.map(|(s, k)| (*s, *k))?;
             self.tracker_lru.remove(&vstamp);
             self.trackers.remove(&vkey);
+            self.evictions += 1;
         }
         self.trackers.insert(
             key,
@@ -914,6 +900,7 @@ impl SfPortscan {
             },
         );
         self.tracker_lru.insert(stamp, key);
+        self.peak.0 = self.peak.0.max(self.trackers.len());
         Some(key)
     }
 
@@ -1392,6 +1379,17 @@ impl Detector for SfPortscan {
 
     fn flush(&mut self, now: Instant, _out: &mut Vec<Alert>) {
         self.expire_sessions(now);
+    }
+
+    /// Trackers at what ours really take (the `memcap` parameter counts
+    /// Snort's 248 bytes each), plus the stream sessions.
+    fn memory(&self) -> Memory {
+        let trackers = self.max_trackers as u64;
+        Memory {
+            memcap: trackers * TRACKER_BYTES + MAX_SESSIONS as u64 * SESSION_BYTES,
+            peak: self.peak.0 as u64 * TRACKER_BYTES + self.peak.1 as u64 * SESSION_BYTES,
+            evictions: self.evictions,
+        }
     }
 }
 

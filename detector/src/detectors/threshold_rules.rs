@@ -27,6 +27,7 @@
 //! | `home_net` | empty (any) | `$HOME_NET`, CIDRs separated by `;` |
 //! | `rules` | `et-ssh;et-vnc` | shipped rules to load (`et-ssh`, `et-vnc`, or empty) |
 //! | `rule` | empty | extra rules in compact form, separated by `|` (below) |
+//! | `host_memcap` | 33554432 (32 MiB) | threshold state, `suricata.yaml` `host: memcap: 32mb` |
 //!
 //! Shipped rules:
 //!
@@ -54,18 +55,20 @@
 //!   server", true for every pure SYN; no stream engine.
 //! - Only TCP header rules with `flags`, ports and thresholds; no content
 //!   matching, no `detection_filter`, no `by_rule`/`by_both`/`by_flow`.
-//! - Threshold state is bounded: at most [`MAX_TRACKED`] keys per rule; when
-//!   full, keys whose window has ended are dropped first, then the oldest.
+//! - Threshold state is bounded by `host_memcap` (Suricata keeps `by_src` /
+//!   `by_dst` thresholds in its host table, whose `host.memcap` defaults to
+//!   32 MiB in `suricata.yaml`), shared equally by the rules. When a rule's
+//!   share is full, the window that started first is dropped (an ended one
+//!   whenever there is one, which is invisible to the counts) and counted in
+//!   the report's evictions. Suricata instead refuses new hosts when its
+//!   memcap is reached.
 
 use core::net::Ipv4Addr;
-use std::collections::BTreeMap;
 
 use crate::DetectorInfo;
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
-use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, PacketView};
-
-/// Cap on threshold entries per rule.
-pub const MAX_TRACKED: usize = 1 << 16;
+use crate::state::{TimedMap, entry_cost};
+use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, Memory, PacketView};
 
 static PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -82,6 +85,11 @@ static PARAMS: &[ParamSpec] = &[
         name: "rule",
         default: "",
         help: "extra rules, `|`-separated: ports;flags;type;track;count;seconds[;sid:N][;rev:N][;msg:TEXT]",
+    },
+    ParamSpec {
+        name: "host_memcap",
+        default: "33554432",
+        help: "bytes of threshold state at most, oldest window dropped first (suricata.yaml host.memcap 32mb)",
     },
 ];
 
@@ -117,7 +125,12 @@ fn build(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
             reason,
         })?);
     }
-    Ok(Box::new(ThresholdRules::new(p.cidrs("home_net")?, rules)))
+    let memcap = p.u64_in("host_memcap", 1 << 16, 1 << 40)?;
+    Ok(Box::new(ThresholdRules::new(
+        p.cidrs("home_net")?,
+        rules,
+        memcap,
+    )))
 }
 
 /// A Suricata `flags` expression.
@@ -388,13 +401,21 @@ struct Window {
 pub struct ThresholdRules {
     home_net: Vec<Cidr>,
     rules: Vec<Rule>,
-    state: Vec<BTreeMap<Ipv4Addr, Window>>,
+    /// Per rule: tracked address → window, timed by the window's start.
+    state: Vec<TimedMap<Ipv4Addr, Window>>,
 }
 
+/// What a window is charged when it opens, and per match it keeps as
+/// evidence (a frame and its counted endpoint).
+const WINDOW_COST: u64 = entry_cost::<Ipv4Addr, Window>(0);
+const MATCH_COST: u64 = (8 + size_of::<Counted>() + 24) as u64;
+
 impl ThresholdRules {
-    /// An engine over `rules`.
-    pub fn new(home_net: Vec<Cidr>, rules: Vec<Rule>) -> Self {
-        let state = rules.iter().map(|_| BTreeMap::new()).collect();
+    /// An engine over `rules`, their threshold state sharing `memcap` bytes
+    /// equally (Suricata keeps it in the host table, `host.memcap`).
+    pub fn new(home_net: Vec<Cidr>, rules: Vec<Rule>, memcap: u64) -> Self {
+        let share = memcap / rules.len().max(1) as u64;
+        let state = rules.iter().map(|_| TimedMap::new(share)).collect();
         ThresholdRules {
             home_net,
             rules,
@@ -442,34 +463,34 @@ impl Detector for ThresholdRules {
             };
             let span = (rule.seconds as i64).saturating_mul(1_000_000);
             let table = &mut self.state[i];
-            if !table.contains_key(&key) && table.len() >= MAX_TRACKED {
-                let stale = table
-                    .iter()
-                    .find(|(_, w)| now.total_micros() - w.start.total_micros() >= span)
-                    .map(|(k, _)| *k)
-                    .or_else(|| table.iter().min_by_key(|(_, w)| w.start).map(|(k, _)| *k));
-                if let Some(k) = stale {
-                    table.remove(&k);
-                }
-            }
-            let w = table.entry(key).or_insert(Window {
-                start: now,
-                count: 0,
-                matches: 0,
-                frames: Vec::new(),
-                counted: Vec::new(),
-            });
-            if now.total_micros() - w.start.total_micros() >= span {
-                *w = Window {
+            let t_us = now.total_micros();
+            let open = table
+                .get(&key)
+                .is_some_and(|w| t_us.saturating_sub(w.start.total_micros()) < span);
+            if !open {
+                // A new window (the first match, or the first after the last
+                // one ended). When the table is full the window that started
+                // first goes: an ended one whenever there is one.
+                let fresh = Window {
                     start: now,
                     count: 0,
                     matches: 0,
                     frames: Vec::new(),
                     counted: Vec::new(),
                 };
+                table.insert(key, fresh, t_us, WINDOW_COST);
             }
-            w.count += 1;
-            w.matches += 1;
+            let keeps = table
+                .get(&key)
+                .is_some_and(|w| w.frames.len() < Evidence::MAX_FRAMES);
+            if keeps {
+                table.grow(&key, MATCH_COST);
+            }
+            let Some(w) = table.get_mut(&key) else {
+                continue;
+            };
+            w.count = w.count.saturating_add(1);
+            w.matches = w.matches.saturating_add(1);
             if w.frames.len() < Evidence::MAX_FRAMES {
                 w.frames.push(pkt.frame);
                 w.counted.push(Counted {
@@ -572,6 +593,13 @@ impl Detector for ThresholdRules {
                 },
             });
         }
+    }
+
+    fn memory(&self) -> Memory {
+        self.state
+            .iter()
+            .map(Memory::of)
+            .fold(Memory::default(), |a, b| a + b)
     }
 }
 

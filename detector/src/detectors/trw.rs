@@ -6,7 +6,7 @@
 //! Two detectors live here:
 //!
 //! - `trw`: the faithful one. Connection outcomes come from the shared
-//!   [`FlowTracker`] when a connection leaves the table
+//!   [`FlowTracker`](crate::flow::FlowTracker) when a connection leaves the table
 //!   (`connection_state_remove`). Only inbound first contacts (remote r →
 //!   local l, each (r, l) pair scored once) are observations. Failure = final
 //!   `conn_state` S0, REJ or OTH, or RSTOS0 with no responder bytes; anything
@@ -40,6 +40,7 @@
 //! | `home_net` (`trw` only) | `10.0.0.0/8;172.16.0.0/12;192.168.0.0/16` | Bro `local_nets` (empty upstream: the site must set it; the bench default is RFC 1918) |
 //! | `do_not_flag_friendly_remotes` (`trw` only) | y | trw-impl.bro |
 //! | `reply_timeout` (`trw-packet` only) | 5 s | no reply within this is a failure (bench choice, = Zeek `tcp_attempt_delay`) |
+//! | `memcap` | 64 MiB | bench bound on the state (Bro's tables expire but have no size limit) |
 //!
 //! # Deviations from upstream
 //!
@@ -52,17 +53,24 @@
 //!   trw-impl.bro itself; this follows DETECTORS.md §4.1.
 //! - Honeypot locals (always failures) are not modelled.
 //! - Λ is kept as an `f64`; the evidence shows it ×1000 as an integer.
+//! - State is bounded by `memcap`. `trw`: half for the connection table
+//!   (its least recently active connection is dropped unscored), 3/8 for the
+//!   walk (contacted pairs, remotes, decisions), 1/8 for friendly remotes;
+//!   `trw-packet`: half for the walk, half for attempts awaiting a reply. A
+//!   full table drops its oldest entry (by last write) and counts it in the
+//!   report's evictions: a forgotten pair can be scored again, a forgotten
+//!   remote restarts its walk at Λ = 1.
 
 use core::net::Ipv4Addr;
-use std::collections::BTreeMap;
 
 use crate::DetectorInfo;
-use crate::flow::{ConnEvent, ConnEventKind, ConnState, FlowConfig, FlowTracker};
+use crate::flow::{ConnEvent, ConnEventKind, ConnFeed, ConnState, FlowConfig};
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
+use crate::state::{TimedMap, entry_cost};
 use crate::view::proto;
-use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, PacketView, Rule};
+use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, Memory, PacketView, Rule};
 
-static COMMON: [ParamSpec; 6] = [
+static COMMON: [ParamSpec; 7] = [
     ParamSpec {
         name: "theta0",
         default: "0.8",
@@ -93,6 +101,11 @@ static COMMON: [ParamSpec; 6] = [
         default: "3600",
         help: "seconds a remote stays in scan_sources / benign_sources (trw-impl.bro 1 h)",
     },
+    ParamSpec {
+        name: "memcap",
+        default: "67108864",
+        help: "bytes of state at most, oldest dropped first (bench bound: Bro's tables have none)",
+    },
 ];
 
 static PARAMS: &[ParamSpec] = &[
@@ -112,6 +125,7 @@ static PARAMS: &[ParamSpec] = &[
         default: "y",
         help: "never flag a remote that a local host contacted successfully (trw-impl.bro T)",
     },
+    COMMON[6],
 ];
 
 static PACKET_PARAMS: &[ParamSpec] = &[
@@ -126,6 +140,7 @@ static PACKET_PARAMS: &[ParamSpec] = &[
         default: "5",
         help: "seconds without a reply that make an attempt a failure (bench choice)",
     },
+    COMMON[6],
 ];
 
 /// Registry entry for the faithful TRW.
@@ -192,23 +207,32 @@ fn sprt(p: &Params) -> Result<Sprt, ConfigError> {
     })
 }
 
+fn memcap(p: &Params) -> Result<u64, ConfigError> {
+    p.u64_in("memcap", 1 << 16, 1 << 40)
+}
+
 fn build(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
+    let m = memcap(p)?;
     Ok(Box::new(Trw {
-        walk: Walker::new("trw", sprt(p)?),
-        home: p.cidrs("home_net")?,
-        no_flag_friendly: p.bool("do_not_flag_friendly_remotes")?,
-        flows: FlowTracker::new(FlowConfig::default()),
-        friendly: BTreeMap::new(),
-        events: Vec::new(),
+        feed: ConnFeed::new(FlowConfig {
+            memcap: m / 2,
+            ..FlowConfig::default()
+        }),
+        score: Inbound {
+            walk: Walker::new("trw", sprt(p)?, m / 8 * 3),
+            home: p.cidrs("home_net")?,
+            no_flag_friendly: p.bool("do_not_flag_friendly_remotes")?,
+            friendly: TimedMap::new(m / 8),
+        },
     }))
 }
 
 fn build_packet(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
+    let m = memcap(p)?;
     Ok(Box::new(TrwPacket {
-        walk: Walker::new("trw-packet", sprt(p)?),
+        walk: Walker::new("trw-packet", sprt(p)?, m / 2),
         reply_us: p.u64_in("reply_timeout", 0, 1 << 32)? as i64 * 1_000_000,
-        pending: BTreeMap::new(),
-        deadlines: BTreeMap::new(),
+        pending: TimedMap::new(m / 2),
     }))
 }
 
@@ -225,40 +249,48 @@ struct Remote {
     outcomes: Vec<Counted>,
 }
 
-/// The scoring part: first contacts, Λ, decisions, expiry.
+/// Bytes one scored first contact adds to its remote: the outcome text and
+/// the frames kept as evidence.
+const OUTCOME_COST: u64 = (size_of::<Counted>() + 48 + 2 * 8) as u64;
+
+/// The scoring part: first contacts, Λ, decisions, expiry. Each table is
+/// timed by its last write, so expiry and eviction take the oldest first.
 #[derive(Debug)]
 struct Walker {
     name: &'static str,
     s: Sprt,
-    /// (remote, local) → last write.
-    contacted: BTreeMap<(Ipv4Addr, Ipv4Addr), i64>,
-    remotes: BTreeMap<Ipv4Addr, Remote>,
-    /// remote → (decided at, scanner?).
-    decided: BTreeMap<Ipv4Addr, (i64, bool)>,
-    next_gc: i64,
+    /// (remote, local) → (), timed by the last write.
+    contacted: TimedMap<(Ipv4Addr, Ipv4Addr), ()>,
+    /// remote → walk, timed by its last observation.
+    remotes: TimedMap<Ipv4Addr, Remote>,
+    /// remote → scanner?, timed by the decision.
+    decided: TimedMap<Ipv4Addr, bool>,
 }
 
 impl Walker {
-    fn new(name: &'static str, s: Sprt) -> Self {
+    /// A walker whose tables share `memcap` bytes: half for the contacted
+    /// pairs, a third for the remotes' walks, a sixth for the decisions.
+    fn new(name: &'static str, s: Sprt, memcap: u64) -> Self {
         Walker {
             name,
             s,
-            contacted: BTreeMap::new(),
-            remotes: BTreeMap::new(),
-            decided: BTreeMap::new(),
-            next_gc: i64::MIN,
+            contacted: TimedMap::new(memcap / 2),
+            remotes: TimedMap::new(memcap / 3),
+            decided: TimedMap::new(memcap / 6),
         }
     }
 
+    /// Drops what expired (trw-impl.bro `&write_expire`): invisible to the
+    /// scores, which check every entry's age when they read it.
     fn gc(&mut self, now: i64) {
-        if now < self.next_gc {
-            return;
-        }
-        self.next_gc = now.saturating_add(1_000_000);
         let (e, d) = (self.s.expire_us, self.s.decided_us);
-        self.contacted.retain(|_, t| now - *t <= e);
-        self.remotes.retain(|_, r| now - r.last <= e);
-        self.decided.retain(|_, (t, _)| now - *t <= d);
+        while self.contacted.pop_before(now.saturating_sub(e)).is_some() {}
+        while self.remotes.pop_before(now.saturating_sub(e)).is_some() {}
+        while self.decided.pop_before(now.saturating_sub(d)).is_some() {}
+    }
+
+    fn memory(&self) -> Memory {
+        Memory::of(&self.contacted) + Memory::of(&self.remotes) + Memory::of(&self.decided)
     }
 
     /// Scores one first-contact observation; returns an alert if the remote is now a scanner.
@@ -275,18 +307,19 @@ impl Walker {
         what: &str,
     ) -> Option<Alert> {
         self.gc(now);
-        if let Some((t, _)) = self.decided.get(&remote) {
-            if now - *t <= self.s.decided_us {
+        if let Some(t) = self.decided.time(&remote) {
+            if now.saturating_sub(t) <= self.s.decided_us {
                 return None;
             }
         }
-        match self.contacted.get(&(remote, local)) {
-            Some(t) if now - *t <= self.s.expire_us => return None,
+        match self.contacted.time(&(remote, local)) {
+            Some(t) if now.saturating_sub(t) <= self.s.expire_us => return None,
             _ => {}
         }
-        self.contacted.insert((remote, local), now);
+        let pair = entry_cost::<(Ipv4Addr, Ipv4Addr), ()>(0);
+        self.contacted.insert((remote, local), (), now, pair);
         let e = self.s.expire_us;
-        let r = self.remotes.entry(remote).or_insert(Remote {
+        let fresh = Remote {
             lambda: 1.0,
             failures: 0,
             successes: 0,
@@ -294,25 +327,26 @@ impl Walker {
             first: start,
             frames: Vec::new(),
             outcomes: Vec::new(),
-        });
-        if now - r.last > e {
-            *r = Remote {
-                lambda: 1.0,
-                failures: 0,
-                successes: 0,
-                last: now,
-                first: start,
-                frames: Vec::new(),
-                outcomes: Vec::new(),
-            };
+        };
+        let stale = self
+            .remotes
+            .get(&remote)
+            .is_none_or(|r| now.saturating_sub(r.last) > e);
+        if stale {
+            let cost = entry_cost::<Ipv4Addr, Remote>(0);
+            self.remotes.insert(remote, fresh, now, cost);
         }
+        self.remotes.touch(&remote, now);
+        // Charged before it is pushed: the outcome and its frames.
+        self.remotes.grow(&remote, OUTCOME_COST);
+        let r = self.remotes.get_mut(&remote)?;
         r.last = now;
         if failure {
             r.lambda *= self.s.fail_mult;
-            r.failures += 1;
+            r.failures = r.failures.saturating_add(1);
         } else {
             r.lambda *= self.s.succ_mult;
-            r.successes += 1;
+            r.successes = r.successes.saturating_add(1);
         }
         for f in frames.iter().take(2) {
             if r.frames.len() < Evidence::MAX_FRAMES {
@@ -326,13 +360,14 @@ impl Walker {
                 frame: *f,
             });
         }
+        let decision = entry_cost::<Ipv4Addr, bool>(0);
         if r.lambda > self.s.eta1 {
             let r = self.remotes.remove(&remote)?;
-            self.decided.insert(remote, (now, true));
+            self.decided.insert(remote, true, now, decision);
             if !may_flag {
                 return None;
             }
-            let walk = r.failures - r.successes;
+            let walk = r.failures.saturating_sub(r.successes);
             return Some(Alert {
                 detector: self.name,
                 scanner: remote,
@@ -353,7 +388,7 @@ impl Walker {
                     frames: r.frames,
                     log_line: format!(
                         "TRW::TRWAddressScan {remote} scanned a total of {} hosts ({what})",
-                        r.failures + r.successes
+                        r.failures.saturating_add(r.successes)
                     ),
                     rule: Rule {
                         statement: format!(
@@ -386,7 +421,7 @@ impl Walker {
         }
         if r.lambda < self.s.eta0 {
             self.remotes.remove(&remote);
-            self.decided.insert(remote, (now, false));
+            self.decided.insert(remote, false, now, decision);
         }
         None
     }
@@ -395,35 +430,43 @@ impl Walker {
     fn state(&self, remote: Ipv4Addr) -> Option<(f64, i64)> {
         self.remotes
             .get(&remote)
-            .map(|r| (r.lambda, r.failures - r.successes))
+            .map(|r| (r.lambda, r.failures.saturating_sub(r.successes)))
     }
 }
 
-/// The faithful, connection-level TRW.
+/// The faithful, connection-level TRW: connection events from the feed,
+/// scored by [`Inbound`].
 #[derive(Debug)]
 pub struct Trw {
+    feed: ConnFeed,
+    score: Inbound,
+}
+
+/// What TRW keeps beside the connection table: the walk, the site, the
+/// friendly remotes.
+#[derive(Debug)]
+struct Inbound {
     walk: Walker,
     home: Vec<Cidr>,
     no_flag_friendly: bool,
-    flows: FlowTracker,
-    /// Friendly remotes → last write.
-    friendly: BTreeMap<Ipv4Addr, i64>,
-    events: Vec<ConnEvent>,
+    /// Friendly remotes, timed by the last write.
+    friendly: TimedMap<Ipv4Addr, ()>,
 }
 
 impl Trw {
+    /// Λ and the failures − successes walk of `remote`, if it is being scored.
+    pub fn remote_state(&self, remote: Ipv4Addr) -> Option<(f64, i64)> {
+        self.score.walk.state(remote)
+    }
+}
+
+impl Inbound {
     fn local(&self, a: Ipv4Addr) -> bool {
         self.home.iter().any(|c| c.contains(a))
     }
 
-    /// Λ and the failures − successes walk of `remote`, if it is being scored.
-    pub fn remote_state(&self, remote: Ipv4Addr) -> Option<(f64, i64)> {
-        self.walk.state(remote)
-    }
-
-    fn process(&mut self, out: &mut Vec<Alert>) {
-        let events = core::mem::take(&mut self.events);
-        for ev in &events {
+    fn process(&mut self, events: &[ConnEvent], out: &mut Vec<Alert>) {
+        for ev in events {
             if ev.kind != ConnEventKind::Removed {
                 continue;
             }
@@ -436,7 +479,8 @@ impl Trw {
             let (ol, rl) = (self.local(o), self.local(r));
             if ol && !rl {
                 if !failure && st != ConnState::OTH && !matches!(c.resp.1, 20 | 79 | 113) {
-                    self.friendly.insert(r, now);
+                    let cost = entry_cost::<Ipv4Addr, ()>(0);
+                    self.friendly.insert(r, (), now, cost);
                 }
                 continue;
             }
@@ -448,7 +492,7 @@ impl Trw {
                 continue;
             }
             let e = self.walk.s.expire_us;
-            self.friendly.retain(|_, t| now - *t <= e);
+            while self.friendly.pop_before(now.saturating_sub(e)).is_some() {}
             let may_flag = !(self.no_flag_friendly && self.friendly.contains_key(&o));
             let start = c.start.total_micros();
             let what = st.as_str();
@@ -459,8 +503,6 @@ impl Trw {
                 out.push(a);
             }
         }
-        self.events = events;
-        self.events.clear();
     }
 }
 
@@ -470,20 +512,23 @@ impl Detector for Trw {
     }
 
     fn observe(&mut self, now: Instant, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
-        self.flows.observe(now, pkt, &mut self.events);
-        self.process(out);
+        let events = self.feed.observe(now, pkt);
+        self.score.process(events, out);
     }
 
     fn flush(&mut self, now: Instant, out: &mut Vec<Alert>) {
-        self.flows.advance(now, &mut self.events);
-        self.process(out);
+        let events = self.feed.advance(now);
+        self.score.process(events, out);
+    }
+
+    fn memory(&self) -> Memory {
+        self.feed.memory() + self.score.walk.memory() + Memory::of(&self.score.friendly)
     }
 }
 
-/// An attempt waiting for its reply.
+/// An attempt waiting for its reply (timed by its deadline).
 #[derive(Clone, Debug)]
 struct Pending {
-    deadline: i64,
     start: i64,
     frame: u64,
 }
@@ -495,32 +540,28 @@ type Flow = (Ipv4Addr, u16, Ipv4Addr, u16);
 pub struct TrwPacket {
     walk: Walker,
     reply_us: i64,
-    /// Attempt flow (sender, sport, receiver, dport) → pending.
-    pending: BTreeMap<Flow, Pending>,
-    /// (deadline, flow) index for timeouts.
-    deadlines: BTreeMap<(i64, Flow), ()>,
+    /// Attempt flow (sender, sport, receiver, dport) → pending, timed by
+    /// its reply deadline (timeouts pop in deadline order, then flow order).
+    pending: TimedMap<Flow, Pending>,
 }
 
 impl TrwPacket {
     fn timeouts(&mut self, now: i64, out: &mut Vec<Alert>) {
-        while let Some((&(at, flow), _)) = self.deadlines.iter().next() {
-            if at > now {
+        while let Some((_, at)) = self.pending.oldest().filter(|(_, at)| *at <= now) {
+            let Some((flow, p)) = self.pending.pop_oldest() else {
                 break;
-            }
-            self.deadlines.remove(&(at, flow));
-            if let Some(p) = self.pending.remove(&flow) {
-                if let Some(a) = self.walk.observe(
-                    at,
-                    flow.0,
-                    flow.2,
-                    true,
-                    &[p.frame],
-                    p.start,
-                    true,
-                    "no reply",
-                ) {
-                    out.push(a);
-                }
+            };
+            if let Some(a) = self.walk.observe(
+                at,
+                flow.0,
+                flow.2,
+                true,
+                &[p.frame],
+                p.start,
+                true,
+                "no reply",
+            ) {
+                out.push(a);
             }
         }
     }
@@ -540,7 +581,6 @@ impl Detector for TrwPacket {
         let Some(tcp) = pkt.tcp() else { return };
         let reverse = (pkt.dst, tcp.dst_port, pkt.src, tcp.src_port);
         if let Some(p) = self.pending.remove(&reverse) {
-            self.deadlines.remove(&(p.deadline, reverse));
             let failure = tcp.flags.rst();
             let what = if failure { "RST" } else { "reply" };
             if let Some(a) = self.walk.observe(
@@ -563,19 +603,20 @@ impl Detector for TrwPacket {
             return;
         }
         let deadline = t.saturating_add(self.reply_us);
-        self.pending.insert(
-            flow,
-            Pending {
-                deadline,
-                start: t,
-                frame: pkt.frame,
-            },
-        );
-        self.deadlines.insert((deadline, flow), ());
+        let attempt = Pending {
+            start: t,
+            frame: pkt.frame,
+        };
+        let cost = entry_cost::<Flow, Pending>(0);
+        self.pending.insert(flow, attempt, deadline, cost);
     }
 
     fn flush(&mut self, now: Instant, out: &mut Vec<Alert>) {
         self.timeouts(now.total_micros(), out);
+    }
+
+    fn memory(&self) -> Memory {
+        self.walk.memory() + Memory::of(&self.pending)
     }
 }
 
@@ -589,12 +630,13 @@ mod tests {
     fn trw() -> Trw {
         let p = Params::resolve("trw", INFO.params, &[]).unwrap();
         Trw {
-            walk: Walker::new("trw", sprt(&p).unwrap()),
-            home: p.cidrs("home_net").unwrap(),
-            no_flag_friendly: true,
-            flows: FlowTracker::new(FlowConfig::default()),
-            friendly: BTreeMap::new(),
-            events: Vec::new(),
+            feed: ConnFeed::new(FlowConfig::default()),
+            score: Inbound {
+                walk: Walker::new("trw", sprt(&p).unwrap(), 1 << 30),
+                home: p.cidrs("home_net").unwrap(),
+                no_flag_friendly: true,
+                friendly: TimedMap::new(1 << 30),
+            },
         }
     }
 

@@ -37,6 +37,7 @@
 //! | `suppression_interval` | 3600 s | `Notice::default_suppression_interval = 1hr` |
 //! | `tcp_attempt_delay` | 5 s | `tcp_attempt_delay` (init-bare.zeek) |
 //! | `tcp_inactivity_timeout` | 300 s | `tcp_inactivity_timeout` (init-bare.zeek) |
+//! | `memcap` | 64 MiB | bench bound on the state (Zeek has none; SumStats' UNIQUE reducer caps each result at threshold + 2 values) |
 //!
 //! # Deviations from upstream
 //!
@@ -44,16 +45,22 @@
 //! - `connection_pending` (fired only at Zeek shutdown) is not modelled.
 //! - The `addr_scan_policy` / `port_scan_policy` hooks are empty (upstream
 //!   default).
+//! - State is bounded by `memcap`: half for the connection table (its least
+//!   recently active connection is dropped unreported), a fifth for each
+//!   stream's results of the epoch, a tenth for suppressions. A full table
+//!   drops its least recently updated entry and counts it in the report's
+//!   evictions (a dropped result starts over at zero in the same epoch).
 //! - TCP only, like the flow tracker. Bro 1.x `scan.bro` (§3.2) is not
 //!   implemented.
 
 use core::net::Ipv4Addr;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::DetectorInfo;
-use crate::flow::{Conn, ConnEvent, ConnEventKind, EndpointState, FlowConfig, FlowTracker};
+use crate::flow::{Conn, ConnEvent, ConnEventKind, ConnFeed, EndpointState, FlowConfig};
 use crate::params::{ConfigError, ParamSpec, Params};
-use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, PacketView, Rule};
+use crate::state::{TimedMap, entry_cost};
+use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, Memory, PacketView, Rule};
 
 static PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -91,6 +98,11 @@ static PARAMS: &[ParamSpec] = &[
         default: "300",
         help: "seconds before an idle connection is removed (init-bare.zeek 5 min)",
     },
+    ParamSpec {
+        name: "memcap",
+        default: "67108864",
+        help: "bytes of state at most, oldest dropped first (bench bound: Zeek has none)",
+    },
 ];
 
 /// Registry entry.
@@ -104,24 +116,29 @@ pub static INFO: DetectorInfo = DetectorInfo {
 fn build(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
     let secs =
         |n: &str| -> Result<i64, ConfigError> { Ok(p.u64_in(n, 0, 1 << 32)? as i64 * 1_000_000) };
-    let flows = FlowTracker::new(FlowConfig {
+    let memcap = p.u64_in("memcap", 1 << 16, 1 << 40)?;
+    let feed = ConnFeed::new(FlowConfig {
         attempt_delay_us: secs("tcp_attempt_delay")?,
         inactivity_us: secs("tcp_inactivity_timeout")?.max(1),
+        memcap: memcap / 2,
         ..FlowConfig::default()
     });
     Ok(Box::new(ZeekScan {
-        port: Stream::new(
-            p.u64_in("port_scan_threshold", 1, 1 << 20)? as usize,
-            secs("port_scan_interval")?.max(1),
-        ),
-        addr: Stream::new(
-            p.u64_in("addr_scan_threshold", 1, 1 << 20)? as usize,
-            secs("addr_scan_interval")?.max(1),
-        ),
-        suppress_us: secs("suppression_interval")?,
-        suppressed: BTreeMap::new(),
-        flows,
-        events: Vec::new(),
+        feed,
+        scan: Scans {
+            port: Stream::new(
+                p.u64_in("port_scan_threshold", 1, 1 << 20)? as usize,
+                secs("port_scan_interval")?.max(1),
+                memcap / 5,
+            ),
+            addr: Stream::new(
+                p.u64_in("addr_scan_threshold", 1, 1 << 20)? as usize,
+                secs("addr_scan_interval")?.max(1),
+                memcap / 5,
+            ),
+            suppress_us: secs("suppression_interval")?,
+            suppressed: TimedMap::new(memcap / 10),
+        },
     }))
 }
 
@@ -136,30 +153,39 @@ struct Result_ {
     crossed: bool,
 }
 
+/// Bytes a result is charged on creation: its evidence frames and counted keys.
+const RESULT_HEAP: usize = Evidence::MAX_FRAMES * (8 + size_of::<(u32, u64)>());
+
 /// A SumStats stream with tumbling epochs.
 #[derive(Debug)]
 struct Stream {
     threshold: usize,
     epoch_us: i64,
     epoch_start: Option<i64>,
-    table: BTreeMap<(Ipv4Addr, u32), Result_>,
+    /// Results of this epoch, timed by their last observation (the least
+    /// recently updated is dropped when the memcap is reached).
+    table: TimedMap<(Ipv4Addr, u32), Result_>,
 }
 
 impl Stream {
-    fn new(threshold: usize, epoch_us: i64) -> Self {
+    fn new(threshold: usize, epoch_us: i64, memcap: u64) -> Self {
         Stream {
             threshold,
             epoch_us,
             epoch_start: None,
-            table: BTreeMap::new(),
+            table: TimedMap::new(memcap),
         }
     }
 
     fn roll(&mut self, now: i64) {
         let start = *self.epoch_start.get_or_insert(now);
         if now >= start.saturating_add(self.epoch_us) {
-            let n = (now - start) / self.epoch_us;
-            self.epoch_start = Some(start + n * self.epoch_us);
+            // The epoch boundary at or before `now`, exact even when the
+            // first packet's time is extreme (i128 cannot overflow here, and
+            // the result lies in `start..=now`).
+            let n = (i128::from(now) - i128::from(start)) / i128::from(self.epoch_us);
+            let at = i128::from(start) + n * i128::from(self.epoch_us);
+            self.epoch_start = Some(i64::try_from(at).unwrap_or(now));
             self.table.clear();
         }
     }
@@ -174,11 +200,24 @@ impl Stream {
     ) -> Option<Result_> {
         self.roll(now);
         let cap = self.threshold + 2;
-        let r = self.table.entry(key).or_insert_with(|| Result_ {
-            begin: now,
-            ..Default::default()
-        });
-        if !r.values.contains(&value) && r.values.len() < cap {
+        if !self.table.contains_key(&key) {
+            let fresh = Result_ {
+                begin: now,
+                ..Default::default()
+            };
+            let cost = entry_cost::<(Ipv4Addr, u32), Result_>(RESULT_HEAP);
+            self.table.insert(key, fresh, now, cost);
+        }
+        self.table.touch(&key, now);
+        let new_value = self
+            .table
+            .get(&key)
+            .is_some_and(|r| !r.values.contains(&value) && r.values.len() < cap);
+        if new_value {
+            self.table.grow(&key, size_of::<u32>() as u64);
+        }
+        let r = self.table.get_mut(&key)?;
+        if new_value {
             r.values.push(value);
             if let Some(f) = frame {
                 if r.frames.len() < Evidence::MAX_FRAMES {
@@ -195,16 +234,21 @@ impl Stream {
     }
 }
 
-/// Zeek scan.zeek.
+/// Zeek scan.zeek: connection events from the feed, counted by [`Scans`].
 #[derive(Debug)]
 pub struct ZeekScan {
+    feed: ConnFeed,
+    scan: Scans,
+}
+
+/// The two SumStats streams and the Notice framework's suppression.
+#[derive(Debug)]
+struct Scans {
     port: Stream,
     addr: Stream,
     suppress_us: i64,
-    /// (is_port_scan, scanner) → last notice time.
-    suppressed: BTreeMap<(bool, Ipv4Addr), i64>,
-    flows: FlowTracker,
-    events: Vec<ConnEvent>,
+    /// (is_port_scan, scanner) → (), timed by its last notice.
+    suppressed: TimedMap<(bool, Ipv4Addr), ()>,
 }
 
 fn no_data(c: &Conn) -> bool {
@@ -234,7 +278,7 @@ fn mins_secs(us: i64) -> String {
     format!("{}m{}s", s / 60, s % 60)
 }
 
-impl ZeekScan {
+impl Scans {
     fn add(&mut self, ev: &ConnEvent, reverse: bool, out: &mut Vec<Alert>) {
         let c = &ev.conn;
         let (scanner, victim, port) = if reverse {
@@ -251,7 +295,7 @@ impl ZeekScan {
             let msg = format!(
                 "{scanner} scanned at least {} unique hosts on port {port}/tcp in {}",
                 r.values.len(),
-                mins_secs(now - r.begin)
+                mins_secs(now.saturating_sub(r.begin))
             );
             self.notice(
                 false,
@@ -273,7 +317,7 @@ impl ZeekScan {
             let msg = format!(
                 "{scanner} scanned at least {} unique ports of host {victim} in {}",
                 r.values.len(),
-                mins_secs(now - r.begin)
+                mins_secs(now.saturating_sub(r.begin))
             );
             let ports = r.values.iter().map(|p| *p as u16).collect();
             self.notice(
@@ -305,14 +349,16 @@ impl ZeekScan {
         note: &str,
         out: &mut Vec<Alert>,
     ) {
-        if let Some(t) = self.suppressed.get(&(is_port, scanner)) {
-            if now - *t < self.suppress_us {
+        if let Some(t) = self.suppressed.time(&(is_port, scanner)) {
+            if now.saturating_sub(t) < self.suppress_us {
                 return;
             }
         }
-        self.suppressed.insert((is_port, scanner), now);
-        let s = self.suppress_us;
-        self.suppressed.retain(|_, t| now - *t < s);
+        let cost = entry_cost::<(bool, Ipv4Addr), ()>(0);
+        self.suppressed.insert((is_port, scanner), (), now, cost);
+        // Suppressions older than the interval are over (`now - t >= interval`).
+        let over = now.saturating_sub(self.suppress_us).saturating_add(1);
+        while self.suppressed.pop_before(over).is_some() {}
         let threshold = if is_port {
             self.port.threshold
         } else {
@@ -335,7 +381,7 @@ impl ZeekScan {
                     (None, None) => String::new(),
                 },
                 epoch_us / 1_000_000,
-                (now - r.begin) / 1_000_000
+                now.saturating_sub(r.begin) / 1_000_000
             ),
             counted: "failed TCP connections: unanswered SYNs (connection_attempt after \
                       tcp_attempt_delay), rejected ones (RST to the SYN), and resets without \
@@ -371,7 +417,7 @@ impl ZeekScan {
                 counters: vec![
                     ("unique", distinct.len() as i64),
                     ("threshold", threshold as i64),
-                    ("epoch_elapsed_us", now - r.begin),
+                    ("epoch_elapsed_us", now.saturating_sub(r.begin)),
                 ],
                 ports,
                 frames: r.frames,
@@ -381,9 +427,8 @@ impl ZeekScan {
         });
     }
 
-    fn process(&mut self, out: &mut Vec<Alert>) {
-        let events = core::mem::take(&mut self.events);
-        for ev in &events {
+    fn process(&mut self, events: &[ConnEvent], out: &mut Vec<Alert>) {
+        for ev in events {
             let c = &ev.conn;
             match ev.kind {
                 ConnEventKind::Attempt => self.add(ev, c.has('H'), out),
@@ -398,8 +443,6 @@ impl ZeekScan {
                 ConnEventKind::Established | ConnEventKind::Removed => {}
             }
         }
-        self.events = events;
-        self.events.clear();
     }
 }
 
@@ -409,16 +452,24 @@ impl Detector for ZeekScan {
     }
 
     fn observe(&mut self, now: Instant, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
-        self.flows.observe(now, pkt, &mut self.events);
+        let events = self.feed.observe(now, pkt);
         // Epochs tick with network time, as SumStats' epoch timer does.
-        self.port.roll(now.total_micros());
-        self.addr.roll(now.total_micros());
-        self.process(out);
+        self.scan.port.roll(now.total_micros());
+        self.scan.addr.roll(now.total_micros());
+        self.scan.process(events, out);
     }
 
     fn flush(&mut self, now: Instant, out: &mut Vec<Alert>) {
-        self.flows.advance(now, &mut self.events);
-        self.process(out);
+        let events = self.feed.advance(now);
+        self.scan.process(events, out);
+    }
+
+    fn memory(&self) -> Memory {
+        let s = &self.scan;
+        self.feed.memory()
+            + Memory::of(&s.port.table)
+            + Memory::of(&s.addr.table)
+            + Memory::of(&s.suppressed)
     }
 }
 

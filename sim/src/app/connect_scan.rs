@@ -3,14 +3,12 @@
 //! and is torn down at once with RST (`abort`); a RST marks it closed; a
 //! connection still in SYN-SENT after the probe timeout is filtered.
 
-use std::net::Ipv4Addr;
-
-use rand::seq::SliceRandom;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 
 use super::http_client::min_opt;
+use super::probe_order::ProbeOrder;
 use super::syn_scan::{PortState, ScanSpec};
 use super::{App, AppStats, ConnectError, HostCtx};
 use crate::rng::SimRng;
@@ -25,8 +23,8 @@ struct Probe {
 pub struct ConnectScan {
     spec: ScanSpec,
     rng: SimRng,
-    queue: Vec<(Ipv4Addr, u16)>,
-    filled: bool,
+    /// Probes not yet sent; built when the scan starts.
+    order: Option<ProbeOrder>,
     probes: Vec<Probe>,
     last_send: Option<Instant>,
     results: [u64; 3],
@@ -39,8 +37,7 @@ impl ConnectScan {
         ConnectScan {
             spec,
             rng,
-            queue: Vec::new(),
-            filled: false,
+            order: None,
             probes: Vec::new(),
             last_send: None,
             results: [0; 3],
@@ -62,19 +59,8 @@ impl App for ConnectScan {
         if ctx.now < self.spec.start {
             return Some(self.spec.start);
         }
-        if !self.filled {
-            self.filled = true;
-            self.queue = self
-                .spec
-                .targets
-                .iter()
-                .flat_map(|t| self.spec.ports.iter().map(move |p| (*t, *p)))
-                .collect();
-            if self.spec.randomize {
-                self.queue.shuffle(&mut self.rng);
-            }
-            // Pop from the back: reverse so the shuffled order is kept.
-            self.queue.reverse();
+        if self.order.is_none() {
+            self.order = Some(ProbeOrder::new(&self.spec, &mut self.rng));
         }
         let timing = self.spec.timing;
         let mut i = 0;
@@ -110,7 +96,7 @@ impl App for ConnectScan {
                 next = Some(last + timing.scan_delay);
                 break;
             }
-            let Some((target, port)) = self.queue.pop() else {
+            let Some((target, port)) = self.order.as_mut().and_then(|o| o.next(&self.spec)) else {
                 break;
             };
             let (handle, local_port) = match ctx.connect((target, port), 256, 256) {

@@ -8,6 +8,7 @@
 pub mod connect_scan;
 pub mod http;
 pub mod http_client;
+pub mod probe_order;
 pub mod session;
 pub mod syn_scan;
 pub mod top_ports;

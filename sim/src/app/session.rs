@@ -121,7 +121,11 @@ fn drive(
         }
         c.next_send = Some(now + gap(rng, ev));
     }
-    let next = min_opt(c.next_send, c.pending_since.map(|t| t + give_up));
+    // A send that is due but waits for the handshake is not a timer: the
+    // packet that establishes the connection wakes the host. Returning the
+    // past time would make the host spin until then.
+    let send_at = c.next_send.filter(|t| *t > now);
+    let next = min_opt(send_at, c.pending_since.map(|t| t + give_up));
     (next, false)
 }
 

@@ -16,13 +16,13 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::Ipv4Addr;
 
 use rand::RngExt;
-use rand::seq::SliceRandom;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::raw;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpProtocol, IpVersion, Ipv4Packet, TcpPacket};
 
 use super::http_client::min_opt;
+use super::probe_order::ProbeOrder;
 use super::{App, AppStats, HostCtx};
 use crate::rng::SimRng;
 use scanbench_testkit::{Ipv4, Tcp};
@@ -164,7 +164,10 @@ pub struct SynScan {
     rng: SimRng,
     raw: Option<SocketHandle>,
     src_port: u16,
-    queue: VecDeque<(Ipv4Addr, u16, u32)>,
+    /// This round's probes not yet sent.
+    order: ProbeOrder,
+    /// Probes to send again (timed out once), before any new one: (target, port, tries).
+    retries: VecDeque<(Ipv4Addr, u16, u32)>,
     outstanding: BTreeMap<(Ipv4Addr, u16), Outstanding>,
     /// The keys of `outstanding` by send time, so a poll finds the expired
     /// probes and the next timeout without walking a window of up to 1000.
@@ -186,7 +189,8 @@ impl SynScan {
             rng,
             raw: None,
             src_port: 0,
-            queue: VecDeque::new(),
+            order: ProbeOrder::empty(),
+            retries: VecDeque::new(),
             outstanding: BTreeMap::new(),
             by_sent: BTreeSet::new(),
             window,
@@ -203,17 +207,19 @@ impl SynScan {
     }
 
     fn fill_queue(&mut self) {
-        let mut probes: Vec<(Ipv4Addr, u16, u32)> = self
-            .spec
-            .targets
-            .iter()
-            .flat_map(|t| self.spec.ports.iter().map(move |p| (*t, *p, 0)))
-            .collect();
-        if self.spec.randomize {
-            probes.shuffle(&mut self.rng);
-        }
-        self.queue = probes.into();
+        self.order = ProbeOrder::new(&self.spec, &mut self.rng);
         self.rounds_left -= 1;
+    }
+
+    fn queue_is_empty(&self) -> bool {
+        self.retries.is_empty() && self.order.is_empty()
+    }
+
+    /// The next probe: a retry first, else the next pair of the round.
+    fn next_probe(&mut self) -> Option<(Ipv4Addr, u16, u32)> {
+        self.retries
+            .pop_front()
+            .or_else(|| self.order.next(&self.spec).map(|(t, p)| (t, p, 0)))
     }
 
     fn send(&mut self, ctx: &mut HostCtx<'_>, target: Ipv4Addr, port: u16, tries: u32) {
@@ -354,7 +360,7 @@ impl App for SynScan {
                 .remove(&key)
                 .expect("by_sent indexes outstanding");
             if o.tries < timing.retries {
-                self.queue.push_front((key.0, key.1, o.tries + 1));
+                self.retries.push_front((key.0, key.1, o.tries + 1));
             } else {
                 *self.results.entry(PortState::Filtered).or_default() += 1;
             }
@@ -362,7 +368,7 @@ impl App for SynScan {
         // Send while the window and the scan delay allow.
         let mut next = None;
         while self.outstanding.len() < self.window {
-            if self.queue.is_empty() {
+            if self.queue_is_empty() {
                 if self.outstanding.is_empty() && self.rounds_left > 0 {
                     self.fill_queue();
                 } else {
@@ -375,7 +381,7 @@ impl App for SynScan {
                 next = Some(last + timing.scan_delay);
                 break;
             }
-            let Some((t, p, tries)) = self.queue.pop_front() else {
+            let Some((t, p, tries)) = self.next_probe() else {
                 break;
             };
             self.send(ctx, t, p, tries);
