@@ -373,3 +373,68 @@ fn explain_is_deterministic() {
         scanbench::explain::text::render(&b)
     );
 }
+
+// ---------------------------------------------------------------------------
+// Formats
+// ---------------------------------------------------------------------------
+
+/// The JSON document is stable: its full text for one alert of the NetScreen
+/// case is a reviewed snapshot (fields are only ever added; a change of
+/// meaning bumps `version`), and its shape is asserted field by field.
+#[test]
+fn json_is_stable() {
+    let sc = Scenario::load(Path::new("scenarios/netscreen-webmail.toml")).unwrap();
+    let filters = Filters {
+        detectors: vec!["screenos[no-session-any]".into()],
+        alert: Some(3),
+        source: None,
+    };
+    let e = explain_scenario(&sc, sc.seed, &default_suite(), &filters).unwrap();
+    let text = e.render(scanbench::explain::ExplainFormat::Json);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["format"], "scanbench-explain");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["input"]["kind"], "scenario");
+    assert_eq!(v["input"]["seed"], 70);
+    let a = &v["alerts"][0];
+    assert_eq!(a["number"], 3);
+    assert_eq!(a["detector"]["spec"], "screenos:count_mode=no-session-any");
+    assert!(
+        a["rule"]["statement"]
+            .as_str()
+            .unwrap()
+            .starts_with("ScreenOS port-scan screen")
+    );
+    assert_eq!(a["rule"]["keys"].as_array().unwrap().len(), 10);
+    assert_eq!(a["packets"].as_array().unwrap().len(), 10);
+    assert_eq!(a["packets"][0]["role"]["name"], "late");
+    assert_eq!(a["packets"][0]["fate"]["label"]["cause"], "state-loss");
+    assert_eq!(a["diagnosis"]["causes"][0]["cause"], "state-loss");
+    assert!(v["counterfactuals"].as_array().unwrap().len() >= 2);
+    assert!(v["fix"]["status"].is_string());
+    insta::assert_snapshot!("explain_json_netscreen_alert_3", text);
+}
+
+#[test]
+fn markdown_has_the_alert_the_counterfactuals_and_the_fix() {
+    let o = cli(&[
+        "explain",
+        "scenarios/misconfigured-balancer-sparse.toml",
+        "--format",
+        "markdown",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "# explain: misconfigured-balancer-sparse (seed 11)",
+        "## Alerts",
+        "- **Rule:** psad: danger level",
+        "| frame | time (s) | packet | flags | counted as | role | label |",
+        "## Counterfactuals",
+        "### `balancer-fixed`: balancer-misconfig off",
+        "## Minimal fix",
+        "`balancer-fixed`: balancer fixed",
+    ] {
+        assert!(md.contains(needle), "missing `{needle}` in:\n{md}");
+    }
+}

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use scanbench::Scenario;
 use scanbench::detect::default_suite;
-use scanbench::explain::{Filters, explain_scenario, specs_with, text};
+use scanbench::explain::{ExplainFormat, Filters, explain_scenario, specs_with};
 
 /// `scanbench explain`.
 #[derive(Args)]
@@ -31,6 +31,9 @@ pub struct ExplainArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    format: ExplainFormat,
 }
 
 /// `scanbench explain`.
@@ -58,6 +61,6 @@ pub fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let specs = specs_with(&default_suite(), &filters);
     let e = explain_scenario(&scenario, seed, &specs, &filters)?;
     let mut out = std::io::stdout().lock();
-    out.write_all(text::render(&e).as_bytes())?;
+    out.write_all(e.render(a.format).as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

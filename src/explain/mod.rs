@@ -19,7 +19,30 @@
 //! that apply: serial connection setup, random NAT ports), says per detector
 //! which alerts disappear, stay or appear, and names the minimal fix.
 //!
-//! Renderers: [`text`].
+//! Renderers: [`text`] (the terminal), [`markdown`], [`json`] (stable,
+//! documented in `docs/report-format.md`).
+
+/// Output format of `explain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    /// Aligned text for the terminal.
+    Text,
+    /// Headings and GitHub tables.
+    Markdown,
+    /// The stable JSON document.
+    Json,
+}
+
+impl Explanation {
+    /// Renders in `format`.
+    pub fn render(&self, format: ExplainFormat) -> String {
+        match format {
+            ExplainFormat::Text => text::render(self),
+            ExplainFormat::Markdown => markdown::render(self),
+            ExplainFormat::Json => json::render(self),
+        }
+    }
+}
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -34,6 +57,8 @@ use crate::simulate::Outputs;
 
 pub mod counterfactual;
 pub mod diagnose;
+pub mod json;
+pub mod markdown;
 pub mod model;
 pub mod record;
 pub mod roles;
