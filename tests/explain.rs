@@ -438,3 +438,44 @@ fn markdown_has_the_alert_the_counterfactuals_and_the_fix() {
         assert!(md.contains(needle), "missing `{needle}` in:\n{md}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Captures with labels
+// ---------------------------------------------------------------------------
+
+/// A labelled capture (pcapng with label comments, as `run --pcapng` writes
+/// it) is explained like the scenario, from the labels, without
+/// counterfactuals (there is no scenario to rerun).
+#[test]
+fn labelled_capture_is_explained_from_its_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("burst.pcapng");
+    let o = cli(&[
+        "run",
+        "scenarios/misconfigured-balancer-burst.toml",
+        "--no-detectors",
+        "--pcapng",
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let outside = dir.path().join("burst.outside.pcapng");
+    let opts = scanbench::explain::CaptureOptions {
+        specs: vec!["screenos".into()],
+        ..Default::default()
+    };
+    let (e, damage) =
+        scanbench::explain::explain_capture(&outside, &opts, &Filters::default()).unwrap();
+    assert!(damage.is_none());
+    assert!(matches!(
+        e.input,
+        scanbench::explain::Input::Capture { labelled: true, .. }
+    ));
+    assert!(!e.alerts.is_empty());
+    for a in &e.alerts {
+        assert_eq!(a.diagnosis.class, "benign");
+        assert_eq!(a.diagnosis.causes[0].0, "balancer-misconfig");
+        assert_eq!(a.true_positive, Some(false));
+    }
+    assert!(e.counterfactuals.is_empty() && e.fix.is_none() && e.sources.is_empty());
+}

@@ -10,12 +10,17 @@ use anyhow::{Context, bail};
 use clap::Args;
 use scanbench::Scenario;
 use scanbench::detect::default_suite;
-use scanbench::explain::{ExplainFormat, Filters, explain_scenario, specs_with};
+use scanbench::explain::{
+    CaptureOptions, ExplainFormat, Filters, explain_capture, explain_scenario, specs_with,
+};
+use scanbench::labels::FrameLabels;
+use scanbench_detector::Cidr;
 
 /// `scanbench explain`.
 #[derive(Args)]
 pub struct ExplainArgs {
-    /// A scenario file (simulated and labelled).
+    /// A scenario file (`*.toml`: simulated, labelled, with counterfactual
+    /// reruns) or a pcap/pcapng capture (real traffic).
     input: PathBuf,
     /// Only alerts of this detector spec (repeatable; the short form
     /// `screenos[no-session-any]` works too). A spec outside the default
@@ -34,6 +39,20 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
     format: ExplainFormat,
+    /// Capture only: ground-truth labels (the JSON lines `run` writes).
+    /// pcapng files written by `run --pcapng` carry their labels already.
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
+    /// Capture only: the site's networks (CIDR, comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "CIDR")]
+    home_net: Vec<Cidr>,
+    /// Capture only: read it as a firewall drop log (what psad reads).
+    #[arg(long)]
+    drop_log: bool,
+    /// Capture only, without labels: read every source's mechanism, not only
+    /// the flagged ones'.
+    #[arg(long)]
+    all_sources: bool,
 }
 
 /// `scanbench explain`.
@@ -56,11 +75,34 @@ pub fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     if !a.input.exists() {
         bail!("{}: no such file", a.input.display());
     }
-    let scenario = Scenario::load(&a.input)?;
-    let seed = a.seed.unwrap_or(scenario.seed);
     let specs = specs_with(&default_suite(), &filters);
-    let e = explain_scenario(&scenario, seed, &specs, &filters)?;
+    let is_scenario = a.input.extension().is_some_and(|x| x == "toml");
+    let (e, damage) = if is_scenario {
+        let scenario = Scenario::load(&a.input)?;
+        let seed = a.seed.unwrap_or(scenario.seed);
+        (explain_scenario(&scenario, seed, &specs, &filters)?, None)
+    } else {
+        if a.seed.is_some() {
+            bail!("--seed applies to scenarios; a capture has no seed");
+        }
+        let labels = match &a.labels {
+            Some(p) => Some(FrameLabels::load(p)?),
+            None => None,
+        };
+        let opts = CaptureOptions {
+            specs,
+            home_net: a.home_net.clone(),
+            labels,
+            drop_log: a.drop_log,
+            all_sources: a.all_sources,
+        };
+        explain_capture(&a.input, &opts, &filters)?
+    };
     let mut out = std::io::stdout().lock();
     out.write_all(e.render(a.format).as_bytes())?;
+    if let Some(err) = damage {
+        eprintln!("error: {err} (the explanation covers the capture before the damage)");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }

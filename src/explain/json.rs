@@ -7,6 +7,7 @@ use scanbench_sim::label::Label;
 use serde_json::{Map, Value, json};
 
 use super::counterfactual::{AlertKey, Counterfactual, Fix, Tally};
+use super::infer::{Finding, SourceReading};
 use super::model::{ExplainedAlert, Explanation, Input, Packet};
 use super::roles::Role;
 use crate::report::json::vantage_name;
@@ -175,6 +176,97 @@ fn fix(f: &Fix) -> Value {
     }
 }
 
+fn finding(f: &Finding, source: std::net::Ipv4Addr) -> Value {
+    let addrs = |s: &std::collections::BTreeSet<std::net::Ipv4Addr>| {
+        s.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+    };
+    let mut v = match f {
+        Finding::WrongSource {
+            replies,
+            client_ports,
+            clients,
+            asked,
+            service_ports,
+        } => json!({
+            "replies": replies, "client_ports": client_ports, "clients": addrs(clients),
+            "asked": addrs(asked), "service_ports": service_ports,
+        }),
+        Finding::LostState {
+            segments,
+            connections,
+            peers,
+            service_ports,
+            idle_min_us,
+            idle_max_us,
+            retransmissions,
+        } => json!({
+            "segments": segments, "connections": connections, "peers": addrs(peers),
+            "service_ports": service_ports, "idle_min_us": idle_min_us,
+            "idle_max_us": idle_max_us, "retransmissions": retransmissions,
+        }),
+        Finding::Poller {
+            server,
+            port,
+            starts,
+            answered,
+            period_us,
+            spread_us,
+            range_us,
+        } => json!({
+            "server": server.to_string(), "port": port, "starts": starts, "answered": answered,
+            "period_us": period_us, "spread_us": spread_us, "range_us": [range_us.0, range_us.1],
+        }),
+        Finding::Probe {
+            probes,
+            targets,
+            hosts,
+            ports,
+            kinds,
+            answered,
+            refused,
+            silent,
+        } => json!({
+            "probes": probes, "targets": targets, "hosts": hosts, "ports": ports,
+            "kinds": kinds, "answered": answered, "refused": refused, "silent": silent,
+        }),
+        Finding::Client {
+            packets,
+            connections,
+            answered,
+            services,
+            strays_reset,
+        } => json!({
+            "packets": packets, "connections": connections, "answered": answered,
+            "strays_reset": strays_reset,
+            "services": services.iter().map(|(a, p)| format!("{a}:{p}")).collect::<Vec<_>>(),
+        }),
+        Finding::Responder {
+            packets,
+            accepted,
+            refused,
+            peers,
+        } => json!({
+            "packets": packets, "accepted": accepted, "refused": refused, "peers": addrs(peers),
+        }),
+    };
+    v["mechanism"] = json!(f.name());
+    v["scan"] = json!(f.is_scan());
+    v["anomaly"] = json!(f.is_anomaly());
+    v["sentence"] = json!(f.sentence(source));
+    v
+}
+
+fn source(r: &SourceReading) -> Value {
+    json!({
+        "source": r.source.to_string(),
+        "flagged_by": r.flagged_by,
+        "packets": r.packets,
+        "mechanism": r.mechanism().map_or("unclear", Finding::name),
+        "sentence": r.sentence(),
+        "findings": r.findings.iter().map(|f| finding(f, r.source)).collect::<Vec<_>>(),
+    })
+}
+
 /// The JSON rendering (pretty-printed, one document).
 pub fn render(e: &Explanation) -> String {
     let input = match &e.input {
@@ -200,6 +292,7 @@ pub fn render(e: &Explanation) -> String {
         "alerts": e.alerts.iter().map(|a| alert(a, &e.counterfactuals)).collect::<Vec<_>>(),
         "counterfactuals": e.counterfactuals.iter().map(counterfactual).collect::<Vec<_>>(),
         "fix": e.fix.as_ref().map(fix),
+        "sources": e.sources.iter().map(source).collect::<Vec<_>>(),
     });
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');

@@ -153,6 +153,18 @@ pub fn render(e: &Explanation) -> String {
             }
         }
     }
+    if !e.sources.is_empty() {
+        let _ = writeln!(out, "## Sources\n");
+        for r in &e.sources {
+            let flagged = if r.flagged_by.is_empty() {
+                "not flagged".to_string()
+            } else {
+                format!("flagged by {}", r.flagged_by.join(", "))
+            };
+            let _ = writeln!(out, "- **{}** ({flagged}): {}", r.source, r.sentence());
+        }
+        out.push('\n');
+    }
     if let Some(f) = &e.fix {
         let _ = writeln!(out, "## Minimal fix\n");
         let _ = writeln!(

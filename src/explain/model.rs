@@ -7,6 +7,7 @@ use scanbench_detector::{Alert, Vantage};
 use scanbench_sim::label::Label;
 
 use super::counterfactual::{Counterfactual, Fix};
+use super::infer::SourceReading;
 use super::record::{Fate, FrameInfo};
 use super::roles::Role;
 
@@ -109,6 +110,8 @@ pub struct Explanation {
     pub counterfactuals: Vec<Counterfactual>,
     /// The minimal fix, when the counterfactuals were run.
     pub fix: Option<Fix>,
+    /// Per source, the mechanism read from the capture (unlabelled captures).
+    pub sources: Vec<SourceReading>,
 }
 
 impl Explanation {

@@ -241,6 +241,40 @@ fn counterfactuals(out: &mut String, e: &Explanation) {
     }
 }
 
+fn sources(out: &mut String, e: &Explanation) {
+    if !matches!(
+        e.input,
+        Input::Capture {
+            labelled: false,
+            ..
+        }
+    ) {
+        return;
+    }
+    if e.sources.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nSources: no detector flagged a source (--all-sources reads every source)."
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nSources (the mechanism read from the capture, without labels; thresholds in docs/explain.md):"
+    );
+    for r in &e.sources {
+        let flagged = if r.flagged_by.is_empty() {
+            "not flagged".to_string()
+        } else {
+            format!("flagged by {}", r.flagged_by.join(", "))
+        };
+        let _ = writeln!(out, "  {} ({flagged}): {}", r.source, r.sentence());
+        for f in r.findings.iter().skip(1) {
+            let _ = writeln!(out, "    also {}", f.sentence(r.source));
+        }
+    }
+}
+
 fn fix(out: &mut String, f: &Fix) {
     match f {
         Fix::NothingToFix => {
@@ -302,5 +336,6 @@ pub fn render(e: &Explanation) -> String {
     if let Some(f) = &e.fix {
         fix(&mut out, f);
     }
+    sources(&mut out, e);
     out
 }
