@@ -96,7 +96,7 @@ fn netscreen_no_session_any_alert_is_state_loss() {
             Some("state-loss")
         );
         assert!(
-            matches!(p.role, Some(Role::Late { idle_us }) if idle_us > 1_800_000_000),
+            matches!(p.role, Some(Role::Late { idle_us, .. }) if idle_us > 1_800_000_000),
             "{:?}",
             p.role
         );

@@ -406,7 +406,7 @@ pub fn read(
         let late: Vec<_> = mine
             .iter()
             .filter_map(|f| match role(f.index) {
-                Some(Role::Late { idle_us }) => Some((f, idle_us)),
+                Some(Role::Late { idle_us, .. }) => Some((f, idle_us)),
                 _ => None,
             })
             .collect();

@@ -7,7 +7,9 @@ use scanbench_sim::label::Label;
 use serde_json::{Map, Value, json};
 
 use super::counterfactual::{AlertKey, Counterfactual, Fix, Tally};
+use super::field::{FieldReport, Tested, replies_to_own_connections, when};
 use super::infer::{Finding, SourceReading};
+use super::logline::Addr;
 use super::model::{ExplainedAlert, Explanation, Input, Packet};
 use super::roles::Role;
 use crate::report::json::vantage_name;
@@ -29,7 +31,10 @@ pub fn role(r: &Role) -> Value {
     match r {
         Role::Open { answer } => v["answer"] = json!(answer.name()),
         Role::WrongSource { asked } => v["asked"] = json!(asked.to_string()),
-        Role::Late { idle_us } => v["idle_us"] = json!(idle_us),
+        Role::Late { idle_us, opened_by } => {
+            v["idle_us"] = json!(idle_us);
+            v["opened_by"] = json!(opened_by.map(|a| a.to_string()));
+        }
         Role::InConnection { opened_by } => {
             v["opened_by"] = json!(opened_by.map(|a| a.to_string()));
         }
@@ -267,6 +272,57 @@ fn source(r: &SourceReading) -> Value {
     })
 }
 
+fn addr(a: &Addr) -> Value {
+    json!({"addr": a.addr.to_string(), "placeholder": a.placeholder})
+}
+
+fn tested(t: &Tested, rank: Option<usize>) -> Value {
+    let h = &t.hypothesis;
+    json!({
+        "id": h.id,
+        "rank": rank,
+        "class": h.class.as_str(),
+        "title": h.title,
+        "conditions": h.conditions,
+        "reproduces": t.reproduces(),
+        "with_defaults": t.with_defaults(),
+        "prediction": t.prediction(),
+        "trials": t.trials.iter().map(|x| json!({
+            "spec": x.spec,
+            "alerts": x.alerts,
+            "matching": x.matching,
+            "first_log_line": x.first.as_ref().map(|a| a.alert.evidence.log_line.clone()),
+            "first_diagnosis": x.first.as_ref().map(|a| a.diagnosis.sentence.clone()),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn field_report(f: &FieldReport) -> Value {
+    let r = &f.reported;
+    let mut rank = 0;
+    json!({
+        "reported": {
+            "detector": r.source.detector(),
+            "what": r.what,
+            "src": addr(&r.src),
+            "sport": r.sport,
+            "dst": r.dst.as_ref().map(addr),
+            "dport": r.dport,
+            "ports": r.ports,
+            "proto": r.proto,
+            "count": r.count,
+            "flags": r.flags,
+        },
+        "when": when(r),
+        "specs": f.specs,
+        "hypotheses": f.tested.iter().map(|t| {
+            let k = t.reproduces().then(|| { rank += 1; rank });
+            tested(t, k)
+        }).collect::<Vec<_>>(),
+        "replies_to_own_connections": replies_to_own_connections(f),
+    })
+}
+
 /// The JSON rendering (pretty-printed, one document).
 pub fn render(e: &Explanation) -> String {
     let input = match &e.input {
@@ -281,6 +337,7 @@ pub fn render(e: &Explanation) -> String {
             "file": file.display().to_string(),
             "labelled": labelled,
         }),
+        Input::LogLine { line } => json!({"kind": "log_line", "line": line}),
     };
     let doc = json!({
         "format": "scanbench-explain",
@@ -293,6 +350,7 @@ pub fn render(e: &Explanation) -> String {
         "counterfactuals": e.counterfactuals.iter().map(counterfactual).collect::<Vec<_>>(),
         "fix": e.fix.as_ref().map(fix),
         "sources": e.sources.iter().map(source).collect::<Vec<_>>(),
+        "field_report": e.field.as_ref().map(field_report),
     });
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');

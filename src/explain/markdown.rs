@@ -97,6 +97,7 @@ pub fn render(e: &Explanation) -> String {
     let title = match &e.input {
         Input::Scenario { name, seed, .. } => format!("{name} (seed {seed})"),
         Input::Capture { file, .. } => file.display().to_string(),
+        Input::LogLine { line } => format!("`{line}`"),
     };
     let _ = writeln!(out, "# explain: {title}\n");
     let _ = writeln!(

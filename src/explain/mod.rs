@@ -36,6 +36,13 @@ pub enum ExplainFormat {
 impl Explanation {
     /// Renders in `format`.
     pub fn render(&self, format: ExplainFormat) -> String {
+        if let Some(f) = &self.field {
+            return match format {
+                ExplainFormat::Text => field_text::text(f),
+                ExplainFormat::Markdown => field_text::markdown(f),
+                ExplainFormat::Json => json::render(self),
+            };
+        }
         match format {
             ExplainFormat::Text => text::render(self),
             ExplainFormat::Markdown => markdown::render(self),
@@ -62,8 +69,12 @@ use crate::simulate::Outputs;
 
 pub mod counterfactual;
 pub mod diagnose;
+pub mod field;
+pub mod field_text;
+pub mod hypotheses;
 pub mod infer;
 pub mod json;
+pub mod logline;
 pub mod markdown;
 pub mod model;
 pub mod record;
@@ -275,6 +286,27 @@ pub fn explain_scenario(
         counterfactuals,
         fix: Some(fix),
         sources: Vec::new(),
+        field: None,
+    })
+}
+
+/// Explains a field report's log line (see [`field`]).
+///
+/// # Errors
+/// As [`field::explain_line`].
+pub fn explain_log_line(line: &str) -> Result<Explanation> {
+    let report = field::explain_line(line)?;
+    Ok(Explanation {
+        input: Input::LogLine {
+            line: line.trim().to_string(),
+        },
+        specs: report.specs.clone(),
+        alerts: Vec::new(),
+        total_alerts: 0,
+        counterfactuals: Vec::new(),
+        fix: None,
+        sources: Vec::new(),
+        field: Some(report),
     })
 }
 
@@ -376,6 +408,7 @@ pub fn explain_capture(
         counterfactuals: Vec::new(),
         fix: None,
         sources,
+        field: None,
     };
     Ok((e, replayed.error))
 }
@@ -383,7 +416,7 @@ pub fn explain_capture(
 /// A role with its numbers, for tables: `late 31 min`.
 pub fn role_text(r: &Role) -> String {
     match r {
-        Role::Late { idle_us } => format!("late {}", diagnose::human_us(*idle_us)),
+        Role::Late { idle_us, .. } => format!("late {}", diagnose::human_us(*idle_us)),
         Role::WrongSource { asked } => format!("wrong-source (asked {asked})"),
         Role::Open { answer } => format!("open, answer {}", answer.name()),
         other => other.name().to_string(),

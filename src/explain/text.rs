@@ -29,6 +29,7 @@ fn header(e: &Explanation) -> String {
             file.display(),
             if *labelled { "labelled" } else { "no labels" }
         ),
+        Input::LogLine { line } => format!("the log line `{line}`"),
     };
     format!(
         "explain {what}: {} detector configuration(s), {} alert(s), {} explained\n",
@@ -202,7 +203,7 @@ fn counterfactuals(out: &mut String, e: &Explanation) {
     }
     let seed = match &e.input {
         Input::Scenario { seed, .. } => format!(", seed {seed}"),
-        Input::Capture { .. } => String::new(),
+        Input::Capture { .. } | Input::LogLine { .. } => String::new(),
     };
     let _ = writeln!(
         out,
