@@ -134,7 +134,9 @@ fn specs(r: &Reported, session_timeout_s: u64) -> Vec<String> {
     }
 }
 
-/// Whether a simulated alert's line has the report's shape.
+/// Whether a simulated alert's line has the report's shape: same detector,
+/// blamed address and victim, port roles, alarm (ScreenOS) or sid
+/// (sfPortscan), and the flags the line names (psad, scanlogd).
 pub fn same_shape(r: &Reported, line: &str) -> bool {
     let Ok(s) = logline::parse(line) else {
         return false;
@@ -153,6 +155,34 @@ pub fn same_shape(r: &Reported, line: &str) -> bool {
         && (r.source != Source::ScreenOs
             || s.what.ends_with(r.what.rsplit(' ').next().unwrap_or("")))
         && (r.source != Source::SfPortscan || s.count == r.count)
+        && flags_agree(r, &s)
+}
+
+/// The flags a line names agree: psad's flag names as a set; scanlogd's
+/// always-set flags (its upper-case letters).
+fn flags_agree(r: &Reported, s: &Reported) -> bool {
+    let (Some(a), Some(b)) = (&r.flags, &s.flags) else {
+        return true;
+    };
+    match r.source {
+        Source::Psad => {
+            let set = |f: &str| {
+                let mut v: Vec<String> = f.split(',').map(|x| x.trim().to_string()).collect();
+                v.sort_unstable();
+                v
+            };
+            set(a) == set(b)
+        }
+        Source::Scanlogd => {
+            let upper = |f: &str| {
+                f.chars()
+                    .filter(char::is_ascii_uppercase)
+                    .collect::<String>()
+            };
+            upper(a) == upper(b)
+        }
+        _ => true,
+    }
 }
 
 /// Tries one hypothesis.
