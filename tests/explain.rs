@@ -96,7 +96,7 @@ fn netscreen_no_session_any_alert_is_state_loss() {
             Some("state-loss")
         );
         assert!(
-            matches!(p.role, Some(Role::Late { idle_us }) if idle_us > 1_800_000_000),
+            matches!(p.role, Some(Role::Late { idle_us, .. }) if idle_us > 1_800_000_000),
             "{:?}",
             p.role
         );
@@ -372,4 +372,110 @@ fn explain_is_deterministic() {
         scanbench::explain::text::render(&a),
         scanbench::explain::text::render(&b)
     );
+}
+
+// ---------------------------------------------------------------------------
+// Formats
+// ---------------------------------------------------------------------------
+
+/// The JSON document is stable: its full text for one alert of the NetScreen
+/// case is a reviewed snapshot (fields are only ever added; a change of
+/// meaning bumps `version`), and its shape is asserted field by field.
+#[test]
+fn json_is_stable() {
+    let sc = Scenario::load(Path::new("scenarios/netscreen-webmail.toml")).unwrap();
+    let filters = Filters {
+        detectors: vec!["screenos[no-session-any]".into()],
+        alert: Some(3),
+        source: None,
+    };
+    let e = explain_scenario(&sc, sc.seed, &default_suite(), &filters).unwrap();
+    let text = e.render(scanbench::explain::ExplainFormat::Json);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["format"], "scanbench-explain");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["input"]["kind"], "scenario");
+    assert_eq!(v["input"]["seed"], 70);
+    let a = &v["alerts"][0];
+    assert_eq!(a["number"], 3);
+    assert_eq!(a["detector"]["spec"], "screenos:count_mode=no-session-any");
+    assert!(
+        a["rule"]["statement"]
+            .as_str()
+            .unwrap()
+            .starts_with("ScreenOS port-scan screen")
+    );
+    assert_eq!(a["rule"]["keys"].as_array().unwrap().len(), 10);
+    assert_eq!(a["packets"].as_array().unwrap().len(), 10);
+    assert_eq!(a["packets"][0]["role"]["name"], "late");
+    assert_eq!(a["packets"][0]["fate"]["label"]["cause"], "state-loss");
+    assert_eq!(a["diagnosis"]["causes"][0]["cause"], "state-loss");
+    assert!(v["counterfactuals"].as_array().unwrap().len() >= 2);
+    assert!(v["fix"]["status"].is_string());
+    insta::assert_snapshot!("explain_json_netscreen_alert_3", text);
+}
+
+#[test]
+fn markdown_has_the_alert_the_counterfactuals_and_the_fix() {
+    let o = cli(&[
+        "explain",
+        "scenarios/misconfigured-balancer-sparse.toml",
+        "--format",
+        "markdown",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "# explain: misconfigured-balancer-sparse (seed 11)",
+        "## Alerts",
+        "- **Rule:** psad: danger level",
+        "| frame | time (s) | packet | flags | counted as | role | label |",
+        "## Counterfactuals",
+        "### `balancer-fixed`: balancer-misconfig off",
+        "## Minimal fix",
+        "`balancer-fixed`: balancer fixed",
+    ] {
+        assert!(md.contains(needle), "missing `{needle}` in:\n{md}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Captures with labels
+// ---------------------------------------------------------------------------
+
+/// A labelled capture (pcapng with label comments, as `run --pcapng` writes
+/// it) is explained like the scenario, from the labels, without
+/// counterfactuals (there is no scenario to rerun).
+#[test]
+fn labelled_capture_is_explained_from_its_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("burst.pcapng");
+    let o = cli(&[
+        "run",
+        "scenarios/misconfigured-balancer-burst.toml",
+        "--no-detectors",
+        "--pcapng",
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let outside = dir.path().join("burst.outside.pcapng");
+    let opts = scanbench::explain::CaptureOptions {
+        specs: vec!["screenos".into()],
+        ..Default::default()
+    };
+    let (e, damage) =
+        scanbench::explain::explain_capture(&outside, &opts, &Filters::default()).unwrap();
+    assert!(damage.is_none());
+    assert!(matches!(
+        e.input,
+        scanbench::explain::Input::Capture { labelled: true, .. }
+    ));
+    assert!(!e.alerts.is_empty());
+    for a in &e.alerts {
+        assert_eq!(a.diagnosis.class, "benign");
+        assert_eq!(a.diagnosis.causes[0].0, "balancer-misconfig");
+        assert_eq!(a.true_positive, Some(false));
+    }
+    assert!(e.counterfactuals.is_empty() && e.fix.is_none() && e.sources.is_empty());
 }

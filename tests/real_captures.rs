@@ -34,15 +34,16 @@
 //! - `SCANBENCH_REAL_CAPTURES_OUT=<dir>` copies the fresh captures into `<dir>`
 //!   (how `tests/fixtures/real/` was made).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use scanbench::capture::CaptureReader;
 use scanbench::detect::{DetectorSet, default_suite};
 use scanbench_detector::Vantage;
+
+mod common;
+use common::netns::{self, Namespaces, run};
 
 /// The scanning (and polling) host.
 const SCANNER: &str = "198.51.100.1";
@@ -340,61 +341,9 @@ fn live_captures_from_network_namespaces() {
 
 /// Root and every tool the harness runs.
 fn tools_present() -> Result<(), String> {
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map_err(|e| format!("cannot run id: {e}"))?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Err("not root (network namespaces need CAP_SYS_ADMIN)".into());
-    }
-    let mut missing = Vec::new();
-    for tool in [
+    netns::tools_present(&[
         "ip", "tcpdump", "nmap", "curl", "python3", "timeout", "kill",
-    ] {
-        let found = std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
-        if !found {
-            missing.push(tool);
-        }
-    }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("missing tool(s): {}", missing.join(", ")))
-    }
-}
-
-/// Runs `args` under `timeout` (SIGTERM after `secs`, SIGKILL 1 s later).
-fn run(args: &[&str], secs: u64) -> Result<Output, String> {
-    let o = Command::new("timeout")
-        .args(["-k", "1", &secs.to_string()])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if o.status.success() {
-        Ok(o)
-    } else {
-        Err(format!(
-            "`{}` failed ({}): {}",
-            args.join(" "),
-            o.status,
-            String::from_utf8_lossy(&o.stderr).trim()
-        ))
-    }
-}
-
-/// Waits for `child` at most `limit`, then kills it.
-fn wait_bounded(child: &mut Child, limit: Duration) {
-    let t0 = Instant::now();
-    while t0.elapsed() < limit {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    ])
 }
 
 /// Two namespaces joined by a veth pair, HTTP servers in the target. Dropping
@@ -402,46 +351,19 @@ fn wait_bounded(child: &mut Child, limit: Duration) {
 struct Netns {
     scan: String,
     target: String,
-    created: Vec<String>,
-    servers: Vec<Child>,
+    ns: Namespaces,
 }
 
 impl Netns {
     fn create(dir: &Path) -> Result<Netns, String> {
         let pid = std::process::id();
-        let mut net = Netns {
-            scan: format!("sb-scan-{pid}"),
-            target: format!("sb-target-{pid}"),
-            created: Vec::new(),
-            servers: Vec::new(),
-        };
-        for ns in [net.scan.clone(), net.target.clone()] {
-            run(&["ip", "netns", "add", &ns], 10)?;
-            net.created.push(ns.clone());
-            // IPv4 only: keeps router solicitations and MLD out of the
-            // captures (the reader would skip them anyway). Best effort.
-            for key in ["all", "default"] {
-                let _ = run(
-                    &[
-                        "ip",
-                        "netns",
-                        "exec",
-                        &ns,
-                        "sysctl",
-                        "-q",
-                        "-w",
-                        &format!("net.ipv6.conf.{key}.disable_ipv6=1"),
-                    ],
-                    10,
-                );
-            }
-            run(&["ip", "-n", &ns, "link", "set", "lo", "up"], 10)?;
-        }
-        let (s, t) = (net.scan.clone(), net.target.clone());
+        let (scan, target) = (format!("sb-scan-{pid}"), format!("sb-target-{pid}"));
+        let mut ns = Namespaces::create(&[scan.clone(), target.clone()])?;
+        let (s, t) = (scan.as_str(), target.as_str());
         run(
             &[
-                "ip", "-n", &s, "link", "add", "vscan", "type", "veth", "peer", "name", "vtgt",
-                "netns", &t,
+                "ip", "-n", s, "link", "add", "vscan", "type", "veth", "peer", "name", "vtgt",
+                "netns", t,
             ],
             10,
         )?;
@@ -449,7 +371,7 @@ impl Netns {
             &[
                 "ip",
                 "-n",
-                &s,
+                s,
                 "addr",
                 "add",
                 &format!("{SCANNER}/24"),
@@ -462,7 +384,7 @@ impl Netns {
             &[
                 "ip",
                 "-n",
-                &t,
+                t,
                 "addr",
                 "add",
                 &format!("{TARGET}/24"),
@@ -471,8 +393,8 @@ impl Netns {
             ],
             10,
         )?;
-        run(&["ip", "-n", &s, "link", "set", "vscan", "up"], 10)?;
-        run(&["ip", "-n", &t, "link", "set", "vtgt", "up"], 10)?;
+        run(&["ip", "-n", s, "link", "set", "vscan", "up"], 10)?;
+        run(&["ip", "-n", t, "link", "set", "vtgt", "up"], 10)?;
 
         let www = dir.join("www");
         std::fs::create_dir_all(&www).map_err(|e| e.to_string())?;
@@ -481,161 +403,55 @@ impl Netns {
             "<html><body>inbox: 0 new</body></html>\n",
         )
         .map_err(|e| e.to_string())?;
+        let www = www.to_string_lossy().into_owned();
         for port in OPEN_PORTS {
-            let child = Command::new("ip")
-                .args(["netns", "exec", &t, "timeout", "-k", "1", "60"])
-                .args(["python3", "-m", "http.server", &port.to_string()])
-                .args(["--bind", TARGET, "--directory"])
-                .arg(&www)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("python3 http.server: {e}"))?;
-            net.servers.push(child);
+            ns.spawn(
+                t,
+                &[
+                    "python3",
+                    "-m",
+                    "http.server",
+                    &port.to_string(),
+                    "--bind",
+                    TARGET,
+                    "--directory",
+                    &www,
+                ],
+                60,
+            )?;
         }
         // Wait (bounded) until both servers answer; before any capture starts.
         for port in OPEN_PORTS {
             let url = format!("http://{TARGET}:{port}/");
             let t0 = Instant::now();
-            loop {
-                let ok = run(
-                    &[
-                        "ip",
-                        "netns",
-                        "exec",
-                        &s,
-                        "curl",
-                        "-s",
-                        "-o",
-                        "/dev/null",
-                        "--max-time",
-                        "1",
-                        &url,
-                    ],
+            while ns
+                .exec(
+                    s,
+                    &["curl", "-s", "-o", "/dev/null", "--max-time", "1", &url],
                     3,
                 )
-                .is_ok();
-                if ok {
-                    break;
-                }
+                .is_err()
+            {
                 if t0.elapsed() > Duration::from_secs(10) {
                     return Err(format!("HTTP server on port {port} did not come up"));
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
-        Ok(net)
+        Ok(Netns { scan, target, ns })
     }
 
     /// Runs a command in the scanner namespace under `timeout`; panics if it
     /// cannot be run at all (the machine allowed the namespaces, so a failure
     /// here is a real failure).
     fn exec_scanner(&self, args: &[&str], secs: u64) -> Output {
-        let mut full = vec!["ip", "netns", "exec", &self.scan];
-        full.extend_from_slice(args);
-        run(&full, secs).unwrap_or_else(|e| panic!("{e}"))
+        self.ns
+            .exec(&self.scan, args, secs)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Captures the target's interface into `file` while `traffic` runs.
     fn capture(&self, file: &Path, traffic: impl FnOnce()) -> Result<(), String> {
-        let mut tcpdump = Command::new("ip")
-            .args(["netns", "exec", &self.target, "timeout", "-k", "1", "40"])
-            .args([
-                "tcpdump", "-i", "vtgt", "-n", "-U", "-B", "8192", "-Z", "root",
-            ])
-            .arg("-w")
-            .arg(file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tcpdump starts");
-        // A guard of its own, so a panic in `traffic` stops tcpdump too.
-        struct Stop(Option<Child>);
-        impl Drop for Stop {
-            fn drop(&mut self) {
-                if let Some(c) = self.0.as_mut() {
-                    let _ = c.kill();
-                    let _ = c.wait();
-                }
-            }
-        }
-        let stderr = tcpdump.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut guard = Stop(Some(tcpdump));
-        // tcpdump says "listening on ..." once the socket is open.
-        let t0 = Instant::now();
-        let mut log = Vec::new();
-        loop {
-            match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(line) => {
-                    let ready = line.contains("listening on");
-                    log.push(line);
-                    if ready {
-                        break;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    panic!("tcpdump exited: {}", log.join("\n"))
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "tcpdump not ready: {}",
-                log.join("\n")
-            );
-        }
-        traffic();
-        // Let the last answers arrive and libpcap hand over its last ring
-        // block (tcpdump's 1 s buffer timeout; packets still in an unretired
-        // block are lost on exit), then stop it cleanly (SIGTERM to `timeout`,
-        // which passes it on; tcpdump then flushes and exits). Not
-        // `--immediate-mode`: that switches libpcap to one ring slot per
-        // 256 KiB snaplen, and the kernel drops most of a fast nmap scan.
-        std::thread::sleep(Duration::from_millis(1500));
-        let mut child = guard.0.take().unwrap();
-        let _ = run(&["kill", "-TERM", &child.id().to_string()], 5);
-        wait_bounded(&mut child, Duration::from_secs(5));
-        let _ = reader.join();
-        log.extend(rx.try_iter());
-        eprintln!("{}: {}", file.display(), log.join("; "));
-        assert!(file.is_file(), "tcpdump wrote no {}", file.display());
-        // Kernel drops are the machine's load, not a defect of ours: report
-        // them so the caller can skip rather than assert on a partial capture.
-        if log.iter().any(|l| l == "0 packets dropped by kernel") {
-            Ok(())
-        } else {
-            Err(format!("tcpdump lost packets: {}", log.join("; ")))
-        }
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        // Everything still running in our namespaces (the servers and their
-        // `timeout` wrappers, a stray tcpdump or nmap) is ours: kill it by pid.
-        for ns in &self.created {
-            if let Ok(o) = run(&["ip", "netns", "pids", ns], 10) {
-                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
-                    let _ = run(&["kill", "-KILL", pid], 5);
-                }
-            }
-        }
-        for c in &mut self.servers {
-            let _ = c.kill();
-            wait_bounded(c, Duration::from_secs(5));
-        }
-        for ns in self.created.drain(..).rev() {
-            if let Err(e) = run(&["ip", "netns", "del", &ns], 10) {
-                eprintln!("warning: could not delete namespace {ns}: {e}");
-            }
-        }
+        self.ns.capture(&self.target, "vtgt", file, None, traffic)
     }
 }

@@ -10,20 +10,30 @@ use anyhow::{Context, bail};
 use clap::Args;
 use scanbench::Scenario;
 use scanbench::detect::default_suite;
-use scanbench::explain::{Filters, explain_scenario, specs_with, text};
+use scanbench::explain::{
+    CaptureOptions, ExplainFormat, Filters, explain_capture, explain_log_line, explain_scenario,
+    field, specs_with,
+};
+use scanbench::labels::FrameLabels;
+use scanbench_detector::Cidr;
 
 /// `scanbench explain`.
 #[derive(Args)]
 pub struct ExplainArgs {
-    /// A scenario file (simulated and labelled).
-    input: PathBuf,
+    /// A scenario file (`*.toml`: simulated, labelled, with counterfactual
+    /// reruns) or a pcap/pcapng capture (real traffic). Without it, `--alert`
+    /// gives a detector's log line to explain (a field report).
+    input: Option<PathBuf>,
     /// Only alerts of this detector spec (repeatable; the short form
     /// `screenos[no-session-any]` works too). A spec outside the default
     /// suite is run as well.
     #[arg(long = "detector", value_name = "SPEC")]
     detectors: Vec<String>,
-    /// Only alert N (its number in the unfiltered listing).
-    #[arg(long, value_name = "N")]
+    /// With INPUT: only alert N (its number in the unfiltered listing).
+    /// Without: a detector's log line (ScreenOS system-alert-00016,
+    /// scanlogd, psad "scan detected", Snort sfPortscan), tried against the
+    /// library of hypotheses.
+    #[arg(long, value_name = "N|LOG LINE")]
     alert: Option<String>,
     /// Only alerts blaming this address.
     #[arg(long, value_name = "ADDR")]
@@ -31,10 +41,39 @@ pub struct ExplainArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    format: ExplainFormat,
+    /// Capture only: ground-truth labels (the JSON lines `run` writes).
+    /// pcapng files written by `run --pcapng` carry their labels already.
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
+    /// Capture only: the site's networks (CIDR, comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "CIDR")]
+    home_net: Vec<Cidr>,
+    /// Capture only: read it as a firewall drop log (what psad reads).
+    #[arg(long)]
+    drop_log: bool,
+    /// Capture only, without labels: read every source's mechanism, not only
+    /// the flagged ones'.
+    #[arg(long)]
+    all_sources: bool,
+    /// Log line only: write every reproducing hypothesis's scenario here.
+    #[arg(long, value_name = "DIR")]
+    write: Option<PathBuf>,
 }
 
 /// `scanbench explain`.
 pub fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let Some(input) = a.input.clone() else {
+        return field_report(&a);
+    };
+    if a.write.is_some() {
+        bail!(
+            "--write goes with a log line (`explain --alert 'LINE' --write DIR`), not with {}",
+            input.display()
+        );
+    }
     let alert = match &a.alert {
         None => None,
         Some(s) => Some(
@@ -50,14 +89,70 @@ pub fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         alert,
         source: a.source,
     };
-    if !a.input.exists() {
-        bail!("{}: no such file", a.input.display());
+    if !input.exists() {
+        bail!("{}: no such file", input.display());
     }
-    let scenario = Scenario::load(&a.input)?;
-    let seed = a.seed.unwrap_or(scenario.seed);
     let specs = specs_with(&default_suite(), &filters);
-    let e = explain_scenario(&scenario, seed, &specs, &filters)?;
+    let is_scenario = input.extension().is_some_and(|x| x == "toml");
+    let (e, damage) = if is_scenario {
+        let scenario = Scenario::load(&input)?;
+        let seed = a.seed.unwrap_or(scenario.seed);
+        (explain_scenario(&scenario, seed, &specs, &filters)?, None)
+    } else {
+        if a.seed.is_some() {
+            bail!("--seed applies to scenarios; a capture has no seed");
+        }
+        let labels = match &a.labels {
+            Some(p) => Some(FrameLabels::load(p)?),
+            None => None,
+        };
+        let opts = CaptureOptions {
+            specs,
+            home_net: a.home_net.clone(),
+            labels,
+            drop_log: a.drop_log,
+            all_sources: a.all_sources,
+        };
+        explain_capture(&input, &opts, &filters)?
+    };
     let mut out = std::io::stdout().lock();
-    out.write_all(text::render(&e).as_bytes())?;
+    out.write_all(e.render(a.format).as_bytes())?;
+    if let Some(err) = damage {
+        eprintln!("error: {err} (the explanation covers the capture before the damage)");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `explain --alert 'LOG LINE' [--write DIR]`.
+fn field_report(a: &ExplainArgs) -> anyhow::Result<ExitCode> {
+    let Some(line) = &a.alert else {
+        bail!("explain needs a scenario file, a capture, or --alert 'LOG LINE'");
+    };
+    if line.trim().parse::<usize>().is_ok() {
+        bail!(
+            "--alert {line}: an alert number needs a scenario or capture to number the alerts of"
+        );
+    }
+    for (set, name) in [
+        (!a.detectors.is_empty(), "--detector"),
+        (a.source.is_some(), "--source"),
+        (a.seed.is_some(), "--seed"),
+        (a.labels.is_some(), "--labels"),
+        (a.all_sources, "--all-sources"),
+        (a.drop_log, "--drop-log"),
+    ] {
+        if set {
+            bail!("{name} goes with a scenario or capture, not with a log line");
+        }
+    }
+    let e = explain_log_line(line)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(e.render(a.format).as_bytes())?;
+    if let (Some(dir), Some(report)) = (&a.write, &e.field) {
+        for p in field::write_scenarios(report, dir)? {
+            eprintln!("wrote {}", p.display());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

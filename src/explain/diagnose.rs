@@ -230,7 +230,7 @@ pub fn mechanism(packets: &[Packet]) -> Option<String> {
             let idle: Vec<i64> = packets
                 .iter()
                 .filter_map(|p| match p.role {
-                    Some(Role::Late { idle_us }) => Some(idle_us),
+                    Some(Role::Late { idle_us, .. }) => Some(idle_us),
                     _ => None,
                 })
                 .collect();

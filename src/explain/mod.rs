@@ -19,21 +19,63 @@
 //! that apply: serial connection setup, random NAT ports), says per detector
 //! which alerts disappear, stay or appear, and names the minimal fix.
 //!
-//! Renderers: [`text`].
+//! Renderers: [`text`] (the terminal), [`markdown`], [`json`] (stable,
+//! documented in `docs/report-format.md`).
+
+/// Output format of `explain`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    /// Aligned text for the terminal.
+    Text,
+    /// Headings and GitHub tables.
+    Markdown,
+    /// The stable JSON document.
+    Json,
+}
+
+impl Explanation {
+    /// Renders in `format`.
+    pub fn render(&self, format: ExplainFormat) -> String {
+        if let Some(f) = &self.field {
+            return match format {
+                ExplainFormat::Text => field_text::text(f),
+                ExplainFormat::Markdown => field_text::markdown(f),
+                ExplainFormat::Json => json::render(self),
+            };
+        }
+        match format {
+            ExplainFormat::Text => text::render(self),
+            ExplainFormat::Markdown => markdown::render(self),
+            ExplainFormat::Json => json::render(self),
+        }
+    }
+}
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::path::Path;
 
-use scanbench_detector::Vantage;
+use scanbench_detector::{Cidr, Vantage};
+use scanbench_sim::label::Label;
 
-use crate::error::Result;
+use crate::capture::CaptureReader;
+use crate::error::{Error, Result};
 use crate::evaluate::{ScenarioRun, evaluate_observed};
+use crate::labels::FrameLabels;
+use crate::replay::{ReplayOptions, replay_capture};
 use crate::report::short;
 use crate::scenario::{Scenario, Switch};
 use crate::simulate::Outputs;
 
 pub mod counterfactual;
 pub mod diagnose;
+pub mod field;
+pub mod field_text;
+pub mod hypotheses;
+pub mod infer;
+pub mod json;
+pub mod logline;
+pub mod markdown;
 pub mod model;
 pub mod record;
 pub mod roles;
@@ -243,13 +285,138 @@ pub fn explain_scenario(
         alerts,
         counterfactuals,
         fix: Some(fix),
+        sources: Vec::new(),
+        field: None,
     })
+}
+
+/// Explains a field report's log line (see [`field`]).
+///
+/// # Errors
+/// As [`field::explain_line`].
+pub fn explain_log_line(line: &str) -> Result<Explanation> {
+    let report = field::explain_line(line)?;
+    Ok(Explanation {
+        input: Input::LogLine {
+            line: line.trim().to_string(),
+        },
+        specs: report.specs.clone(),
+        alerts: Vec::new(),
+        total_alerts: 0,
+        counterfactuals: Vec::new(),
+        fix: None,
+        sources: Vec::new(),
+        field: Some(report),
+    })
+}
+
+/// How to explain a capture.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureOptions {
+    /// Detector specs.
+    pub specs: Vec<String>,
+    /// The site's networks, for detectors with a `home_net` parameter.
+    pub home_net: Vec<Cidr>,
+    /// Labels by frame (pcapng label comments are read too).
+    pub labels: Option<FrameLabels>,
+    /// Read the capture as a firewall drop log.
+    pub drop_log: bool,
+    /// Read every source's mechanism, not only the flagged ones'.
+    pub all_sources: bool,
+}
+
+/// Explains a real capture: its alerts as for a scenario (without
+/// counterfactuals: there is no scenario to rerun) and, when it carries no
+/// labels, the mechanism behind each flagged source read from the capture.
+/// A capture damaged after its header is explained up to the damage; the
+/// error comes back beside the explanation.
+///
+/// # Errors
+/// A bad detector spec, or a file that cannot be opened or has no valid header.
+pub fn explain_capture(
+    path: &Path,
+    opts: &CaptureOptions,
+    filters: &Filters,
+) -> Result<(Explanation, Option<Error>)> {
+    let replayed = replay_capture(
+        path,
+        &ReplayOptions {
+            specs: opts.specs.clone(),
+            home_net: opts.home_net.clone(),
+            drop_log: opts.drop_log,
+            labels: opts.labels.clone(),
+            scanners: None,
+            threads: 0,
+        },
+    )?;
+    let drop_logs: BTreeMap<usize, String> = if opts.drop_log {
+        BTreeMap::from([(0, "the logging firewall".to_string())])
+    } else {
+        BTreeMap::new()
+    };
+    let mut recording = Recording::new(&["capture".to_string()], &drop_logs);
+    if opts.drop_log {
+        recording.drop_log = Some(0);
+    } else {
+        recording.wire = Some(0);
+    }
+    let mut reader = CaptureReader::open(path)?;
+    while let Some(Ok(f)) = reader.next_frame() {
+        let comment = f.comment.as_deref().and_then(Label::from_comment);
+        let label = opts
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(f.index))
+            .or(comment.as_ref());
+        recording.push(0, f.at(), &f.bytes, label);
+    }
+    let run = &replayed.run;
+    let labelled = replayed.labelled;
+    let alerts = explain_run(run, &recording, filters, &Context::default(), labelled);
+    let sources = if labelled {
+        Vec::new()
+    } else {
+        let mut flagged: BTreeMap<Ipv4Addr, Vec<String>> = BTreeMap::new();
+        for a in &alerts {
+            let v = flagged.entry(a.alert.scanner).or_default();
+            let name = short(&a.spec);
+            if !v.contains(&name) {
+                v.push(name);
+            }
+        }
+        if opts.all_sources {
+            for f in recording.taps[0].iter() {
+                flagged.entry(f.src).or_default();
+            }
+        }
+        // `--source ADDR` reads that source, flagged or not, and no other.
+        if let Some(s) = filters.source {
+            let by = flagged.remove(&s).unwrap_or_default();
+            flagged = BTreeMap::from([(s, by)]);
+        }
+        let tap = &recording.taps[0];
+        infer::read(tap, &roles::roles(tap), &flagged)
+    };
+    let e = Explanation {
+        input: Input::Capture {
+            file: path.to_path_buf(),
+            labelled,
+        },
+        specs: opts.specs.clone(),
+        total_alerts: run.detectors.iter().map(|d| d.alerts.len()).sum(),
+        alerts,
+        counterfactuals: Vec::new(),
+        fix: None,
+        sources,
+        field: None,
+    };
+    Ok((e, replayed.error))
 }
 
 /// A role with its numbers, for tables: `late 31 min`.
 pub fn role_text(r: &Role) -> String {
     match r {
-        Role::Late { idle_us } => format!("late {}", diagnose::human_us(*idle_us)),
+        Role::Late { idle_us, .. } => format!("late {}", diagnose::human_us(*idle_us)),
         Role::WrongSource { asked } => format!("wrong-source (asked {asked})"),
         Role::Open { answer } => format!("open, answer {}", answer.name()),
         other => other.name().to_string(),

@@ -7,6 +7,8 @@ use scanbench_detector::{Alert, Vantage};
 use scanbench_sim::label::Label;
 
 use super::counterfactual::{Counterfactual, Fix};
+use super::field::FieldReport;
+use super::infer::SourceReading;
 use super::record::{Fate, FrameInfo};
 use super::roles::Role;
 
@@ -28,6 +30,11 @@ pub enum Input {
         file: PathBuf,
         /// Whether its frames carried labels (pcapng comments or `--labels`).
         labelled: bool,
+    },
+    /// A detector's log line (a field report with no capture).
+    LogLine {
+        /// The line.
+        line: String,
     },
 }
 
@@ -109,6 +116,10 @@ pub struct Explanation {
     pub counterfactuals: Vec<Counterfactual>,
     /// The minimal fix, when the counterfactuals were run.
     pub fix: Option<Fix>,
+    /// Per source, the mechanism read from the capture (unlabelled captures).
+    pub sources: Vec<SourceReading>,
+    /// The hypotheses tried on a field report's log line.
+    pub field: Option<FieldReport>,
 }
 
 impl Explanation {

@@ -65,6 +65,8 @@ pub enum Role {
     Late {
         /// Microseconds since the peer's last packet on the connection.
         idle_us: i64,
+        /// The connection's opener, if the tap saw its SYN.
+        opened_by: Option<Ipv4Addr>,
     },
     /// A segment of a connection the tap never saw before (it began before
     /// the capture, or is unsolicited).
@@ -198,7 +200,10 @@ pub fn roles(tap: &TapFrames) -> Vec<Option<Role>> {
                 .iter()
                 .any(|(t, _)| *t > f.at && *t <= f.at + LATE);
             if idle >= LATE.total_micros() as i64 && !answered_soon && !flags.rst() {
-                Role::Late { idle_us: idle }
+                Role::Late {
+                    idle_us: idle,
+                    opened_by: st.opener,
+                }
             } else {
                 Role::InConnection {
                     opened_by: st.opener,
@@ -314,7 +319,8 @@ mod tests {
         assert_eq!(
             r[8],
             Some(Role::Late {
-                idle_us: 1_800_000_000
+                idle_us: 1_800_000_000,
+                opened_by: Some(c.parse().unwrap())
             })
         );
         assert!(matches!(r[9], Some(Role::Late { .. })));

@@ -29,6 +29,7 @@ fn header(e: &Explanation) -> String {
             file.display(),
             if *labelled { "labelled" } else { "no labels" }
         ),
+        Input::LogLine { line } => format!("the log line `{line}`"),
     };
     format!(
         "explain {what}: {} detector configuration(s), {} alert(s), {} explained\n",
@@ -202,7 +203,7 @@ fn counterfactuals(out: &mut String, e: &Explanation) {
     }
     let seed = match &e.input {
         Input::Scenario { seed, .. } => format!(", seed {seed}"),
-        Input::Capture { .. } => String::new(),
+        Input::Capture { .. } | Input::LogLine { .. } => String::new(),
     };
     let _ = writeln!(
         out,
@@ -238,6 +239,40 @@ fn counterfactuals(out: &mut String, e: &Explanation) {
             out.push_str(&columns("    ", &rows));
         }
         let _ = writeln!(out, "    totals: {}", tally_text(&c.tally()));
+    }
+}
+
+fn sources(out: &mut String, e: &Explanation) {
+    if !matches!(
+        e.input,
+        Input::Capture {
+            labelled: false,
+            ..
+        }
+    ) {
+        return;
+    }
+    if e.sources.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nSources: no detector flagged a source (--all-sources reads every source)."
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nSources (the mechanism read from the capture, without labels; thresholds in docs/explain.md):"
+    );
+    for r in &e.sources {
+        let flagged = if r.flagged_by.is_empty() {
+            "not flagged".to_string()
+        } else {
+            format!("flagged by {}", r.flagged_by.join(", "))
+        };
+        let _ = writeln!(out, "  {} ({flagged}): {}", r.source, r.sentence());
+        for f in r.findings.iter().skip(1) {
+            let _ = writeln!(out, "    also {}", f.sentence(r.source));
+        }
     }
 }
 
@@ -302,5 +337,6 @@ pub fn render(e: &Explanation) -> String {
     if let Some(f) = &e.fix {
         fix(&mut out, f);
     }
+    sources(&mut out, e);
     out
 }

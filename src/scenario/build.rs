@@ -265,13 +265,16 @@ impl Scenario {
             let h = self.node(&net, &s.host, "host")?;
             let spec = self.scan_spec(s)?;
             let label = self.label(&s.label, s.host.get_ref(), true, "scan")?;
+            let probe = self.scan_probe(s, true)?;
             let rng = stream(seed, &format!("app:syn-scan:{i}:{}", s.host.get_ref()));
-            net.add_app(h, Box::new(SynScan::new(spec, rng)), label)
+            let scan = SynScan::new(spec, rng).with_probe(probe);
+            net.add_app(h, Box::new(scan), label)
                 .map_err(|e| self.err(s.host.span(), "host", e.to_string()))?;
         }
         for (i, s) in f.connect_scans.iter().enumerate() {
             let h = self.node(&net, &s.host, "host")?;
             let spec = self.scan_spec(s)?;
+            self.scan_probe(s, false)?;
             let label = self.label(&s.label, s.host.get_ref(), true, "scan")?;
             let rng = stream(seed, &format!("app:connect-scan:{i}:{}", s.host.get_ref()));
             net.add_app(h, Box::new(ConnectScan::new(spec, rng)), label)

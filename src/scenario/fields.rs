@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 use std::ops::Range;
 
-use scanbench_sim::app::syn_scan::{ScanSpec, Timing};
+use scanbench_sim::app::syn_scan::{Probe, ScanSpec, Timing};
 use scanbench_sim::app::top_ports::parse_ports;
 use scanbench_sim::{Class, Duration, Instant, Label, Network, NodeId, units};
 use toml::Spanned;
@@ -125,6 +125,38 @@ impl Scenario {
             return Err(self.err(s.span(), "targets", "no targets"));
         }
         Ok(out)
+    }
+
+    /// The probe of a `syn-scan`; a `connect-scan` takes none (its kernel
+    /// sends SYNs from ports of its choosing).
+    pub(super) fn scan_probe(&self, f: &ScanFile, raw: bool) -> Result<Probe> {
+        let mut probe = Probe::default();
+        if let Some(p) = &f.probe {
+            if !raw {
+                return Err(self.err(p.span(), "probe", "only a syn-scan sends raw probes"));
+            }
+            probe.flags = Probe::flags_named(p.get_ref()).ok_or_else(|| {
+                self.err(
+                    p.span(),
+                    "probe",
+                    format!("`{}`: expected syn, fin, null or xmas", p.get_ref()),
+                )
+            })?;
+        }
+        if let Some(sp) = &f.source_port {
+            if !raw {
+                return Err(self.err(
+                    sp.span(),
+                    "source_port",
+                    "only a syn-scan sets its source port",
+                ));
+            }
+            if *sp.get_ref() == 0 {
+                return Err(self.err(sp.span(), "source_port", "port 0 cannot be used"));
+            }
+            probe.source_port = Some(*sp.get_ref());
+        }
+        Ok(probe)
     }
 
     pub(super) fn scan_spec(&self, f: &ScanFile) -> Result<ScanSpec> {

@@ -272,6 +272,11 @@ pub struct ScanFile {
     pub randomize: Option<bool>,
     /// Repeat the scan this many times (default 1).
     pub repeat: Option<u32>,
+    /// `syn-scan` only: probe type, `syn` (default, nmap `-sS`), `fin`
+    /// (`-sF`), `null` (`-sN`) or `xmas` (`-sX`).
+    pub probe: Option<Spanned<String>>,
+    /// `syn-scan` only: a fixed source port for every probe (nmap `-g`).
+    pub source_port: Option<Spanned<u16>>,
     /// Ground truth.
     #[serde(default)]
     pub label: LabelFile,

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+pub mod netns;
+
 /// Whether tshark can be run here (`.ci/run` installs it).
 pub fn have_tshark() -> bool {
     Command::new("tshark").arg("-v").output().is_ok()

@@ -140,6 +140,40 @@ pub struct ScanSpec {
     pub repeat: u32,
 }
 
+/// What a raw-packet scan sends, beyond the defaults of `-sS`: the probe's
+/// flags (`-sF`, `-sN`, `-sX`) and a fixed source port (`-g` /
+/// `--source-port`, the firewall-evasion trick of scanning from port 53 or 80).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// TCP flags of every probe: SYN (0x02, the default), FIN (0x01), NULL
+    /// (0x00) or XMAS (FIN|PSH|URG, 0x29).
+    pub flags: u8,
+    /// Source port of every probe; `None`: one ephemeral port per scan.
+    pub source_port: Option<u16>,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        Probe {
+            flags: 0x02,
+            source_port: None,
+        }
+    }
+}
+
+impl Probe {
+    /// Parses nmap's scan-type names: `syn`, `fin`, `null`, `xmas`.
+    pub fn flags_named(name: &str) -> Option<u8> {
+        Some(match name {
+            "syn" => 0x02,
+            "fin" => 0x01,
+            "null" => 0x00,
+            "xmas" => 0x29,
+            _ => return None,
+        })
+    }
+}
+
 /// What the scan found for one probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PortState {
@@ -177,6 +211,7 @@ pub struct SynScan {
     results: BTreeMap<PortState, u64>,
     probes_sent: u64,
     rounds_left: u32,
+    probe: Probe,
 }
 
 impl SynScan {
@@ -198,7 +233,17 @@ impl SynScan {
             results: BTreeMap::new(),
             probes_sent: 0,
             rounds_left,
+            probe: Probe::default(),
         }
+    }
+
+    /// Sends `probe`s instead of `-sS` SYNs from an ephemeral port. Without
+    /// SYN, an answer is only a RST (closed port); an open or filtered port
+    /// stays silent (RFC 793), so no answer counts as filtered after the
+    /// retries, as nmap's `open|filtered`.
+    pub fn with_probe(mut self, probe: Probe) -> Self {
+        self.probe = probe;
+        self
     }
 
     /// Results so far: open / closed / filtered counts.
@@ -228,7 +273,7 @@ impl SynScan {
             src_port: self.src_port,
             dst_port: port,
             seq,
-            flags: 0x02,
+            flags: self.probe.flags,
             window: 1024,
             options: &[2, 4, 0x05, 0xb4],
             ..Tcp::default()
@@ -292,7 +337,9 @@ impl SynScan {
             let Some(o) = self.outstanding.get(&(from, port)).copied() else {
                 continue;
             };
-            if ack != o.seq.wrapping_add(1) {
+            // A SYN or FIN probe takes one sequence number; NULL takes none.
+            let consumed = u32::from(self.probe.flags & 0x03 != 0);
+            if ack != o.seq.wrapping_add(consumed) && !(rst && self.probe.flags & 0x02 == 0) {
                 continue;
             }
             let state = if syn_ack {
@@ -340,7 +387,14 @@ impl App for SynScan {
             let tx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; n], vec![0; n * 80]);
             let s = raw::Socket::new(Some(IpVersion::Ipv4), Some(IpProtocol::Tcp), rx, tx);
             self.raw = Some(ctx.sockets.add(s));
-            self.src_port = ctx.ephemeral_port().unwrap_or(40000);
+            self.src_port = match self.probe.source_port {
+                Some(p) => {
+                    // The probes are the scanner's doing, whatever their port.
+                    ctx.claim_port(p);
+                    p
+                }
+                None => ctx.ephemeral_port().unwrap_or(40000),
+            };
             self.fill_queue();
         }
         self.handle_replies(ctx);
