@@ -53,3 +53,81 @@ fn packet_budget_stops_a_run_and_flushes_its_capture() {
     // The full run has 2002 frames: the budget cut it short.
     assert!(frames < 2002, "{frames}");
 }
+
+mod truncation {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+    use scanbench::Scenario;
+    use scanbench::replay::{ReplayOptions, replay_capture};
+    use scanbench::simulate::{Outputs, simulate};
+    use scanbench_detector::Alert;
+
+    /// A classic pcap of a suite scenario, and the byte offsets where its
+    /// records end.
+    fn capture() -> (Vec<u8>, Vec<usize>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.pcap");
+        let sc = Scenario::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/web-and-scan.toml"),
+        )
+        .expect("suite scenario");
+        let out = Outputs {
+            pcap: Some(path.clone()),
+            ..Outputs::default()
+        };
+        simulate(&sc, sc.seed, &out, &mut ()).expect("simulates");
+        let bytes = std::fs::read(&path).expect("capture");
+        let mut ends = vec![24];
+        let mut at = 24;
+        while at + 16 <= bytes.len() {
+            let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes"));
+            at += 16 + caplen as usize;
+            ends.push(at);
+        }
+        (bytes, ends)
+    }
+
+    /// Alerts of every detector of a replay of `bytes`, and whether it was cut short.
+    fn replay(bytes: &[u8]) -> (Vec<Vec<Alert>>, Option<String>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cut.pcap");
+        std::fs::write(&path, bytes).expect("write");
+        let opts = ReplayOptions {
+            specs: vec!["scanlogd".into(), "sfportscan".into(), "zeek-scan".into()],
+            ..ReplayOptions::default()
+        };
+        let r = replay_capture(&path, &opts).expect("header intact");
+        let alerts = r
+            .run
+            .detectors
+            .iter()
+            .map(|d| d.alerts.iter().map(|a| a.alert.clone()).collect())
+            .collect();
+        (alerts, r.run.input_error.clone())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        /// Replaying a capture cut at any byte gives exactly the alerts of
+        /// replaying the records before the cut, and says it was cut short
+        /// (naming the byte offset) unless the cut fell on a record boundary.
+        #[test]
+        fn a_cut_capture_gives_the_alerts_of_its_complete_records(frac in 0.0f64..1.0) {
+            let (bytes, ends) = capture();
+            let cut = 24 + ((bytes.len() - 24) as f64 * frac) as usize;
+            let whole = *ends.iter().filter(|e| **e <= cut).max().expect("header");
+            let (cut_alerts, cut_error) = replay(&bytes[..cut]);
+            let (whole_alerts, whole_error) = replay(&bytes[..whole]);
+            prop_assert_eq!(cut_alerts, whole_alerts);
+            prop_assert!(whole_error.is_none());
+            if cut == whole {
+                prop_assert!(cut_error.is_none());
+            } else {
+                let e = cut_error.expect("cut short");
+                prop_assert!(e.contains(&format!("byte offset {whole}")), "{}", e);
+            }
+        }
+    }
+}
