@@ -91,7 +91,8 @@ impl Feed {
         };
         Ok(Feed {
             set: Fanout::new(set, threads),
-            truth: GroundTruth::default(),
+            // Scanners given up front are tracked from the first frame.
+            truth: GroundTruth::new(opts.scanners.clone().unwrap_or_default()),
             vantage,
             first: None,
             last: Instant::ZERO,

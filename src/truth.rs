@@ -2,7 +2,15 @@
 //! read, who the scanners are, and the base counts per-event rates divide by.
 //!
 //! Detectors name frames by their index on the tap they read, so the truth
-//! is kept per vantage point, one label id (4 bytes) per frame.
+//! is kept per vantage point, one label id (4 bytes) per labelled frame.
+//!
+//! Memory: without labels (a replayed capture, no `--labels`), nothing is
+//! kept per frame and, per source, only its address in the set of distinct
+//! sources (about 12 bytes): the frames a source sent and when it was first
+//! seen are kept only for the scanners given up front (`--scanners`, a
+//! scenario's malicious actors). With labels, 4 bytes per frame plus, per
+//! source, its frame numbers (8 bytes a frame) and first time, so scanners
+//! inferred from the labels at the end still get their latency.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::Ipv4Addr;
@@ -20,8 +28,11 @@ fn conn_key(a: (Ipv4Addr, u16), b: (Ipv4Addr, u16)) -> ConnKey {
 /// Labels of the frames seen at one vantage point, and what was learnt from them.
 #[derive(Clone, Debug, Default)]
 pub struct VantageTruth {
-    /// Label id of frame `i` (an index into [`GroundTruth::labels`]).
+    /// Label id of frame `i` (an index into [`GroundTruth::labels`]), up to
+    /// the last labelled frame.
     frame_labels: Vec<u32>,
+    /// Frames recorded.
+    frames: u64,
     /// Every address that sent a frame here.
     pub sources: BTreeSet<Ipv4Addr>,
     /// Per source address, the indices of the frames it sent, in order (for
@@ -45,7 +56,7 @@ pub struct VantageTruth {
 impl VantageTruth {
     /// Frames recorded.
     pub fn frames(&self) -> u64 {
-        self.frame_labels.len() as u64
+        self.frames
     }
 }
 
@@ -130,8 +141,10 @@ impl GroundTruth {
             Vantage::Wire => &mut self.wire,
             Vantage::DropLog => &mut self.drop_log,
         };
-        // Frames are numbered from 0 per tap; pad if a caller skipped some.
-        if v.frame_labels.len() as u64 <= index {
+        // Frames are numbered from 0 per tap (a caller may skip some).
+        v.frames = v.frames.max(index.saturating_add(1));
+        if label.is_some() && v.frame_labels.len() as u64 <= index {
+            // Pad the unlabelled frames before this one.
             v.frame_labels.resize(index as usize, u32::MAX);
             v.frame_labels.push(id);
         }
@@ -139,8 +152,10 @@ impl GroundTruth {
             return;
         };
         v.sources.insert(p.src);
-        v.sent.entry(p.src).or_default().push(index);
-        v.first_seen.entry(p.src).or_insert(at);
+        if label.is_some() || self.scanners.contains(&p.src) {
+            v.sent.entry(p.src).or_default().push(index);
+            v.first_seen.entry(p.src).or_insert(at);
+        }
         let Some(label) = label else {
             return;
         };

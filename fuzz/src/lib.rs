@@ -682,3 +682,42 @@ fn scenario(text: &str) -> Result<bool, String> {
     }
     Ok(true)
 }
+
+/// One libFuzzer input for `target` (the `cargo-fuzz/` targets call this):
+/// the bytes are the capture, the log or the scenario text; for `packets`
+/// they are split into packets, each preceded by an 8-byte timestamp.
+/// Panics on a finding, as libFuzzer expects.
+pub fn fuzz_bytes(target: Target, data: &[u8]) {
+    let r = match target {
+        Target::Packets => {
+            let mut pkts = Vec::new();
+            let mut rest = data;
+            while rest.len() >= 9 {
+                let (t, tail) = rest.split_at(8);
+                let t = i64::from_le_bytes(t.try_into().unwrap_or([0; 8]));
+                let len = usize::from(tail[0]).min(tail.len() - 1);
+                pkts.push((t, tail[1..1 + len].to_vec()));
+                rest = &tail[1 + len..];
+            }
+            feed(&pkts)
+        }
+        Target::Capture => capture(data),
+        Target::Iptables => {
+            let year = data.first().map_or(1970, |b| i32::from(*b) * 97 - 9000);
+            let opts = LogOptions {
+                year,
+                time: if data.len() % 2 == 0 {
+                    TimeSource::Syslog
+                } else {
+                    TimeSource::KernelUptime
+                },
+                ..LogOptions::default()
+            };
+            iptables(&String::from_utf8_lossy(data), opts)
+        }
+        Target::Scenario => scenario(&String::from_utf8_lossy(data)).map(|_| ()),
+    };
+    if let Err(what) = r {
+        panic!("{what}");
+    }
+}

@@ -1,0 +1,5 @@
+#![no_main]
+//! `cargo +nightly fuzz run packets`: libFuzzer drives scanbench_fuzz::fuzz_bytes.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    scanbench_fuzz::fuzz_bytes(scanbench_fuzz::Target::Packets, data);
+});
