@@ -65,9 +65,10 @@ fn by(t: &Tested, reproducing: bool) -> String {
 
 /// Why a hypothesis did not reproduce the line: its note, and what its
 /// runs raised instead.
-fn why_not(t: &Tested) -> String {
+fn why_not(t: &Tested, source: Source) -> String {
     let mut parts = Vec::new();
-    if !t.hypothesis.note.is_empty() {
+    // The notes are about the ScreenOS screen's window and sessions.
+    if !t.hypothesis.note.is_empty() && source == Source::ScreenOs {
         parts.push(t.hypothesis.note.clone());
     }
     let others: Vec<String> = t
@@ -241,7 +242,7 @@ pub fn text(f: &FieldReport) -> String {
             class(t),
             t.hypothesis.id,
             t.hypothesis.title,
-            why_not(t)
+            why_not(t, r.source)
         );
     }
     let asks = asks(f);
@@ -281,7 +282,7 @@ pub fn markdown(f: &FieldReport) -> String {
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     let mut rank = 0;
     for t in &f.tested {
-        let r = if t.reproduces() {
+        let label = if t.reproduces() {
             rank += 1;
             format!("H{rank}")
         } else {
@@ -289,10 +290,10 @@ pub fn markdown(f: &FieldReport) -> String {
         };
         let shows = t
             .prediction()
-            .unwrap_or_else(|| format!("(why not: {})", why_not(t)));
+            .unwrap_or_else(|| format!("(why not: {})", why_not(t, r.source)));
         let _ = writeln!(
             out,
-            "| {r} | {} | `{}`: {} | {} | {} | {} |",
+            "| {label} | {} | `{}`: {} | {} | {} | {} |",
             class(t),
             t.hypothesis.id,
             t.hypothesis.title.replace('|', "\\|"),

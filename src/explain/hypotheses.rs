@@ -60,7 +60,8 @@ pub struct Hypothesis {
     /// acts (the connections' own parallel setup before it is the
     /// `parallel-setup` hypothesis, not this one).
     pub onset_s: u64,
-    /// What limits it, where the bench knows (shown when it does not reproduce).
+    /// What limits it under a ScreenOS screen, where the bench knows (shown
+    /// when it does not reproduce a ScreenOS line).
     pub note: String,
     /// The scenario file.
     pub scenario: String,
