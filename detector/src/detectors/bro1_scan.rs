@@ -823,10 +823,9 @@ impl Bro1Scan {
         }
     }
 
-    /// Forgets everything about scanner `a` (it was evicted).
-    fn drop_scanner(&mut self, a: Ipv4Addr) {
+    /// scan.bro's `clear_addr`: `a`'s entry in every per-source table.
+    fn clear_addr(&mut self, a: Ipv4Addr) {
         let t = &mut self.t;
-        t.budget.remove(&a);
         t.peers.remove(&a);
         t.ports.remove(&a);
         t.low_ports.remove(&a);
@@ -839,6 +838,13 @@ impl Bro1Scan {
         t.rps_idx.remove(&a);
         t.rops_idx.remove(&a);
         t.shut_down.remove(&a);
+    }
+
+    /// Forgets everything about scanner `a` (it was evicted).
+    fn drop_scanner(&mut self, a: Ipv4Addr) {
+        self.clear_addr(a);
+        let t = &mut self.t;
+        t.budget.remove(&a);
         t.ignored.remove(&a);
         if t.rpts_count.remove(&a).is_some() {
             let lo = (a, Ipv4Addr::UNSPECIFIED);
@@ -852,20 +858,8 @@ impl Bro1Scan {
 
     /// `clear_addr` + `add ignored_scanners`.
     fn ignore_addr(&mut self, a: Ipv4Addr, now: i64) {
-        let t = &mut self.t;
-        t.peers.remove(&a);
-        t.ports.remove(&a);
-        t.low_ports.remove(&a);
-        t.triples.remove(&a);
-        t.triple_cost.remove(&a);
-        t.possible.remove(&a);
-        t.backscatter.remove(&a);
-        t.pre_peers.remove(&a);
-        t.rb_idx.remove(&a);
-        t.rps_idx.remove(&a);
-        t.rops_idx.remove(&a);
-        t.shut_down.remove(&a);
-        t.ignored.insert(a, now);
+        self.clear_addr(a);
+        self.t.ignored.insert(a, now);
         self.note_deadline(now.saturating_add(self.cfg.ignored_expire_us));
     }
 
