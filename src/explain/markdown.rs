@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::counterfactual::{AlertKey, Fix};
 use super::model::{ExplainedAlert, Explanation, Input};
-use super::text::{packet_row, rule_lines, secs, tally_text};
+use super::text::{headline, packet_row, rule_lines, tally_text};
 use crate::report::short;
 
 /// Escapes a table cell.
@@ -29,16 +29,7 @@ fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
 
 fn alert(out: &mut String, a: &ExplainedAlert, e: &Explanation) {
     let al = &a.alert;
-    let _ = writeln!(
-        out,
-        "### #{} {} {} {} -> {} at {} s\n",
-        a.number,
-        short(&a.spec),
-        al.kind,
-        al.scanner,
-        al.victim.map_or_else(|| "*".into(), |v| v.to_string()),
-        secs(al.time.total_micros())
-    );
+    let _ = writeln!(out, "### {}\n", headline(a));
     let verdict = match a.true_positive {
         Some(true) => "true positive",
         Some(false) => "false positive",

@@ -39,6 +39,20 @@ fn header(e: &Explanation) -> String {
     )
 }
 
+/// `#3 screenos[no-session-any] portscan A -> B at 1861.073022 s`.
+pub fn headline(a: &ExplainedAlert) -> String {
+    let al = &a.alert;
+    format!(
+        "#{} {} {} {} -> {} at {} s",
+        a.number,
+        short(&a.spec),
+        al.kind,
+        al.scanner,
+        al.victim.map_or_else(|| "*".into(), |v| v.to_string()),
+        secs(al.time.total_micros())
+    )
+}
+
 /// What the alert says of itself, as (name, text): its log line, the rule
 /// it met, what was counted, the window. Every rendering shows these.
 pub fn rule_lines(a: &ExplainedAlert) -> Vec<(&'static str, String)> {
@@ -125,18 +139,7 @@ fn verdict(a: &ExplainedAlert) -> String {
 }
 
 fn alert(out: &mut String, a: &ExplainedAlert) {
-    let al = &a.alert;
-    let _ = writeln!(
-        out,
-        "#{} {} {} {} -> {} at {} s ({})",
-        a.number,
-        short(&a.spec),
-        al.kind,
-        al.scanner,
-        al.victim.map_or_else(|| "*".into(), |v| v.to_string()),
-        secs(al.time.total_micros()),
-        verdict(a)
-    );
+    let _ = writeln!(out, "{} ({})", headline(a), verdict(a));
     for (name, value) in rule_lines(a) {
         let _ = writeln!(
             out,
