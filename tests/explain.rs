@@ -3,7 +3,6 @@
 //! read from the capture and their labels) and a diagnosis naming the cause.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use scanbench::Scenario;
 use scanbench::detect::default_suite;
@@ -21,13 +20,8 @@ fn explain(name: &str, filters: &Filters) -> Explanation {
     explain_scenario(&sc, sc.seed, &default_suite(), filters).expect("explains")
 }
 
-fn cli(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scanbench"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("scanbench runs")
-}
+mod common;
+use common::scanbench as cli;
 
 /// The burst balancer: every ScreenOS alert (both count modes that fire)
 /// rests on SYN-ACKs the backend sent from its own address, labelled

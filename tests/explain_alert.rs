@@ -5,8 +5,6 @@
 //! firewall cannot rule it out, and which count modes and timeouts make a
 //! 10-15 minute poller produce it; bad lines fail naming what was expected.
 
-use std::process::{Command, Output};
-
 use scanbench::Scenario;
 use scanbench::evaluate;
 use scanbench::explain::field::{explain_line, same_shape, write_scenarios};
@@ -17,13 +15,8 @@ use scanbench_sim::label::Class;
 /// The seed's line, as the report quoted it (the addresses hidden).
 const SEED: &str = "[Root]system-alert-00016: Port scan! From <server>:80 to <company>:8254, proto TCP (zone Untrust, int ethernet1). Occurred 1 times.";
 
-fn cli(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scanbench"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("scanbench runs")
-}
+mod common;
+use common::scanbench as cli;
 
 #[test]
 fn seed_line_is_reproduced_by_benign_hypotheses_whose_scenarios_raise_it_again() {

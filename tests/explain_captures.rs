@@ -287,38 +287,6 @@ fn sysctl(ns: &Namespaces, n: &str, kv: &str) -> Result<(), String> {
     ns.exec(n, &["sysctl", "-q", "-w", kv], 10).map(|_| ())
 }
 
-/// A 39-byte page and a 512 KiB file in `dir/www`.
-fn web_root(dir: &Path) -> Result<String, String> {
-    let www = dir.join("www");
-    std::fs::create_dir_all(&www).map_err(|e| e.to_string())?;
-    std::fs::write(
-        www.join("index.html"),
-        "<html><body>inbox: 0 new</body></html>\n",
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(www.join("mail.txt"), vec![b'x'; 512 * 1024]).map_err(|e| e.to_string())?;
-    Ok(www.to_string_lossy().into_owned())
-}
-
-/// Waits (bounded) until `url` answers from namespace `from`.
-fn wait_for(ns: &Namespaces, from: &str, url: &str) -> Result<(), String> {
-    let t0 = std::time::Instant::now();
-    while ns
-        .exec(
-            from,
-            &["curl", "-s", "-o", "/dev/null", "--max-time", "1", url],
-            3,
-        )
-        .is_err()
-    {
-        if t0.elapsed() > Duration::from_secs(10) {
-            return Err(format!("{url} did not come up"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
-}
-
 /// `curl` with `CONNECTIONS` parallel transfers of `url` and `extra` options.
 fn parallel_curl(url: &str, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = [
@@ -427,23 +395,10 @@ fn make_dnat(dir: &Path, file: &Path) -> Result<Result<(), String>, String> {
         ],
         10,
     )?;
-    let www = web_root(dir)?;
-    ns.spawn(
-        &b,
-        &[
-            "python3",
-            "-m",
-            "http.server",
-            "80",
-            "--bind",
-            BACKEND,
-            "--directory",
-            &www,
-        ],
-        60,
-    )?;
+    let www = netns::web_root(dir, &[])?;
+    ns.http_server(&b, BACKEND, 80, &www, 60)?;
     // The backend answers when contacted directly (not captured).
-    wait_for(&ns, &c, &format!("http://{BACKEND}/"))?;
+    ns.wait_http(&c, &format!("http://{BACKEND}/"))?;
     let curl = parallel_curl(
         &format!("http://{VIP}/"),
         &["--connect-timeout", "4", "--max-time", "5"],
@@ -513,22 +468,10 @@ fn make_lost_state(dir: &Path, file: &Path) -> Result<Result<(), String>, String
     }
     // Strict TCP tracking: a mid-stream packet with no entry is INVALID.
     sysctl(&ns, &f, "net.netfilter.nf_conntrack_tcp_loose=0")?;
-    let www = web_root(dir)?;
-    ns.spawn(
-        &s,
-        &[
-            "python3",
-            "-m",
-            "http.server",
-            "80",
-            "--bind",
-            SERVER,
-            "--directory",
-            &www,
-        ],
-        60,
-    )?;
-    wait_for(&ns, &c, &format!("http://{SERVER}/"))?;
+    let mail = vec![b'x'; 512 * 1024];
+    let www = netns::web_root(dir, &[("mail.txt", &mail)])?;
+    ns.http_server(&s, SERVER, 80, &www, 60)?;
+    ns.wait_http(&c, &format!("http://{SERVER}/"))?;
     let curl = parallel_curl(
         &format!("http://{SERVER}/mail.txt"),
         &["--limit-rate", "1k", "--max-time", "6"],

@@ -396,47 +396,13 @@ impl Netns {
         run(&["ip", "-n", s, "link", "set", "vscan", "up"], 10)?;
         run(&["ip", "-n", t, "link", "set", "vtgt", "up"], 10)?;
 
-        let www = dir.join("www");
-        std::fs::create_dir_all(&www).map_err(|e| e.to_string())?;
-        std::fs::write(
-            www.join("index.html"),
-            "<html><body>inbox: 0 new</body></html>\n",
-        )
-        .map_err(|e| e.to_string())?;
-        let www = www.to_string_lossy().into_owned();
+        let www = netns::web_root(dir, &[])?;
         for port in OPEN_PORTS {
-            ns.spawn(
-                t,
-                &[
-                    "python3",
-                    "-m",
-                    "http.server",
-                    &port.to_string(),
-                    "--bind",
-                    TARGET,
-                    "--directory",
-                    &www,
-                ],
-                60,
-            )?;
+            ns.http_server(t, TARGET, port, &www, 60)?;
         }
         // Wait (bounded) until both servers answer; before any capture starts.
         for port in OPEN_PORTS {
-            let url = format!("http://{TARGET}:{port}/");
-            let t0 = Instant::now();
-            while ns
-                .exec(
-                    s,
-                    &["curl", "-s", "-o", "/dev/null", "--max-time", "1", &url],
-                    3,
-                )
-                .is_err()
-            {
-                if t0.elapsed() > Duration::from_secs(10) {
-                    return Err(format!("HTTP server on port {port} did not come up"));
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            ns.wait_http(s, &format!("http://{TARGET}:{port}/"))?;
         }
         Ok(Netns { scan, target, ns })
     }

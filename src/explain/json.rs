@@ -3,7 +3,6 @@
 //! meaning bumps [`EXPLAIN_JSON_VERSION`]. Times are integer microseconds of
 //! virtual (or capture) time (`*_us`), plus seconds for reading.
 
-use scanbench_sim::label::Label;
 use serde_json::{Map, Value, json};
 
 use super::counterfactual::{AlertKey, Counterfactual, Fix, Tally};
@@ -12,17 +11,13 @@ use super::infer::{Finding, SourceReading};
 use super::logline::Addr;
 use super::model::{ExplainedAlert, Explanation, Input, Packet};
 use super::roles::Role;
-use crate::report::json::vantage_name;
+use crate::report::json::{label, vantage_name};
 
 /// Version of the explain JSON schema.
 pub const EXPLAIN_JSON_VERSION: u32 = 1;
 
 fn secs(us: i64) -> f64 {
     us as f64 / 1e6
-}
-
-fn label(l: &Label) -> Value {
-    json!({"actor": l.actor, "class": l.class.as_str(), "cause": l.cause})
 }
 
 /// A role as `{"name": ..., <its numbers>}`.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::counterfactual::{AlertKey, Fix};
 use super::model::{ExplainedAlert, Explanation, Input};
-use super::text::{packet_row, secs, tally_text};
+use super::text::{headline, packet_row, rule_lines, tally_text};
 use crate::report::short;
 
 /// Escapes a table cell.
@@ -29,37 +29,22 @@ fn table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
 
 fn alert(out: &mut String, a: &ExplainedAlert, e: &Explanation) {
     let al = &a.alert;
-    let _ = writeln!(
-        out,
-        "### #{} {} {} {} -> {} at {} s\n",
-        a.number,
-        short(&a.spec),
-        al.kind,
-        al.scanner,
-        al.victim.map_or_else(|| "*".into(), |v| v.to_string()),
-        secs(al.time.total_micros())
-    );
+    let _ = writeln!(out, "### {}\n", headline(a));
     let verdict = match a.true_positive {
         Some(true) => "true positive",
         Some(false) => "false positive",
         None => "unscored (no labels)",
     };
     let _ = writeln!(out, "- **Verdict:** {verdict}");
-    let _ = writeln!(
-        out,
-        "- **Log:** `{}`",
-        al.evidence.log_line.replace('\n', " / ")
-    );
-    let rule = &al.evidence.rule;
-    let _ = writeln!(out, "- **Rule:** {}", rule.statement);
-    let _ = writeln!(out, "- **Counted:** {}", rule.counted);
-    if let Some((f, t)) = rule.window {
-        let _ = writeln!(
-            out,
-            "- **Window:** {}-{} s",
-            secs(f.total_micros()),
-            secs(t.total_micros())
-        );
+    for (name, value) in rule_lines(a) {
+        let value = value.replace('\n', " / ");
+        let (first, rest) = name.split_at(1);
+        let title = format!("{}{rest}", first.to_uppercase());
+        if name == "log" {
+            let _ = writeln!(out, "- **{title}:** `{value}`");
+        } else {
+            let _ = writeln!(out, "- **{title}:** {value}");
+        }
     }
     let _ = writeln!(out, "- **Diagnosis:** {}", a.diagnosis.sentence);
     if !e.counterfactuals.is_empty() {

@@ -39,6 +39,42 @@ fn header(e: &Explanation) -> String {
     )
 }
 
+/// `#3 screenos[no-session-any] portscan A -> B at 1861.073022 s`.
+pub fn headline(a: &ExplainedAlert) -> String {
+    let al = &a.alert;
+    format!(
+        "#{} {} {} {} -> {} at {} s",
+        a.number,
+        short(&a.spec),
+        al.kind,
+        al.scanner,
+        al.victim.map_or_else(|| "*".into(), |v| v.to_string()),
+        secs(al.time.total_micros())
+    )
+}
+
+/// What the alert says of itself, as (name, text): its log line, the rule
+/// it met, what was counted, the window. Every rendering shows these.
+pub fn rule_lines(a: &ExplainedAlert) -> Vec<(&'static str, String)> {
+    let rule = &a.alert.evidence.rule;
+    let mut v = vec![
+        ("log", a.alert.evidence.log_line.clone()),
+        ("rule", rule.statement.clone()),
+        ("counted", rule.counted.clone()),
+    ];
+    if let Some((from, to)) = rule.window {
+        v.push((
+            "window",
+            format!(
+                "{}-{} s",
+                secs(from.total_micros()),
+                secs(to.total_micros())
+            ),
+        ));
+    }
+    v
+}
+
 /// One packet's row.
 pub fn packet_row(p: &Packet) -> [String; 7] {
     let f = &p.frame;
@@ -103,32 +139,13 @@ fn verdict(a: &ExplainedAlert) -> String {
 }
 
 fn alert(out: &mut String, a: &ExplainedAlert) {
-    let al = &a.alert;
-    let _ = writeln!(
-        out,
-        "#{} {} {} {} -> {} at {} s ({})",
-        a.number,
-        short(&a.spec),
-        al.kind,
-        al.scanner,
-        al.victim.map_or_else(|| "*".into(), |v| v.to_string()),
-        secs(al.time.total_micros()),
-        verdict(a)
-    );
-    let _ = writeln!(
-        out,
-        "  log:       {}",
-        al.evidence.log_line.replace('\n', "\n             ")
-    );
-    let rule = &al.evidence.rule;
-    let _ = writeln!(out, "  rule:      {}", rule.statement);
-    let _ = writeln!(out, "  counted:   {}", rule.counted);
-    if let Some((from, to)) = rule.window {
+    let _ = writeln!(out, "{} ({})", headline(a), verdict(a));
+    for (name, value) in rule_lines(a) {
         let _ = writeln!(
             out,
-            "  window:    {}-{} s",
-            secs(from.total_micros()),
-            secs(to.total_micros())
+            "  {:<10} {}",
+            format!("{name}:"),
+            value.replace('\n', "\n             ")
         );
     }
     let _ = writeln!(

@@ -25,7 +25,8 @@ fn secs(us: u64) -> f64 {
     us as f64 / 1e6
 }
 
-fn label(l: &Label) -> Value {
+/// A label as `{"actor", "class", "cause"}`.
+pub fn label(l: &Label) -> Value {
     json!({"actor": l.actor, "class": l.class.as_str(), "cause": l.cause})
 }
 

@@ -7,6 +7,15 @@ use std::process::Command;
 
 pub mod netns;
 
+/// Runs the `scanbench` binary with `args` in the package root.
+pub fn scanbench(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_scanbench"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("scanbench runs")
+}
+
 /// Whether tshark can be run here (`.ci/run` installs it).
 pub fn have_tshark() -> bool {
     Command::new("tshark").arg("-v").output().is_ok()

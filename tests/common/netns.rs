@@ -10,6 +10,22 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// A web root `dir/www` with a 39-byte `index.html` (a webmail inbox) and
+/// the `extra` files; returns its path.
+pub fn web_root(dir: &Path, extra: &[(&str, &[u8])]) -> Result<std::path::PathBuf, String> {
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).map_err(|e| e.to_string())?;
+    std::fs::write(
+        www.join("index.html"),
+        "<html><body>inbox: 0 new</body></html>\n",
+    )
+    .map_err(|e| e.to_string())?;
+    for (name, bytes) in extra {
+        std::fs::write(www.join(name), bytes).map_err(|e| e.to_string())?;
+    }
+    Ok(www)
+}
+
 /// `Ok` if the test runs as root and every tool of `tools` is on the PATH.
 pub fn tools_present(tools: &[&str]) -> Result<(), String> {
     let uid = Command::new("id")
@@ -127,6 +143,50 @@ impl Namespaces {
             .spawn()
             .map_err(|e| format!("{}: {e}", args.join(" ")))?;
         self.background.push(child);
+        Ok(())
+    }
+
+    /// Serves `www` over HTTP on `addr:port` from namespace `ns`
+    /// (`python3 -m http.server`, stopped after `secs` or when `self` drops).
+    pub fn http_server(
+        &mut self,
+        ns: &str,
+        addr: &str,
+        port: u16,
+        www: &Path,
+        secs: u64,
+    ) -> Result<(), String> {
+        let www = www.to_string_lossy().into_owned();
+        let port = port.to_string();
+        let args = [
+            "python3",
+            "-m",
+            "http.server",
+            &port,
+            "--bind",
+            addr,
+            "--directory",
+            &www,
+        ];
+        self.spawn(ns, &args, secs)
+    }
+
+    /// Waits (at most 10 s) until `url` answers from namespace `from`.
+    pub fn wait_http(&self, from: &str, url: &str) -> Result<(), String> {
+        let t0 = Instant::now();
+        while self
+            .exec(
+                from,
+                &["curl", "-s", "-o", "/dev/null", "--max-time", "1", url],
+                3,
+            )
+            .is_err()
+        {
+            if t0.elapsed() > Duration::from_secs(10) {
+                return Err(format!("{url} did not come up"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         Ok(())
     }
 
