@@ -65,7 +65,7 @@ fn the_real_tools_agree_with_their_reimplementations_on_the_suite() {
         say(&format!("fidelity: skipped: {why}"));
         return;
     }
-    let (code, table) = fidelity(&["scenarios", "--max-replay", MAX_REPLAY, "--jobs", "6"]);
+    let (code, table) = fidelity(&["scenarios", "--max-replay", MAX_REPLAY, "--jobs", "3"]);
     say(&format!("fidelity over the suite:\n{table}"));
     assert_eq!(code, Some(0), "{table}");
     assert!(rows(&table, "DIFFER").is_empty(), "{table}");

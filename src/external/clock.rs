@@ -5,20 +5,15 @@
 //! converts back to the capture's virtual time by plain UTC arithmetic.
 //! No time zone database is consulted: the tools are run with `TZ=UTC`.
 
-/// Days from 1970-01-01 to the civil date `y-m-d` (proleptic Gregorian;
-/// Howard Hinnant's `days_from_civil`). `None` for an impossible month or day.
+use scanbench_detector::iptables_log::{self, civil_from_days};
+
+/// Days from 1970-01-01 to the civil date `y-m-d` (proleptic Gregorian);
+/// `None` for an impossible month or day, or a year beyond +-100,000.
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(-100_000..=100_000).contains(&y) {
         return None;
     }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    Some(iptables_log::days_from_civil(y, m, d))
 }
 
 /// Microseconds since the epoch for a UTC civil date and time of day.
@@ -93,20 +88,6 @@ pub fn syslog_stamp(micros: i64) -> String {
         tod % 3600 / 60,
         tod % 60
     )
-}
-
-/// Inverse of [`days_from_civil`].
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

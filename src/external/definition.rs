@@ -144,7 +144,7 @@ pub fn builtins() -> Vec<Definition> {
             name: "scanlogd".into(),
             summary: "scanlogd 2.2 (Debian) on a raw socket in a sensor namespace, syslog collected".into(),
             command: vec!["scanlogd".into()],
-            feed: live(3_500, Pacing::UpTo(Duration::from_millis(100)), false),
+            feed: live(3_500, Pacing::UpTo(Duration::from_millis(250)), false),
             vantage: Vantage::Wire,
             output: Output::Syslog,
             format: Format::Scanlogd,
@@ -152,7 +152,7 @@ pub fn builtins() -> Vec<Definition> {
             counterpart: Some("scanlogd".into()),
             // Debian's scanlogd chroots into /run/scanlogd/empty (made by its init script).
             setup: "mount -t tmpfs tmpfs /run; mkdir -p /run/scanlogd/empty".into(),
-            gap_reason: "gaps above 3.5 s are shortened to 3.5 s: scanlogd forgets a source whose last new port is more than SCAN_DELAY_THRESHOLD = 3 s old either way; its log rate limit (5 lines per 20 s) could notice only if more than 5 alerts fell into 20 s of shortened time. Packets may wait for scanlogd to read its socket while the replay stays within 100 ms of its schedule: its clock has 10 ms ticks, and a gap changed by at most 100 ms crosses 3 s or 20 s only if it was within 100 ms of it".into(),
+            gap_reason: "gaps above 3.5 s are shortened to 3.5 s: scanlogd forgets a source whose last new port is more than SCAN_DELAY_THRESHOLD = 3 s old either way; its log rate limit (5 lines per 20 s) could notice only if more than 5 alerts fell into 20 s of shortened time. Packets may wait for scanlogd to read its socket while the replay stays within 250 ms of its schedule: a gap between two of a source's packets changed by at most 250 ms crosses 3 s (or the 20 s of the log limit) only if it was within 250 ms of it".into(),
         },
         Definition {
             name: "portsentry".into(),

@@ -15,28 +15,17 @@ use std::fmt::Write as _;
 
 use scanbench_detector::{Instant, PacketView, Transport};
 
+use scanbench_detector::detectors::psad_signatures::flag_string;
+
 use super::clock::syslog_stamp;
 
-/// The kernel's flag names in its print order, with their bits.
-const FLAGS: [(u8, &str); 8] = [
-    (0x80, "CWR"),
-    (0x40, "ECE"),
-    (0x20, "URG"),
-    (0x10, "ACK"),
-    (0x08, "PSH"),
-    (0x04, "RST"),
-    (0x02, "SYN"),
-    (0x01, "FIN"),
-];
-
-/// TCP flags as the kernel prints them (`ACK SYN`); empty for none.
+/// TCP flags as the kernel prints them (`ACK SYN`); empty for none (psad
+/// reads the same names, and says `NULL` for none).
 pub fn kernel_flags(bits: u8) -> String {
-    FLAGS
-        .iter()
-        .filter(|(b, _)| bits & b != 0)
-        .map(|(_, n)| *n)
-        .collect::<Vec<_>>()
-        .join(" ")
+    match flag_string(bits) {
+        s if s == "NULL" => String::new(),
+        s => s,
+    }
 }
 
 /// One LOG line for the IPv4 packet `bytes` captured at `at`; `None` for a

@@ -278,12 +278,7 @@ impl ExternalDetector {
         let (ext, raw) = match &self.def.feed {
             Feed::Offline => self.run_offline()?,
             Feed::Live { .. } => {
-                let argv: Vec<String> = self
-                    .def
-                    .command
-                    .iter()
-                    .map(|a| self.paths.expand(a))
-                    .collect();
+                let argv = self.argv();
                 let setup = self.paths.expand(&self.def.setup);
                 super::live::replay(
                     &self.def,
@@ -305,6 +300,15 @@ impl ExternalDetector {
             .collect())
     }
 
+    /// The command with its placeholders filled in.
+    fn argv(&self) -> Vec<String> {
+        self.def
+            .command
+            .iter()
+            .map(|a| self.paths.expand(a))
+            .collect()
+    }
+
     fn fail(&self, message: String) -> Error {
         Error::External {
             tool: self.def.name.clone(),
@@ -314,12 +318,7 @@ impl ExternalDetector {
 
     /// Runs the command once; its alerts and its raw output.
     fn run_offline(&self) -> Result<(Vec<ExtAlert>, String)> {
-        let argv: Vec<String> = self
-            .def
-            .command
-            .iter()
-            .map(|a| self.paths.expand(a))
-            .collect();
+        let argv = self.argv();
         let stdout = run_command(&argv, &self.paths.outdir).map_err(|m| self.fail(m))?;
         let text = match &self.def.output {
             Output::Stdout => stdout,
