@@ -9,20 +9,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::say;
+use common::{say, scanbench};
 use scanbench::external::comparable_line;
 use scanbench::external::parse::{ExtAlert, Format, parse};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn scanbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scanbench"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .expect("scanbench runs")
 }
 
 fn text(o: &Output) -> String {

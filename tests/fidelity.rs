@@ -10,10 +10,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::{on_path, say};
+use common::{on_path, say, scanbench};
 use scanbench::external::live::unavailable;
 
 /// Longest live replay the test runs, in seconds of replay time.
@@ -35,13 +32,7 @@ fn skip_reason() -> Option<String> {
 
 /// Runs `scanbench fidelity ARGS`; its exit code and the table it printed.
 fn fidelity(args: &[&str]) -> (Option<i32>, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let o = Command::new(env!("CARGO_BIN_EXE_scanbench"))
-        .current_dir(root)
-        .arg("fidelity")
-        .args(args)
-        .output()
-        .expect("scanbench runs");
+    let o = scanbench(&[&["fidelity"], args].concat());
     let out = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
