@@ -67,6 +67,14 @@ pub enum Error {
     #[cfg(feature = "live")]
     #[error(transparent)]
     Live(#[from] crate::live::LiveError),
+    /// An external detector (`ext:NAME`) could not be run or read.
+    #[error("ext:{tool}: {message}")]
+    External {
+        /// The definition name.
+        tool: String,
+        /// What went wrong, naming the command or the output line.
+        message: String,
+    },
 }
 
 impl From<scanbench_capture::Error> for Error {

@@ -9,6 +9,7 @@ use scanbench_sim::Frame;
 
 use crate::detect::DetectorSet;
 use crate::error::Result;
+use crate::external::Externals;
 use crate::scenario::Scenario;
 use crate::score::{Score, ScoredAlert, explain, score};
 use crate::simulate::{Outputs, RunSummary, TapObserver, simulate};
@@ -147,7 +148,33 @@ pub fn evaluate_observed(
     outputs: &Outputs,
     also: &mut dyn TapObserver,
 ) -> Result<ScenarioRun> {
-    let mut set = DetectorSet::for_site(specs, &scenario.home_net)?;
+    run_scenario(scenario, seed, specs, outputs, Externals::builtin(), also)
+}
+
+/// [`evaluate`] with `ext:NAME` specs resolved in `externals` (built-in
+/// and `--detector-file` definitions, the live-replay limit).
+///
+/// # Errors
+/// As [`evaluate`], and an external tool that cannot be run or read.
+pub fn evaluate_with(
+    scenario: &Scenario,
+    seed: u64,
+    specs: &[String],
+    outputs: &Outputs,
+    externals: &Externals,
+) -> Result<ScenarioRun> {
+    run_scenario(scenario, seed, specs, outputs, externals, &mut ())
+}
+
+fn run_scenario(
+    scenario: &Scenario,
+    seed: u64,
+    specs: &[String],
+    outputs: &Outputs,
+    externals: &Externals,
+    also: &mut dyn TapObserver,
+) -> Result<ScenarioRun> {
+    let mut set = DetectorSet::for_site_with(specs, &scenario.home_net, externals)?;
     let mut truth = GroundTruth::new(scenario.malicious_addrs());
     truth.duration_us = scenario.duration.total_micros();
     let (summary, wire, drop_log) = {
@@ -156,6 +183,9 @@ pub fn evaluate_observed(
         (summary, sensors.wire, sensors.drop_log)
     };
     set.finish(Instant::ZERO + scenario.duration);
+    if let Some(e) = set.take_error() {
+        return Err(e);
+    }
     let sensors = Sensing {
         wire: wire.is_some(),
         drop_log: drop_log.is_some(),

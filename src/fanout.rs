@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use scanbench_detector::{Alert, Instance, Instant, PacketView, Vantage};
+use scanbench_detector::{Alert, Instant, PacketView, Vantage};
 
-use crate::detect::{DetectorSet, observe_all};
+use crate::detect::{DetectorSet, Slot, observe_all};
 
 /// Frames per batch handed to the detector threads.
 pub const BATCH_FRAMES: usize = 4096;
@@ -53,7 +53,7 @@ struct Worker {
 /// The detectors one thread runs, with their positions in the set.
 struct Group {
     ids: Vec<usize>,
-    instances: Vec<Instance>,
+    instances: Vec<Slot>,
     vantages: Vec<Vantage>,
     alerts: Vec<Vec<Alert>>,
 }
@@ -116,7 +116,7 @@ impl Fanout {
     /// detectors that read `vantage`.
     pub fn observe(&mut self, vantage: Vantage, at: Instant, view: &PacketView<'_>, bytes: &[u8]) {
         if self.workers.is_empty() {
-            self.set.observe_view(vantage, at, view);
+            self.set.observe_view(vantage, at, view, bytes);
             return;
         }
         self.last = self.last.max(at);
@@ -158,7 +158,7 @@ impl Fanout {
             self.send();
         }
         let n = self.set.specs.len();
-        let mut instances: Vec<Option<Instance>> = (0..n).map(|_| None).collect();
+        let mut instances: Vec<Option<Slot>> = (0..n).map(|_| None).collect();
         let mut alerts: Vec<Vec<Alert>> = vec![Vec::new(); n];
         for w in std::mem::take(&mut self.workers) {
             drop(w.tx);
@@ -195,6 +195,7 @@ fn run_group(mut g: Group, rx: Receiver<Arc<Batch>>) -> Group {
                     f.vantage,
                     f.at,
                     &view,
+                    bytes,
                 );
             }
         }

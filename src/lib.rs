@@ -22,6 +22,7 @@ pub mod digest;
 pub mod error;
 pub mod evaluate;
 pub mod explain;
+pub mod external;
 pub mod fanout;
 #[cfg(feature = "live")]
 pub mod live;

@@ -39,6 +39,9 @@ enum Command {
     /// tools (nmap, curl, an IDS) can talk to it (see docs/live.md; needs root).
     #[cfg(feature = "live")]
     Live(cli::live::LiveArgs),
+    /// Compare re-implementations with the real tools (scanlogd, PortSentry,
+    /// psad) on the same scenarios; root for live replay (docs/fidelity.md).
+    Fidelity(cli::fidelity::FidelityArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Merge(a) => cli::merge::merge(a),
         #[cfg(feature = "live")]
         Command::Live(a) => cli::live::live(a),
+        Command::Fidelity(a) => cli::fidelity::fidelity(a),
     };
     match result {
         Ok(code) => code,

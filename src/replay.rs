@@ -20,6 +20,7 @@ use crate::detect::{DetectorSet, with_home_net};
 use crate::digest::HashingReader;
 use crate::error::{Error, Result};
 use crate::evaluate::{ScenarioRun, Sensing, score_set};
+use crate::external::Externals;
 use crate::fanout::{Fanout, default_threads};
 use crate::labels::FrameLabels;
 use crate::simulate::{RunSummary, TapSummary};
@@ -50,6 +51,8 @@ pub struct ReplayOptions {
     /// Threads running the detectors (0: one per core, at most one per
     /// detector). Results are identical for any number.
     pub threads: usize,
+    /// What `ext:NAME` specs can name (`--detector-file`).
+    pub externals: Externals,
 }
 
 /// A replayed input: the run (alerts, and scores when labelled), and the
@@ -84,7 +87,7 @@ impl Feed {
             .iter()
             .map(|s| with_home_net(s, &opts.home_net))
             .collect::<Result<_>>()?;
-        let set = DetectorSet::new(&specs)?;
+        let set = DetectorSet::with_externals(&specs, &opts.externals)?;
         let threads = match opts.threads {
             0 => default_threads(specs.len()),
             n => n,
@@ -138,7 +141,9 @@ impl Feed {
         Ok(())
     }
 
-    /// Scores the run; `sha256` is the input's digest, `error` what cut it short.
+    /// Scores the run; `sha256` is the input's digest, `error` what cut it
+    /// short. Also returns whether any frame was labelled, and an external
+    /// tool's failure.
     fn finish(
         mut self,
         name: &str,
@@ -146,9 +151,10 @@ impl Feed {
         sha256: String,
         error: Option<&Error>,
         opts: &ReplayOptions,
-    ) -> (ScenarioRun, bool) {
+    ) -> (ScenarioRun, bool, Option<Error>) {
         let mut set = self.set.finish();
         set.finish(self.last);
+        let tool_error = set.take_error();
         self.truth.scanners = match &opts.scanners {
             Some(s) => s.clone(),
             None => self.truth.inferred_scanners(),
@@ -189,7 +195,7 @@ impl Feed {
             input_error: error.map(|e| e.to_string()),
             clamped_timestamps: self.clamped,
         };
-        (run, self.labelled)
+        (run, self.labelled, tool_error)
     }
 }
 
@@ -291,12 +297,13 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
         check_count(l, stats.records)?;
     }
     let sha256 = reader.into_inner().into_inner().into_inner().finish();
-    let (run, labelled) = feed.finish(&name_of(path), path, sha256, error.as_ref(), opts);
+    let (run, labelled, tool_error) =
+        feed.finish(&name_of(path), path, sha256, error.as_ref(), opts);
     Ok(Replayed {
         run,
         labelled,
         stats: Some(stats),
-        error,
+        error: error.or(tool_error),
     })
 }
 
@@ -341,11 +348,12 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed
     if let (Some(l), None) = (&opts.labels, &error) {
         check_count(l, index)?;
     }
-    let (run, labelled) = feed.finish(&name_of(path), path, sha256, error.as_ref(), opts);
+    let (run, labelled, tool_error) =
+        feed.finish(&name_of(path), path, sha256, error.as_ref(), opts);
     Ok(Replayed {
         run,
         labelled,
         stats: None,
-        error,
+        error: error.or(tool_error),
     })
 }

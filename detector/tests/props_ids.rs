@@ -258,6 +258,9 @@ fn drop_log_lines_feed_psad_through_packet_view() {
         recs[5].at + scanbench_detector::Duration::from_secs(10),
         &mut out,
     );
-    assert_eq!(out.len(), 1);
+    // Checks at :05 (five packets: DL1) and :10 (the sixth packet): psad's
+    // ALERT_ALL Y writes a line for each interval with new packets.
+    assert_eq!(out.len(), 2);
     assert_eq!(out[0].evidence.counters[0], ("danger_level", 1));
+    assert_eq!(out[1].evidence.counters[0], ("danger_level", 1));
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use scanbench::detect::default_suite;
 use scanbench::evaluate::ScenarioRun;
+use scanbench::external::Externals;
 use scanbench::report::short;
 use scanbench::score::ScoredAlert;
 use scanbench::{RunSummary, Scenario};
@@ -16,6 +17,7 @@ use scanbench_detector::Vantage;
 
 pub mod bench;
 pub mod explain;
+pub mod fidelity;
 pub mod list;
 #[cfg(feature = "live")]
 pub mod live;
@@ -60,6 +62,17 @@ pub fn detector_specs(arg: &Option<String>) -> Vec<String> {
             .collect(),
         None => default_suite(),
     }
+}
+
+/// The external detector definitions: the built-in ones, plus every
+/// `[[detector]]` in `files` (`--detector-file`, later files replacing
+/// earlier names).
+pub fn externals(files: &[PathBuf]) -> anyhow::Result<Externals> {
+    let mut ext = Externals::default();
+    for f in files {
+        ext.load_file(f)?;
+    }
+    Ok(ext)
 }
 
 /// Scenario files named by `paths` (files, or directories searched recursively for `*.toml`).

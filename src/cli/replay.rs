@@ -14,7 +14,7 @@ use scanbench::report::short;
 use scanbench::{Format, Report};
 use scanbench_detector::Cidr;
 
-use super::{detector_specs, print_alerts};
+use super::{detector_specs, externals, print_alerts};
 
 /// `scanbench replay`.
 #[derive(Args)]
@@ -45,6 +45,10 @@ pub struct ReplayArgs {
     /// Detectors (as for `run`).
     #[arg(long)]
     detectors: Option<String>,
+    /// External detector definitions (`[[detector]]` TOML, see
+    /// docs/external-detectors.md) that `ext:NAME` specs can name; repeatable.
+    #[arg(long = "detector-file", value_name = "FILE")]
+    detector_file: Vec<PathBuf>,
     /// Treat the capture as a firewall drop log (what psad reads).
     #[arg(long)]
     drop_log: bool,
@@ -80,6 +84,7 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         scanners: (!a.scanners.is_empty())
             .then(|| a.scanners.iter().copied().collect::<BTreeSet<_>>()),
         threads: a.threads.map_or(0, usize::from),
+        externals: externals(&a.detector_file)?,
     };
     let replayed: Replayed = match (&a.file, &a.iptables_log) {
         (_, Some(log)) => replay_iptables_log(log, &opts)?,

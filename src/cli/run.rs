@@ -8,14 +8,17 @@ use std::time::Instant as WallClock;
 use anyhow::{Context, bail};
 use clap::Args;
 use scanbench::detect::DetectorSet;
-use scanbench::evaluate::ScenarioRun;
+use scanbench::evaluate::{ScenarioRun, evaluate_with};
+use scanbench::external::Externals;
 use scanbench::parallel::{default_threads, map_ordered};
 use scanbench::report::{json, junit};
 use scanbench::shard::{self, Shard};
 use scanbench::simulate::{Budget, Outputs};
-use scanbench::{Format, Report, Scenario, evaluate};
+use scanbench::{Format, Report, Scenario};
 
-use super::{CaptureFlags, Progress, detector_specs, load_scenarios, print_alerts, print_summary};
+use super::{
+    CaptureFlags, Progress, detector_specs, externals, load_scenarios, print_alerts, print_summary,
+};
 
 /// Exit code when `--check` finds a scenario expectation violated.
 pub const EXIT_EXPECTATION_FAILED: u8 = 3;
@@ -32,6 +35,10 @@ pub struct RunArgs {
     /// `scanlogd+sfportscan:sense_level=medium` (default: every detector and variant).
     #[arg(long)]
     detectors: Option<String>,
+    /// External detector definitions (`[[detector]]` TOML, see
+    /// docs/external-detectors.md) that `ext:NAME` specs can name; repeatable.
+    #[arg(long = "detector-file", value_name = "FILE")]
+    detector_file: Vec<PathBuf>,
     /// Override every scenario's seed (with --seeds: the first seed).
     #[arg(long)]
     seed: Option<u64>,
@@ -121,7 +128,8 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     // Validate detector specs before simulating anything.
-    DetectorSet::new(&specs)?;
+    let externals = externals(&a.detector_file)?;
+    DetectorSet::with_externals(&specs, &externals)?;
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -164,7 +172,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         held.contains(&(index - 1))
     });
     let started = WallClock::now();
-    let runs = run_jobs(&jobs, &specs, a.jobs)?;
+    let runs = run_jobs(&jobs, &specs, &externals, a.jobs)?;
     let wall = started.elapsed();
     // Chatter goes to standard error when standard output carries a
     // machine-readable report.
@@ -271,13 +279,14 @@ impl Rendering<'_> {
 fn run_jobs(
     jobs: &[Job<'_>],
     specs: &[String],
+    externals: &Externals,
     threads: Option<usize>,
 ) -> anyhow::Result<Vec<ScenarioRun>> {
     let mut progress = Progress::new(jobs.len());
     let results = map_ordered(
         jobs,
         threads.unwrap_or_else(default_threads),
-        |job| evaluate(job.scenario, job.seed, specs, &job.outputs),
+        |job| evaluate_with(job.scenario, job.seed, specs, &job.outputs, externals),
         |i, _| progress.tick(&format!("{} seed {}", jobs[i].scenario.name, jobs[i].seed)),
     );
     Ok(results.into_iter().collect::<scanbench::Result<_>>()?)

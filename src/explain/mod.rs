@@ -347,6 +347,7 @@ pub fn explain_capture(
             labels: opts.labels.clone(),
             scanners: None,
             threads: 0,
+            externals: Default::default(),
         },
     )?;
     let drop_logs: BTreeMap<usize, String> = if opts.drop_log {

@@ -10,6 +10,10 @@ use crate::score::Pooled;
 
 /// Short column header: `screenos:count_mode=syn-only` -> `screenos[syn-only]`.
 pub fn short(spec: &str) -> String {
+    // `ext:NAME` is already short, and its `:` is not a parameter list.
+    if spec.starts_with(crate::external::PREFIX) {
+        return spec.to_string();
+    }
     match spec.split_once(':') {
         None => spec.to_string(),
         Some((name, rest)) => {

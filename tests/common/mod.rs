@@ -52,3 +52,20 @@ pub fn tshark_matches(capture: &Path, filter: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Prints past the test harness's capture, so a skip (and its reason)
+/// shows in normal `cargo test` output.
+pub fn say(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+/// Whether `tool` is a file in one of `PATH`'s directories (or `/usr/sbin`,
+/// where Debian puts daemons, which a non-login `PATH` may lack).
+pub fn on_path(tool: &str) -> bool {
+    let mut dirs: Vec<std::path::PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.push("/usr/sbin".into());
+    dirs.iter().any(|d| d.join(tool).is_file())
+}

@@ -6,6 +6,7 @@
 pub mod bro1_scan;
 pub mod portsentry;
 pub mod psad;
+pub mod psad_signatures;
 pub mod scanlogd;
 pub mod screenos;
 pub mod sfportscan;
