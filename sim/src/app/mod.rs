@@ -47,7 +47,10 @@ impl HostCtx<'_> {
     /// Marks `port` as this app's: packets sent from it carry the app's label
     /// (unless they belong to a flow some other actor started).
     pub fn claim_port(&mut self, port: u16) {
-        self.port_labels.insert(port, self.label);
+        // Servers claim their ports on every poll: look before writing.
+        if self.port_labels.get(&port) != Some(&self.label) {
+            self.port_labels.insert(port, self.label);
+        }
     }
 
     /// Allocates an ephemeral port and claims it.

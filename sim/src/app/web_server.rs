@@ -166,7 +166,8 @@ impl WebServer {
             );
         }
         // Keep enough sockets listening on every port.
-        for port in self.spec.ports.clone() {
+        for pi in 0..self.spec.ports.len() {
+            let port = self.spec.ports[pi];
             let listening = self
                 .conns
                 .iter()
@@ -249,7 +250,8 @@ impl WebServer {
         }
         // Keep enough sockets listening on every port (out of the set: nothing
         // can reach them before the next `before_ingress`).
-        for port in self.spec.ports.clone() {
+        for pi in 0..self.spec.ports.len() {
+            let port = self.spec.ports[pi];
             let listening = cp.idle.get(&port).copied().unwrap_or(0);
             for _ in listening..self.spec.idle_listeners {
                 let mut s = new_socket();
@@ -539,7 +541,7 @@ impl App for WebServer {
     }
 
     fn poll(&mut self, ctx: &mut HostCtx<'_>) -> Option<Instant> {
-        for port in self.spec.ports.clone() {
+        for &port in &self.spec.ports {
             ctx.claim_port(port);
         }
         if !self.started {
