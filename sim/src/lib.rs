@@ -32,6 +32,7 @@ pub mod link;
 pub mod middlebox;
 pub mod ports;
 mod queue;
+mod radix;
 pub mod rng;
 pub mod units;
 
