@@ -30,8 +30,8 @@ pub(crate) struct RadixHeap<T> {
     buckets: [Vec<Item<T>>; 65],
     /// Smallest time in each non-empty bucket.
     mins: [u64; 65],
-    /// Bit `b` set when bucket `b` is not empty (b >= 1).
-    nonempty: u128,
+    /// Bit `b - 1` set when bucket `b` is not empty.
+    nonempty: u64,
     last: u64,
     len: usize,
 }
@@ -67,15 +67,30 @@ impl<T> RadixHeap<T> {
         if b == 0 {
             // Usually the newest item; an item re-queued with an older
             // sequence number goes to its place.
-            let pos = self.now.partition_point(|i| i.seq < seq);
-            self.now.insert(pos, item);
+            if self.now.back().is_none_or(|last| last.seq < seq) {
+                self.now.push_back(item);
+            } else {
+                let pos = self.now.partition_point(|i| i.seq < seq);
+                self.now.insert(pos, item);
+            }
             return;
         }
-        if self.nonempty & (1 << b) == 0 || at < self.mins[b] {
-            self.mins[b] = at;
+        self.put_in_bucket(b, item);
+    }
+
+    /// Puts `item` into bucket `b >= 1`.
+    fn put_in_bucket(&mut self, b: usize, item: Item<T>) {
+        let bit = 1u64 << (b - 1);
+        if self.nonempty & bit == 0 || item.at < self.mins[b] {
+            self.mins[b] = item.at;
         }
-        self.nonempty |= 1 << b;
+        self.nonempty |= bit;
         self.buckets[b].push(item);
+    }
+
+    /// The first non-empty bucket, if any (`b >= 1`).
+    fn first_bucket(&self) -> Option<usize> {
+        (self.nonempty != 0).then(|| self.nonempty.trailing_zeros() as usize + 1)
     }
 
     /// The time of the earliest item.
@@ -83,37 +98,27 @@ impl<T> RadixHeap<T> {
         if !self.now.is_empty() {
             return Some(self.last);
         }
-        if self.nonempty == 0 {
-            return None;
-        }
-        Some(self.mins[self.nonempty.trailing_zeros() as usize])
+        self.first_bucket().map(|b| self.mins[b])
     }
 
     /// Removes the earliest item: (time, value).
     pub(crate) fn pop(&mut self) -> Option<(u64, T)> {
         if self.now.is_empty() {
-            if self.nonempty == 0 {
-                return None;
-            }
-            let b = self.nonempty.trailing_zeros() as usize;
-            self.nonempty &= !(1 << b);
+            let b = self.first_bucket()?;
+            self.nonempty &= !(1u64 << (b - 1));
             self.last = self.mins[b];
             let mut items = std::mem::take(&mut self.buckets[b]);
             for item in items.drain(..) {
-                let nb = self.bucket(item.at);
-                if nb == 0 {
-                    self.now.push_back(item);
-                } else {
-                    if self.nonempty & (1 << nb) == 0 || item.at < self.mins[nb] {
-                        self.mins[nb] = item.at;
-                    }
-                    self.nonempty |= 1 << nb;
-                    self.buckets[nb].push(item);
+                match self.bucket(item.at) {
+                    0 => self.now.push_back(item),
+                    nb => self.put_in_bucket(nb, item),
                 }
             }
             // Every item fell into a lower bucket; keep the allocation.
             self.buckets[b] = items;
-            self.now.make_contiguous().sort_unstable_by_key(|i| i.seq);
+            if self.now.len() > 1 {
+                self.now.make_contiguous().sort_unstable_by_key(|i| i.seq);
+            }
         }
         let item = self.now.pop_front()?;
         self.len -= 1;
