@@ -310,7 +310,9 @@ impl SynScan {
     /// (sends are in time order and a retry is sent later, so the time tells
     /// an entry of `by_sent` from one of an answered or retried probe).
     fn is_outstanding(&self, sent_at: Instant, key: (Ipv4Addr, u16)) -> bool {
-        self.outstanding.get(&key).is_some_and(|o| o.sent_at == sent_at)
+        self.outstanding
+            .get(&key)
+            .is_some_and(|o| o.sent_at == sent_at)
     }
 
     /// Builds the packet straight into the raw socket's send buffer (dropped if it is full).
