@@ -25,6 +25,7 @@ pub mod explain;
 pub mod fanout;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod generate;
 pub mod parallel;
 pub mod replay;
 pub mod report;

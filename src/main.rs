@@ -39,6 +39,10 @@ enum Command {
     /// tools (nmap, curl, an IDS) can talk to it (see docs/live.md; needs root).
     #[cfg(feature = "live")]
     Live(cli::live::LiveArgs),
+    /// Write a labelled capture at scale from one scenario: repeated,
+    /// longer, or with more background hosts (see docs/gen.md).
+    #[command(name = "gen")]
+    Generate(cli::generate::GenArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Merge(a) => cli::merge::merge(a),
         #[cfg(feature = "live")]
         Command::Live(a) => cli::live::live(a),
+        Command::Generate(a) => cli::generate::generate_cmd(a),
     };
     match result {
         Ok(code) => code,

@@ -16,6 +16,7 @@ use scanbench_detector::Vantage;
 
 pub mod bench;
 pub mod explain;
+pub mod generate;
 pub mod list;
 #[cfg(feature = "live")]
 pub mod live;
