@@ -764,11 +764,7 @@ impl Network {
         for bytes in h.dev.tx.drain(..) {
             let label = match tuple(&bytes) {
                 Some(t) => {
-                    let own = h
-                        .port_labels
-                        .get(&t.src_port)
-                        .copied()
-                        .unwrap_or(h.default_label);
+                    let own = h.port_labels.get(t.src_port).unwrap_or(h.default_label);
                     self.flows.label_sent(&t, own, now)
                 }
                 None => h.default_label,

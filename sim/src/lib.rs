@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod app;
+mod claims;
 mod device;
 pub mod error;
 pub mod fabric;
