@@ -16,6 +16,7 @@
 
 pub mod bench;
 pub mod bench_replay;
+pub mod bench_sim;
 pub mod check;
 pub mod detect;
 pub mod digest;
