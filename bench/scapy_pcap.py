@@ -39,15 +39,17 @@ def main() -> int:
     for t, src, dst, proto, sport, dport, flags, ip_len in rows:
         ip = IP(src=src, dst=dst)
         if proto == 6:
-            l4 = TCP(sport=sport, dport=dport, flags="" if flags == "-" else flags)
+            p = ip / TCP(sport=sport, dport=dport, flags="" if flags == "-" else flags)
+            header = 40
         elif proto == 17:
-            l4 = UDP(sport=sport, dport=dport)
+            p = ip / UDP(sport=sport, dport=dport)
+            header = 28
         else:
-            l4 = Raw(b"")
-        p = ip / l4
-        pad = ip_len - len(p)
-        if pad > 0:
-            p = p / Raw(b"\0" * pad)
+            p, header = ip, 20
+        # Padding to scanbench's IP length (its TCP options and payload),
+        # sized by arithmetic so Scapy builds each packet once, when written.
+        if ip_len > header:
+            p = p / Raw(b"\0" * (ip_len - header))
         p.time = t / 1e6
         w.write(p)
     w.close()

@@ -191,6 +191,30 @@ fn hosts_copies_the_background() {
     assert!(std::fs::read(&big).unwrap() == std::fs::read(&again).unwrap());
 }
 
+/// The `bench gen` workload's scenario loads and scales (benchmarks are
+/// not run in CI, so this is where a broken file would show).
+#[test]
+fn the_bench_scenario_scales() {
+    let d = tempfile::tempdir().unwrap();
+    let out = p(d.path(), "b.pcap");
+    let printed = ok(&[
+        "gen",
+        "bench/gen-office.toml",
+        "--pcap",
+        &out,
+        "--hosts",
+        "300",
+        "--duration",
+        "15m",
+        "--no-labels",
+    ]);
+    assert!(printed.contains("sha256"), "{printed}");
+    assert!(
+        times(&out).len() > 1000,
+        "polls and the scan on the perimeter"
+    );
+}
+
 #[test]
 fn bad_requests_are_named() {
     let d = tempfile::tempdir().unwrap();
