@@ -74,7 +74,7 @@ fn server_with(
     Ok(l)
 }
 
-fn sim(e: scanbench_sim::Error) -> crate::Error {
+pub(crate) fn sim(e: scanbench_sim::Error) -> crate::Error {
     crate::Error::Sim {
         path: "bench".into(),
         source: e,
@@ -178,10 +178,40 @@ pub struct PollersRun {
     pub responses: u64,
     /// Sockets in the server's pool at the end.
     pub server_sockets: u64,
+    /// CPU seconds of the simulation (when the OS tells).
+    pub cpu: Option<f64>,
 }
 
 /// `n` clients polling one server every 10-15 minutes for one simulated day.
 pub fn pollers(n: u32) -> Result<PollersRun> {
+    let mut net = pollers_network(n)?;
+    let t = Wall::now();
+    let cpu = crate::bench_sim::cpu_seconds();
+    let mut sink = |_: &Frame<'_>| {};
+    net.run_until(Instant::from_secs(86_400), &mut sink)
+        .map_err(sim)?;
+    let wall = t.elapsed().as_secs_f64();
+    let cpu = cpu.zip(crate::bench_sim::cpu_seconds()).map(|(a, b)| b - a);
+    let server_stat = |key: &str| {
+        net.app_stats()
+            .into_iter()
+            .filter(|(node, kind, _)| node == "server" && kind == "web-server")
+            .flat_map(|(_, _, counters)| counters)
+            .find(|(k, _)| *k == key)
+            .map_or(0, |(_, v)| v)
+    };
+    Ok(PollersRun {
+        packets: net.stats().sent,
+        wall,
+        responses: server_stat("responses"),
+        server_sockets: server_stat("sockets"),
+        cpu,
+    })
+}
+
+/// The pollers network: `n` clients (198.18.0.0/15) polling one server every
+/// 10-15 minutes, their first polls spread over the first 15 minutes.
+pub fn pollers_network(n: u32) -> Result<Network> {
     let mut net = Network::new(1);
     let r = net.add_router("r", vec![]).map_err(sim)?;
     server(&mut net, 2048, r)?;
@@ -207,25 +237,7 @@ pub fn pollers(n: u32) -> Result<PollersRun> {
         )
         .map_err(sim)?;
     }
-    let t = Wall::now();
-    let mut sink = |_: &Frame<'_>| {};
-    net.run_until(Instant::from_secs(86_400), &mut sink)
-        .map_err(sim)?;
-    let wall = t.elapsed().as_secs_f64();
-    let server_stat = |key: &str| {
-        net.app_stats()
-            .into_iter()
-            .filter(|(node, kind, _)| node == "server" && kind == "web-server")
-            .flat_map(|(_, _, counters)| counters)
-            .find(|(k, _)| *k == key)
-            .map_or(0, |(_, v)| v)
-    };
-    Ok(PollersRun {
-        packets: net.stats().sent,
-        wall,
-        responses: server_stat("responses"),
-        server_sockets: server_stat("sockets"),
-    })
+    Ok(net)
 }
 
 /// A captured frame: (time, raw IPv4, whether ground truth calls it malicious).
@@ -557,15 +569,18 @@ fn detectors_on(frames: &[CapturedFrame], file: &Path, one: &Path) -> Result<()>
     Ok(())
 }
 
-/// Runs a workload and prints one line per measurement.
+/// Runs a workload and prints one line per measurement, each simulator
+/// figure with its goal (issue 17; docs/performance.md).
 pub fn run(workload: &str, clients: &str) -> Result<()> {
     let all = workload == "all";
     if all || workload == "scan" {
         let (pkts, s) = scan(200, None)?;
+        let rate = pkts as f64 / s;
         println!(
-            "scan: 200 x 1000-port SYN scans (T5): {pkts} packets in {s:.2} s = {:.2} M pkt/s, {:.0} scans/s",
-            pkts as f64 / s / 1e6,
-            200.0 / s
+            "scan: 200 x 1000-port SYN scans (T5): {pkts} packets in {s:.2} s = {:.2} M pkt/s, {:.0} scans/s (goal >= 3 M pkt/s: {})",
+            rate / 1e6,
+            200.0 / s,
+            met(rate >= 3e6)
         );
     }
     if all || workload == "bulk" {
@@ -576,24 +591,55 @@ pub fn run(workload: &str, clients: &str) -> Result<()> {
         );
     }
     if all || workload == "pollers" {
+        let mut ten_thousand: Option<f64> = None;
         for n in clients
             .split(',')
             .filter_map(|c| c.trim().parse::<u32>().ok())
         {
             let p = pollers(n)?;
+            let per_packet = |secs: f64| secs / p.packets.max(1) as f64 * 1e9;
+            let cpu = p.cpu.map_or(String::new(), |c| {
+                format!(", {c:.2} s CPU = {:.0} ns CPU per packet", per_packet(c))
+            });
+            let goal = match n {
+                10_000 => {
+                    ten_thousand = Some(p.wall);
+                    format!(" (goal <= 5 s: {})", met(p.wall <= 5.0))
+                }
+                100_000 => match ten_thousand {
+                    Some(t) => format!(
+                        " ({:.1}x the 10,000-client time; goal about 10x and < 2 GiB)",
+                        p.wall / t
+                    ),
+                    None => " (goal: about 10x the 10,000-client time, < 2 GiB)".into(),
+                },
+                _ => String::new(),
+            };
             println!(
-                "pollers: {n} clients x 1 simulated day: {} packets, {} responses in {:.2} s = {:.2} M pkt/s ({:.0}x real time; server pool {} sockets)",
+                "pollers: {n} clients x 1 simulated day: {} packets, {} responses in {:.2} s = {:.2} M pkt/s, {:.0} ns per packet{cpu} ({:.0}x real time; server pool {} sockets; process peak RSS {}){goal}",
                 p.packets,
                 p.responses,
                 p.wall,
                 p.packets as f64 / p.wall / 1e6,
+                per_packet(p.wall),
                 86_400.0 / p.wall,
-                p.server_sockets
+                p.server_sockets,
+                crate::bench_sim::peak_rss().map_or("unknown".into(), crate::bench_sim::mib),
             );
         }
+    }
+    if workload == "memory" {
+        crate::bench_sim::memory_over_time(1000, 4)?;
+    }
+    if all || workload == "gen" {
+        crate::bench_sim::generation(2000)?;
     }
     if all || workload == "detectors" {
         detectors(100, 200)?;
     }
     Ok(())
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "not met" }
 }

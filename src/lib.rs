@@ -16,6 +16,7 @@
 
 pub mod bench;
 pub mod bench_replay;
+pub mod bench_sim;
 pub mod check;
 pub mod detect;
 pub mod digest;
@@ -24,6 +25,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod external;
 pub mod fanout;
+pub mod generate;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod parallel;

@@ -42,6 +42,10 @@ enum Command {
     /// Compare re-implementations with the real tools (scanlogd, PortSentry,
     /// psad) on the same scenarios; root for live replay (docs/fidelity.md).
     Fidelity(cli::fidelity::FidelityArgs),
+    /// Write a labelled capture at scale from one scenario: repeated,
+    /// longer, or with more background hosts (see docs/gen.md).
+    #[command(name = "gen")]
+    Generate(cli::generate::GenArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         #[cfg(feature = "live")]
         Command::Live(a) => cli::live::live(a),
         Command::Fidelity(a) => cli::fidelity::fidelity(a),
+        Command::Generate(a) => cli::generate::generate_cmd(a),
     };
     match result {
         Ok(code) => code,

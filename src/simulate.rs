@@ -108,9 +108,9 @@ impl TapObserver for () {
 }
 
 /// Hashes every byte written through it on the way to `inner`.
-struct HashWriter<W> {
+pub(crate) struct HashWriter<W> {
     inner: W,
-    hash: Sha256,
+    pub(crate) hash: Sha256,
 }
 
 impl<W: Write> Write for HashWriter<W> {
@@ -125,7 +125,7 @@ impl<W: Write> Write for HashWriter<W> {
 }
 
 impl<W> HashWriter<W> {
-    fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         HashWriter {
             inner,
             hash: Sha256::new(),
@@ -175,7 +175,7 @@ pub fn labels_path_for(pcap: &Path) -> PathBuf {
     scanbench_capture::labels::path_for(pcap)
 }
 
-fn create(path: &Path) -> Result<BufWriter<File>> {
+pub(crate) fn create(path: &Path) -> Result<BufWriter<File>> {
     File::create(path)
         .map(|f| BufWriter::with_capacity(1 << 16, f))
         .map_err(|e| Error::Io {

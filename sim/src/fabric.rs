@@ -186,6 +186,10 @@ pub struct Network {
     seed: u64,
     now: Instant,
     nodes: Vec<Node>,
+    /// Node ids by name, and host ids by address (lookup only: building a
+    /// network of 100,000 hosts checks each name and address once).
+    by_name: FxHashMap<String, NodeId>,
+    host_addrs: FxHashMap<Ipv4Addr, NodeId>,
     links: Vec<Link>,
     taps: Vec<(String, TapPoint)>,
     queue: EventQueue,
@@ -215,6 +219,8 @@ impl Network {
             seed,
             now: Instant::ZERO,
             nodes: Vec::new(),
+            by_name: FxHashMap::default(),
+            host_addrs: FxHashMap::default(),
             links: Vec::new(),
             taps: Vec::new(),
             queue: EventQueue::default(),
@@ -264,10 +270,15 @@ impl Network {
 
     /// A node by name.
     pub fn node(&self, name: &str) -> Option<NodeId> {
-        self.nodes
-            .iter()
-            .position(|n| n.name == name)
-            .map(|i| NodeId(i as u32))
+        self.by_name.get(name).copied()
+    }
+
+    /// Adds `node`, indexing its name.
+    fn push_node(&mut self, node: Node) -> NodeId {
+        let id = NodeId(self.nodes.len() as u32);
+        self.by_name.insert(node.name.clone(), id);
+        self.nodes.push(node);
+        id
     }
 
     fn check_name(&self, name: &str) -> Result<()> {
@@ -287,13 +298,10 @@ impl Network {
                 hi: spec.ephemeral.1,
             });
         }
-        if let Some(other) = self.nodes.iter().find(|n| match &n.kind {
-            NodeKind::Host(h) => h.spec.addr == spec.addr,
-            _ => false,
-        }) {
+        if let Some(&other) = self.host_addrs.get(&spec.addr) {
             return Err(Error::AddrInUse {
                 addr: spec.addr,
-                owner: other.name.clone(),
+                owner: self.nodes[other.0 as usize].name.clone(),
             });
         }
         let label = self.labels.intern(default_label);
@@ -301,15 +309,17 @@ impl Network {
             rand::RngExt::random(&mut stream(self.seed, &format!("host:{}:stack", spec.name)));
         let mut port_rng = stream(self.seed, &format!("host:{}:ports", spec.name));
         let name = spec.name.clone();
+        let addr = spec.addr;
         let host = Host::new(spec, stack_seed, &mut port_rng, label);
-        self.nodes.push(Node {
+        let id = self.push_node(Node {
             name,
             kind: NodeKind::Host(Box::new(host)),
             ports: Vec::new(),
             routes: FxHashMap::default(),
             drop_taps: Vec::new(),
         });
-        Ok(NodeId(self.nodes.len() as u32 - 1))
+        self.host_addrs.insert(addr, id);
+        Ok(id)
     }
 
     /// Adds a router with middleboxes (run in order on every packet).
@@ -319,7 +329,7 @@ impl Network {
         middleboxes: Vec<Box<dyn Middlebox>>,
     ) -> Result<NodeId> {
         self.check_name(name)?;
-        self.nodes.push(Node {
+        let id = self.push_node(Node {
             name: name.to_string(),
             kind: NodeKind::Router(Router {
                 middleboxes,
@@ -332,7 +342,7 @@ impl Network {
             routes: FxHashMap::default(),
             drop_taps: Vec::new(),
         });
-        Ok(NodeId(self.nodes.len() as u32 - 1))
+        Ok(id)
     }
 
     /// Adds an application on host `host`, labelled `label`.
@@ -754,11 +764,7 @@ impl Network {
         for bytes in h.dev.tx.drain(..) {
             let label = match tuple(&bytes) {
                 Some(t) => {
-                    let own = h
-                        .port_labels
-                        .get(&t.src_port)
-                        .copied()
-                        .unwrap_or(h.default_label);
+                    let own = h.port_labels.get(t.src_port).unwrap_or(h.default_label);
                     self.flows.label_sent(&t, own, now)
                 }
                 None => h.default_label,

@@ -1,7 +1,6 @@
 //! A simulated host: one smoltcp interface (Medium::Ip) with its own seed,
 //! sockets, ephemeral ports and applications.
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -10,6 +9,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpCidr, IpProtocol, Ipv4Packet};
 
 use crate::app::{App, HostCtx};
+use crate::claims::PortClaims;
 use crate::device::{BufferPool, SimDevice};
 use crate::label::LabelId;
 use crate::ports::EphemeralPorts;
@@ -58,7 +58,7 @@ pub struct Host {
     sockets: SocketSet<'static>,
     pub(crate) apps: Vec<AppSlot>,
     ports: EphemeralPorts,
-    pub(crate) port_labels: BTreeMap<u16, LabelId>,
+    pub(crate) port_labels: PortClaims,
     retired: Vec<(SocketHandle, Option<u16>)>,
     /// Label for packets that match neither a known flow nor a claimed port.
     pub(crate) default_label: LabelId,
@@ -92,7 +92,7 @@ impl Host {
             sockets: SocketSet::new(vec![]),
             apps: Vec::new(),
             ports,
-            port_labels: BTreeMap::new(),
+            port_labels: PortClaims::default(),
             retired: Vec::new(),
             default_label,
             pending_wake: None,

@@ -5,6 +5,8 @@
 //! Labels are interned: packets in flight carry a [`LabelId`] (4 bytes), and the
 //! [`Labels`] table owned by the fabric resolves it.
 
+use rustc_hash::FxHashMap;
+
 pub use scanbench_capture::label::{Class, Label};
 
 /// Index into [`Labels`].
@@ -15,16 +17,20 @@ pub struct LabelId(pub u32);
 #[derive(Debug, Default)]
 pub struct Labels {
     entries: Vec<Label>,
+    /// Lookup only (a network of 100,000 hosts interns a label per host and app).
+    ids: FxHashMap<Label, LabelId>,
 }
 
 impl Labels {
     /// Interns `label`, returning its id (the same id for an equal label).
     pub fn intern(&mut self, label: Label) -> LabelId {
-        if let Some(i) = self.entries.iter().position(|l| *l == label) {
-            return LabelId(i as u32);
+        if let Some(&id) = self.ids.get(&label) {
+            return id;
         }
-        self.entries.push(label);
-        LabelId(self.entries.len() as u32 - 1)
+        let id = LabelId(self.entries.len() as u32);
+        self.entries.push(label.clone());
+        self.ids.insert(label, id);
+        id
     }
 
     /// The same label with another cause (e.g. a middlebox adds `balancer-misconfig`).

@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod app;
+mod claims;
 mod device;
 pub mod error;
 pub mod fabric;
@@ -32,6 +33,7 @@ pub mod link;
 pub mod middlebox;
 pub mod ports;
 mod queue;
+mod radix;
 pub mod rng;
 pub mod units;
 

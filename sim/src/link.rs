@@ -55,8 +55,12 @@ impl Direction {
         len: usize,
     ) -> Option<Instant> {
         // Draw both numbers for every packet so one packet's fate never shifts
-        // the draws of later packets depending on configuration.
-        let lost = self.rng.random::<f64>() < spec.loss;
+        // the draws of later packets depending on configuration. A link's spec
+        // does not change during a run, so on a link with neither loss nor
+        // jitter no draw is ever looked at, and the stream is left alone (the
+        // common case: no RNG state touched per packet).
+        let random = spec.loss != 0.0 || spec.jitter.total_micros() > 0;
+        let lost = random && self.rng.random::<f64>() < spec.loss;
         let jitter_us = if spec.jitter.total_micros() > 0 {
             self.rng.random_range(0..=spec.jitter.total_micros())
         } else {

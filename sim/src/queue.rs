@@ -9,13 +9,13 @@
 //! number, when the first is delivered. The order of events is exactly that
 //! of one queue holding every packet, at a fraction of the queue size.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use smoltcp::time::Instant;
 
 use crate::fabric::{LinkId, NodeId};
 use crate::middlebox::Packet;
+use crate::radix::RadixHeap;
 
 /// What falls due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,19 +28,18 @@ pub(crate) enum Due {
     Resume(u32),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Entry {
-    at: Instant,
-    seq: u64,
-    due: Due,
-}
-
-/// The queue: a binary heap of small entries; the sequence counter numbers
-/// every event, including packets waiting behind another on a link.
+/// The queue: a radix heap of small entries (see [`crate::radix`]); the
+/// sequence counter numbers every event, including packets waiting behind
+/// another on a link.
 #[derive(Default)]
 pub(crate) struct EventQueue {
-    heap: BinaryHeap<Reverse<Entry>>,
+    heap: RadixHeap<Due>,
     seq: u64,
+}
+
+/// Virtual time as the radix heap's key (time never goes below zero).
+fn key(at: Instant) -> u64 {
+    u64::try_from(at.total_micros()).expect("virtual time starts at zero")
 }
 
 impl EventQueue {
@@ -58,12 +57,12 @@ impl EventQueue {
 
     /// Queues `due` at `at` under a sequence number taken earlier.
     pub(crate) fn push_numbered(&mut self, at: Instant, seq: u64, due: Due) {
-        self.heap.push(Reverse(Entry { at, seq, due }));
+        self.heap.push(key(at), seq, due);
     }
 
     /// When the earliest event is due.
     pub(crate) fn next_at(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse(e)| e.at)
+        self.heap.peek_at().map(|t| Instant::from_micros(t as i64))
     }
 
     /// Removes and returns the earliest event if it is due at or before `end`.
@@ -71,7 +70,9 @@ impl EventQueue {
         if self.next_at()? > end {
             return None;
         }
-        self.heap.pop().map(|Reverse(e)| (e.at, e.due))
+        self.heap
+            .pop()
+            .map(|(t, due)| (Instant::from_micros(t as i64), due))
     }
 }
 

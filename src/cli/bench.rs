@@ -8,8 +8,9 @@ use clap::Args;
 /// `scanbench bench`.
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Which workload: `scan`, `bulk`, `pollers`, `detectors`, `all`, or
-    /// `replay FILE` (not part of `all`).
+    /// Which workload: `scan`, `bulk`, `pollers`, `gen`, `detectors`, `all`,
+    /// or (not part of `all`) `memory` (1,000 pollers over 4 simulated days,
+    /// resident memory after each) and `replay FILE`.
     #[arg(default_value = "all")]
     workload: String,
     /// For `replay`: the capture to replay.

@@ -18,6 +18,7 @@ use scanbench_detector::Vantage;
 pub mod bench;
 pub mod explain;
 pub mod fidelity;
+pub mod generate;
 pub mod list;
 #[cfg(feature = "live")]
 pub mod live;

@@ -24,6 +24,7 @@ mod fields;
 pub mod file;
 pub mod limits;
 pub mod live;
+mod scale;
 pub mod switch;
 
 pub use build::Built;

@@ -155,6 +155,42 @@ impl Tcp<'_> {
         TcpPacket::new_unchecked(&mut b[IPV4_HEADER_LEN..]).fill_checksum(&src, &dst);
         b
     }
+
+    /// Length of [`Tcp::packet`]'s packet (capped at 65535 as it is).
+    pub fn packet_len(&self) -> usize {
+        (IPV4_HEADER_LEN + self.header_len() + self.payload.len()).min(usize::from(u16::MAX))
+    }
+
+    /// Writes [`Tcp::packet`]'s bytes into `buf`, whatever it held, without
+    /// allocating: for a sender that builds packets straight into a socket's
+    /// buffer (a scanner sends one per probe).
+    ///
+    /// # Panics
+    /// If `buf` is not [`Tcp::packet_len`] bytes long.
+    pub fn write_packet(&self, ip: &Ipv4, buf: &mut [u8]) {
+        let total = self.packet_len();
+        assert_eq!(buf.len(), total, "a buffer of the packet's length");
+        buf.fill(0);
+        buf[..IPV4_HEADER_LEN].copy_from_slice(&ip.header(proto::TCP, total as u16));
+        let seg = &mut buf[IPV4_HEADER_LEN..];
+        let hl = self.header_len();
+        let opts = &self.options[..self.options.len().min(40)];
+        seg[20..20 + opts.len()].copy_from_slice(opts);
+        let payload = seg.len().saturating_sub(hl);
+        seg[hl..].copy_from_slice(&self.payload[..payload]);
+        let mut t = TcpPacket::new_unchecked(&mut seg[..]);
+        t.set_src_port(self.src_port);
+        t.set_dst_port(self.dst_port);
+        t.set_seq_number(TcpSeqNumber(self.seq as i32));
+        t.set_ack_number(TcpSeqNumber(self.ack as i32));
+        t.set_header_len(hl as u8);
+        t.set_window_len(self.window);
+        t.set_urgent_at(self.urgent);
+        // As in `segment`: the raw flag byte after the header length.
+        seg[13] = self.flags;
+        let (src, dst) = ip.addrs();
+        TcpPacket::new_unchecked(seg).fill_checksum(&src, &dst);
+    }
 }
 
 /// A UDP datagram.
@@ -246,6 +282,41 @@ mod tests {
     const B: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 
     use crate::checksum::tcp_verifies as tcp_ok;
+
+    /// Writing into a reused buffer gives `packet`'s bytes: an MSS SYN, and
+    /// an XMAS segment with odd-length options and a payload.
+    #[test]
+    fn write_packet_matches_packet() {
+        let ip = Ipv4 {
+            ttl: 41,
+            ident: 0xbeef,
+            ..Ipv4::new(A, B)
+        };
+        for t in [
+            Tcp {
+                src_port: 40000,
+                dst_port: 80,
+                seq: 7,
+                flags: 0x02,
+                window: 1024,
+                options: &[2, 4, 0x05, 0xb4],
+                ..Tcp::default()
+            },
+            Tcp {
+                dst_port: 0,
+                flags: 0x29,
+                options: &[1, 1, 1],
+                payload: b"xyz",
+                ..Tcp::default()
+            },
+        ] {
+            let want = t.packet(&ip);
+            let mut buf = vec![0xa5; t.packet_len()];
+            t.write_packet(&ip, &mut buf);
+            assert_eq!(buf, want);
+            assert!(tcp_ok(&buf));
+        }
+    }
 
     /// A SYN with an MSS option, byte for byte (checksums as tcpdump shows them).
     #[test]

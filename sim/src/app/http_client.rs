@@ -87,6 +87,8 @@ struct Pending {
 /// The HTTP client / poller app.
 pub struct HttpClient {
     spec: HttpClientSpec,
+    /// The request every connection sends (built once).
+    request: Vec<u8>,
     rng: SimRng,
     next_round: Option<Instant>,
     open: Vec<Pending>,
@@ -103,6 +105,7 @@ impl HttpClient {
             Schedule::Periodic { start, .. } => start,
         };
         HttpClient {
+            request: http::request(&spec.host_header, &spec.path),
             spec,
             rng,
             next_round: Some(first),
@@ -161,7 +164,6 @@ impl App for HttpClient {
         {
             self.start_round(ctx);
         }
-        let request = http::request(&self.spec.host_header, &self.spec.path);
         let syn_timeout = self.spec.syn_timeout();
         let mut next: Option<Instant> = self.next_round;
         let mut i = 0;
@@ -193,7 +195,7 @@ impl App for HttpClient {
                     done = true;
                 }
                 _ => {
-                    if !p.sent && s.can_send() && s.send_slice(&request).is_ok() {
+                    if !p.sent && s.can_send() && s.send_slice(&self.request).is_ok() {
                         p.sent = true;
                     }
                     while s.can_recv() {

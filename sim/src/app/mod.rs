@@ -14,12 +14,13 @@ pub mod syn_scan;
 pub mod top_ports;
 pub mod web_server;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::time::Instant;
 
+use crate::claims::PortClaims;
 use crate::label::LabelId;
 use crate::ports::EphemeralPorts;
 
@@ -35,7 +36,7 @@ pub struct HostCtx<'a> {
     pub sockets: &'a mut SocketSet<'static>,
     /// The host's ephemeral port allocator.
     pub ports: &'a mut EphemeralPorts,
-    pub(crate) port_labels: &'a mut BTreeMap<u16, LabelId>,
+    pub(crate) port_labels: &'a mut PortClaims,
     pub(crate) label: LabelId,
     pub(crate) retired: &'a mut Vec<(SocketHandle, Option<u16>)>,
     /// Whether this app is the only one on its host, so that every socket in
@@ -47,7 +48,7 @@ impl HostCtx<'_> {
     /// Marks `port` as this app's: packets sent from it carry the app's label
     /// (unless they belong to a flow some other actor started).
     pub fn claim_port(&mut self, port: u16) {
-        self.port_labels.insert(port, self.label);
+        self.port_labels.claim(port, self.label);
     }
 
     /// Allocates an ephemeral port and claims it.

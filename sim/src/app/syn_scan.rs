@@ -12,10 +12,11 @@
 //! 15 s, 0.4 s); T3-T5 are parallel. See [`Timing`] for the exact numbers and
 //! where the model simplifies nmap's adaptive congestion control.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv4Addr;
 
 use rand::RngExt;
+use rustc_hash::FxHashMap;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::raw;
 use smoltcp::time::{Duration, Instant};
@@ -192,6 +193,9 @@ struct Outstanding {
     seq: u32,
 }
 
+/// A reply's (source, source port, SYN-ACK, RST, ack number, sequence number).
+type Reply = (Ipv4Addr, u16, bool, bool, u32, u32);
+
 /// The SYN-scan app.
 pub struct SynScan {
     spec: ScanSpec,
@@ -202,10 +206,14 @@ pub struct SynScan {
     order: ProbeOrder,
     /// Probes to send again (timed out once), before any new one: (target, port, tries).
     retries: VecDeque<(Ipv4Addr, u16, u32)>,
-    outstanding: BTreeMap<(Ipv4Addr, u16), Outstanding>,
-    /// The keys of `outstanding` by send time, so a poll finds the expired
+    /// Lookup only: expired probes are handled in key order (see `poll`).
+    outstanding: FxHashMap<(Ipv4Addr, u16), Outstanding>,
+    /// The keys of `outstanding` in send order, so a poll finds the expired
     /// probes and the next timeout without walking a window of up to 1000.
-    by_sent: BTreeSet<(Instant, (Ipv4Addr, u16))>,
+    /// Entries of answered probes stay until they reach the front.
+    by_sent: VecDeque<(Instant, (Ipv4Addr, u16))>,
+    /// Replies read in one poll (kept to reuse its allocation).
+    replies: Vec<Reply>,
     window: usize,
     last_send: Option<Instant>,
     results: BTreeMap<PortState, u64>,
@@ -226,8 +234,9 @@ impl SynScan {
             src_port: 0,
             order: ProbeOrder::empty(),
             retries: VecDeque::new(),
-            outstanding: BTreeMap::new(),
-            by_sent: BTreeSet::new(),
+            outstanding: FxHashMap::default(),
+            by_sent: VecDeque::new(),
+            replies: Vec::new(),
             window,
             last_send: None,
             results: BTreeMap::new(),
@@ -269,7 +278,7 @@ impl SynScan {
 
     fn send(&mut self, ctx: &mut HostCtx<'_>, target: Ipv4Addr, port: u16, tries: u32) {
         let seq: u32 = self.rng.random();
-        let pkt = Tcp {
+        let probe = Tcp {
             src_port: self.src_port,
             dst_port: port,
             seq,
@@ -277,14 +286,14 @@ impl SynScan {
             window: 1024,
             options: &[2, 4, 0x05, 0xb4],
             ..Tcp::default()
-        }
-        .packet(&Ipv4 {
+        };
+        let ip = Ipv4 {
             ttl: self.rng.random_range(37..=59),
             ident: self.rng.random(),
             ..Ipv4::new(ctx.addr, target)
-        });
-        self.send_raw(ctx, &pkt);
-        let old = self.outstanding.insert(
+        };
+        self.send_raw(ctx, &probe, &ip);
+        self.outstanding.insert(
             (target, port),
             Outstanding {
                 sent_at: ctx.now,
@@ -292,25 +301,32 @@ impl SynScan {
                 seq,
             },
         );
-        if let Some(old) = old {
-            self.by_sent.remove(&(old.sent_at, (target, port)));
-        }
-        self.by_sent.insert((ctx.now, (target, port)));
+        self.by_sent.push_back((ctx.now, (target, port)));
         self.probes_sent += 1;
         self.last_send = Some(ctx.now);
     }
 
-    fn send_raw(&mut self, ctx: &mut HostCtx<'_>, pkt: &[u8]) {
+    /// Whether the probe to `key` sent at `sent_at` still awaits its reply
+    /// (sends are in time order and a retry is sent later, so the time tells
+    /// an entry of `by_sent` from one of an answered or retried probe).
+    fn is_outstanding(&self, sent_at: Instant, key: (Ipv4Addr, u16)) -> bool {
+        self.outstanding
+            .get(&key)
+            .is_some_and(|o| o.sent_at == sent_at)
+    }
+
+    /// Builds the packet straight into the raw socket's send buffer (dropped if it is full).
+    fn send_raw(&mut self, ctx: &mut HostCtx<'_>, tcp: &Tcp<'_>, ip: &Ipv4) {
         let Some(h) = self.raw else { return };
         let s = ctx.sockets.get_mut::<raw::Socket>(h);
-        if let Ok(buf) = s.send(pkt.len()) {
-            buf.copy_from_slice(pkt);
+        if let Ok(buf) = s.send(tcp.packet_len()) {
+            tcp.write_packet(ip, buf);
         }
     }
 
     fn handle_replies(&mut self, ctx: &mut HostCtx<'_>) {
         let Some(h) = self.raw else { return };
-        let mut replies = Vec::new();
+        let mut replies = std::mem::take(&mut self.replies);
         {
             let s = ctx.sockets.get_mut::<raw::Socket>(h);
             while let Ok(bytes) = s.recv() {
@@ -333,7 +349,7 @@ impl SynScan {
                 ));
             }
         }
-        for (from, port, syn_ack, rst, ack, seq) in replies {
+        for (from, port, syn_ack, rst, ack, seq) in replies.drain(..) {
             let Some(o) = self.outstanding.get(&(from, port)).copied() else {
                 continue;
             };
@@ -344,7 +360,7 @@ impl SynScan {
             }
             let state = if syn_ack {
                 // Tear down the half-open connection as the scanner's kernel would.
-                let rst_pkt = Tcp {
+                let teardown = Tcp {
                     src_port: self.src_port,
                     dst_port: port,
                     seq: ack,
@@ -352,12 +368,12 @@ impl SynScan {
                     flags: 0x04,
                     window: 0,
                     ..Tcp::default()
-                }
-                .packet(&Ipv4 {
+                };
+                let ip = Ipv4 {
                     ident: self.rng.random(),
                     ..Ipv4::new(ctx.addr, from)
-                });
-                self.send_raw(ctx, &rst_pkt);
+                };
+                self.send_raw(ctx, &teardown, &ip);
                 PortState::Open
             } else if rst {
                 PortState::Closed
@@ -365,10 +381,10 @@ impl SynScan {
                 continue;
             };
             self.outstanding.remove(&(from, port));
-            self.by_sent.remove(&(o.sent_at, (from, port)));
             *self.results.entry(state).or_default() += 1;
             self.window = (self.window + 1).min(self.spec.timing.max_window);
         }
+        self.replies = replies;
     }
 }
 
@@ -401,13 +417,17 @@ impl App for SynScan {
         let timing = self.spec.timing;
         // Timeouts: retry, or give the port up as filtered (in key order).
         let mut expired: Vec<(Ipv4Addr, u16)> = Vec::new();
-        while let Some(&(sent_at, key)) = self.by_sent.first()
+        while let Some(&(sent_at, key)) = self.by_sent.front()
             && sent_at + timing.probe_timeout <= ctx.now
         {
-            self.by_sent.pop_first();
-            expired.push(key);
+            self.by_sent.pop_front();
+            if self.is_outstanding(sent_at, key) {
+                expired.push(key);
+            }
         }
+        // A port listed twice has two entries but one outstanding probe.
         expired.sort_unstable();
+        expired.dedup();
         for key in expired {
             let o = self
                 .outstanding
@@ -440,8 +460,12 @@ impl App for SynScan {
             };
             self.send(ctx, t, p, tries);
         }
-        if let Some(&(sent_at, _)) = self.by_sent.first() {
-            next = min_opt(next, Some(sent_at + timing.probe_timeout));
+        while let Some(&(sent_at, key)) = self.by_sent.front() {
+            if self.is_outstanding(sent_at, key) {
+                next = min_opt(next, Some(sent_at + timing.probe_timeout));
+                break;
+            }
+            self.by_sent.pop_front();
         }
         next
     }

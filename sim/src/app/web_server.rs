@@ -70,11 +70,14 @@ impl Default for WebServerSpec {
 }
 
 /// Where a connection's socket is.
+// The socket is held inline, not boxed: it moves in and out of the set on
+// almost every poll in compact mode, and a box would cost an allocation each time.
+#[allow(clippy::large_enum_variant)]
 enum Place {
     /// In the host's socket set.
     InSet(SocketHandle),
     /// Held by the server, out of the set (compact mode only).
-    Out(Box<tcp::Socket<'static>>),
+    Out(tcp::Socket<'static>),
 }
 
 /// (remote address, remote port, local port) of a parked TIME-WAIT socket.
@@ -84,8 +87,9 @@ struct Conn {
     socket: Place,
     port: u16,
     request: Vec<u8>,
-    /// Response bytes still to send: (header, body offset), set once the request is complete.
-    sending: Option<(Vec<u8>, usize)>,
+    /// Response bytes sent so far: (of the header, of the body), set once
+    /// the request is complete.
+    sending: Option<(usize, usize)>,
     busy: bool,
     /// Set while parked in TIME-WAIT: when to put it back, and its 4-tuple.
     parked: Option<(Instant, TupleKey)>,
@@ -119,6 +123,10 @@ struct Compact {
     by_tuple: FxHashMap<TupleKey, Vec<usize>>,
     /// A one-socket set to ask smoltcp for a single socket's `poll_at`.
     probe: SocketSet<'static>,
+    /// Scratch lists of `before_ingress` (kept to reuse their allocations):
+    /// connections to put back, and segments without ACK per port.
+    back: Vec<usize>,
+    syns: Vec<(u16, usize)>,
 }
 
 impl WebServer {
@@ -141,12 +149,12 @@ impl WebServer {
         };
         for k in (0..cp.phys.len()).rev() {
             let s = into_tcp(sockets.remove(cp.slots[k]));
-            self.conns[cp.phys[k]].socket = Place::Out(Box::new(s));
+            self.conns[cp.phys[k]].socket = Place::Out(s);
         }
         for c in &mut self.conns {
             let placeholder = Place::InSet(SocketHandle::default());
             if let Place::Out(s) = std::mem::replace(&mut c.socket, placeholder) {
-                c.socket = Place::InSet(sockets.add(*s));
+                c.socket = Place::InSet(sockets.add(s));
             }
             c.parked = None;
         }
@@ -166,7 +174,8 @@ impl WebServer {
             );
         }
         // Keep enough sockets listening on every port.
-        for port in self.spec.ports.clone() {
+        for pi in 0..self.spec.ports.len() {
+            let port = self.spec.ports[pi];
             let listening = self
                 .conns
                 .iter()
@@ -221,7 +230,7 @@ impl WebServer {
             let remote = s.remote_endpoint();
             if state == tcp::State::Listen {
                 cp.listening.entry(c.port).or_default().insert(i);
-                c.socket = Place::Out(Box::new(cp.take(ctx.sockets, k)));
+                c.socket = Place::Out(cp.take(ctx.sockets, k));
                 continue;
             }
             if let Some(set) = cp.listening.get_mut(&c.port) {
@@ -236,7 +245,7 @@ impl WebServer {
                 match wake {
                     Some(t) if t > now => {
                         let key = (remote.addr, remote.port, c.port);
-                        c.socket = Place::Out(Box::new(s));
+                        c.socket = Place::Out(s);
                         c.parked = Some((t, key));
                         cp.parked.insert((t, i));
                         cp.by_tuple.entry(key).or_default().push(i);
@@ -249,7 +258,8 @@ impl WebServer {
         }
         // Keep enough sockets listening on every port (out of the set: nothing
         // can reach them before the next `before_ingress`).
-        for port in self.spec.ports.clone() {
+        for pi in 0..self.spec.ports.len() {
+            let port = self.spec.ports[pi];
             let listening = cp.idle.get(&port).copied().unwrap_or(0);
             for _ in listening..self.spec.idle_listeners {
                 let mut s = new_socket();
@@ -260,7 +270,7 @@ impl WebServer {
                     .insert(self.conns.len());
                 *cp.idle.entry(port).or_default() += 1;
                 self.conns.push(Conn {
-                    socket: Place::Out(Box::new(s)),
+                    socket: Place::Out(s),
                     port,
                     request: Vec::new(),
                     sending: None,
@@ -283,6 +293,8 @@ impl Compact {
             parked: BTreeSet::new(),
             by_tuple: FxHashMap::default(),
             probe: SocketSet::new(vec![]),
+            back: Vec::new(),
+            syns: Vec::new(),
         }
     }
 
@@ -387,16 +399,16 @@ fn serve(c: &mut Conn, s: &mut tcp::Socket<'static>, body: &Body, served: &mut u
             (buf.len(), ())
         });
         if http::head_complete(&c.request) {
-            c.sending = Some((http::response_header(body_len), 0));
+            c.sending = Some((0, 0));
             *served += 1;
         }
     }
-    if let Some((header, offset)) = &mut c.sending {
-        if !header.is_empty() && s.can_send() {
-            let n = s.send_slice(header).unwrap_or(0);
-            header.drain(..n);
+    if let Some((header_sent, offset)) = &mut c.sending {
+        if *header_sent < body.header.len() && s.can_send() {
+            *header_sent += s.send_slice(&body.header[*header_sent..]).unwrap_or(0);
         }
-        while header.is_empty() && *offset < body_len && s.can_send() {
+        let header_done = *header_sent == body.header.len();
+        while header_done && *offset < body_len && s.can_send() {
             let start = *offset;
             let n = s
                 .send(|buf| {
@@ -410,7 +422,7 @@ fn serve(c: &mut Conn, s: &mut tcp::Socket<'static>, body: &Body, served: &mut u
             }
             *offset += n;
         }
-        if header.is_empty() && *offset >= body_len && s.may_send() {
+        if header_done && *offset >= body_len && s.may_send() {
             s.close();
         }
     }
@@ -420,10 +432,12 @@ fn serve(c: &mut Conn, s: &mut tcp::Socket<'static>, body: &Body, served: &mut u
     }
 }
 
-/// The response body: its length, and its first bytes computed once.
+/// The response: the body's length, its first bytes and the header, computed once.
 struct Body {
     len: usize,
     prefix: Vec<u8>,
+    /// The response header, the same for every response.
+    header: Vec<u8>,
 }
 
 impl Body {
@@ -434,6 +448,7 @@ impl Body {
         Body {
             len,
             prefix: (0..len.min(Self::PREFIX)).map(http::body_byte).collect(),
+            header: http::response_header(len),
         }
     }
 
@@ -478,7 +493,8 @@ impl App for WebServer {
             return;
         };
         let now = ctx.now;
-        let mut back: Vec<usize> = Vec::new();
+        let mut back = std::mem::take(&mut cp.back);
+        back.clear();
         while let Some(&(t, i)) = cp.parked.first() {
             if t > now {
                 break;
@@ -487,13 +503,16 @@ impl App for WebServer {
             back.push(i);
         }
         // Segments without ACK per port: each can take at most one listener.
-        let mut syns: Vec<(u16, usize)> = Vec::new();
+        let mut syns = std::mem::take(&mut cp.syns);
+        syns.clear();
         for pkt in rx {
             let Some((src, sport, dport, ack)) = tcp_head(pkt) else {
                 continue;
             };
-            if let Some(v) = cp.by_tuple.get(&(src, sport, dport)) {
-                for i in v.clone() {
+            if let Some(v) = cp.by_tuple.remove(&(src, sport, dport)) {
+                // Every socket of the 4-tuple comes back (unparking the
+                // first ones finds the entry already gone).
+                for &i in &v {
                     cp.unpark(&mut self.conns, i);
                     back.push(i);
                 }
@@ -505,7 +524,7 @@ impl App for WebServer {
                 }
             }
         }
-        for (port, n) in syns {
+        for &(port, n) in &syns {
             let Some(set) = cp.listening.get(&port) else {
                 continue;
             };
@@ -529,17 +548,19 @@ impl App for WebServer {
         }
         back.sort_unstable();
         back.dedup();
-        for i in back {
+        for &i in &back {
             let placeholder = Place::InSet(SocketHandle::default());
             match std::mem::replace(&mut self.conns[i].socket, placeholder) {
-                Place::Out(s) => cp.put(ctx.sockets, &mut self.conns, i, *s),
+                Place::Out(s) => cp.put(ctx.sockets, &mut self.conns, i, s),
                 h => self.conns[i].socket = h,
             }
         }
+        cp.back = back;
+        cp.syns = syns;
     }
 
     fn poll(&mut self, ctx: &mut HostCtx<'_>) -> Option<Instant> {
-        for port in self.spec.ports.clone() {
+        for &port in &self.spec.ports {
             ctx.claim_port(port);
         }
         if !self.started {

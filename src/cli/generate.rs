@@ -1,0 +1,110 @@
+//! `scanbench gen`: a labelled capture at scale from one scenario.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant as WallClock;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use scanbench::Scenario;
+use scanbench::generate::{GenOptions, generate};
+use scanbench_capture::PcapFormat;
+use scanbench_sim::units;
+
+/// `scanbench gen`.
+#[derive(Args)]
+pub struct GenArgs {
+    /// The scenario file.
+    scenario: PathBuf,
+    /// Write the capture here (per tap, `NAME.<tap>.pcap`; a `.pcapng` name writes pcapng).
+    #[arg(long)]
+    pcap: PathBuf,
+    /// Run the scenario N times back to back (seeds seed, seed+1, ...),
+    /// each shifted by one scenario duration, into the same capture.
+    #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "duration",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// Simulate this long instead of the scenario's duration (e.g. `1d`).
+    #[arg(long, value_name = "D")]
+    duration: Option<String>,
+    /// Copy the scenario's benign client hosts until there are N (background
+    /// at scale; see docs/gen.md for how copies are placed and started).
+    #[arg(long, value_name = "N")]
+    hosts: Option<usize>,
+    /// Seed of the first repetition (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Only these taps (comma-separated; default: every tap).
+    #[arg(long, value_delimiter = ',')]
+    tap: Vec<String>,
+    /// Labels file (JSON lines; default beside the capture, `NAME.labels.jsonl`).
+    #[arg(long, conflicts_with = "no_labels")]
+    labels: Option<PathBuf>,
+    /// Write no labels file (pcapng comments still carry the labels).
+    #[arg(long)]
+    no_labels: bool,
+    /// Write pcapng with per-packet label comments instead of classic pcap.
+    #[arg(long)]
+    pcapng: bool,
+    /// Nanosecond timestamps.
+    #[arg(long)]
+    nanos: bool,
+    /// Repetitions simulated at once (default: the number of cores; output
+    /// is the same for any value).
+    #[arg(long, short)]
+    jobs: Option<usize>,
+}
+
+/// `scanbench gen`.
+pub fn generate_cmd(a: GenArgs) -> anyhow::Result<ExitCode> {
+    let mut sc = Scenario::load(&a.scenario)?;
+    if let Some(d) = &a.duration {
+        let d = units::duration(d).map_err(|m| anyhow::anyhow!("--duration: {m}"))?;
+        if d == scanbench_sim::Duration::ZERO {
+            bail!("--duration: must be longer than zero");
+        }
+        sc.duration = d;
+    }
+    if let Some(n) = a.hosts {
+        sc = sc.with_hosts(n)?;
+    }
+    let options = GenOptions {
+        format: PcapFormat::for_path(&a.pcap, a.pcapng, a.nanos),
+        pcap: a.pcap,
+        labels: a.labels,
+        no_labels: a.no_labels,
+        repeat: a.repeat,
+        seed: a.seed,
+        taps: a.tap,
+        jobs: a
+            .jobs
+            .unwrap_or_else(scanbench::parallel::default_threads)
+            .max(1),
+    };
+    let started = WallClock::now();
+    let s = generate(&sc, &options).with_context(|| format!("gen {}", sc.path.display()))?;
+    let wall = started.elapsed().as_secs_f64();
+    let frames: u64 = s.taps.iter().map(|t| t.frames).sum();
+    eprintln!(
+        "{}: seed {}, {} x {:.1} s simulated, {} link transmissions, {frames} frames in {wall:.2} s wall ({:.2} M frames/s)",
+        sc.name,
+        s.seed,
+        options.repeat,
+        sc.duration.total_micros() as f64 / 1e6,
+        s.transmissions,
+        frames as f64 / wall.max(1e-9) / 1e6
+    );
+    for t in &s.taps {
+        println!(
+            "{}: {} frames, {} bytes of packets, sha256 {}",
+            t.path.display(),
+            t.frames,
+            t.packet_bytes,
+            t.sha256
+        );
+        if let Some(l) = &t.labels {
+            println!("{}: labels", l.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
