@@ -54,6 +54,40 @@ fn packet_budget_stops_a_run_and_flushes_its_capture() {
     assert!(frames < 2002, "{frames}");
 }
 
+/// A budget stops a run within a piece of work past it, also when the
+/// traffic starts after a long idle time (the simulator's slices had grown
+/// to seconds, and a full-port connect scan starting inside one sent 10x the
+/// budget before it was checked: two fuzz findings).
+#[test]
+fn packet_budget_holds_when_a_scan_starts_after_idle_time() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/findings/scenarios");
+    for name in [
+        "scenario-budget-overshoot-allports.toml",
+        "scenario-budget-overshoot-late-start.toml",
+    ] {
+        let file = dir.join(name);
+        let o = scanbench(&[
+            "run",
+            file.to_str().expect("utf-8"),
+            "--max-packets",
+            "20000",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        let sent: u64 = err
+            .split(" packets sent, more than --max-packets 20000")
+            .next()
+            .and_then(|head| head.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no packet count in {err}"));
+        // Budgets are checked every 1,000 simulator events.
+        assert!(
+            (20_000..=22_000).contains(&sent),
+            "{name}: {sent} packets: {err}"
+        );
+    }
+}
+
 mod truncation {
     use std::path::Path;
 
