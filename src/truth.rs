@@ -161,25 +161,6 @@ impl GroundTruth {
         view: Option<&PacketView<'_>>,
         label: Option<&Label>,
     ) {
-        if !self.track(vantage, index, at, view, label) {
-            let v = match vantage {
-                Vantage::Wire => &mut self.wire,
-                Vantage::DropLog => &mut self.drop_log,
-            };
-            v.untracked_frames += 1;
-        }
-    }
-
-    /// The body of [`Self::record_view`]: false when a [`TruthLimits`] cap
-    /// kept part of the frame's bookkeeping out.
-    fn track(
-        &mut self,
-        vantage: Vantage,
-        index: u64,
-        at: Instant,
-        view: Option<&PacketView<'_>>,
-        label: Option<&Label>,
-    ) -> bool {
         let limits = self.limits;
         let mut full = true;
         // Unlabelled frames (a replayed capture without labels) get no id.
@@ -197,64 +178,70 @@ impl GroundTruth {
             Vantage::Wire => &mut self.wire,
             Vantage::DropLog => &mut self.drop_log,
         };
-        // Frames are numbered from 0 per tap (a caller may skip some).
-        v.frames = v.frames.max(index.saturating_add(1));
-        let in_frames = index < limits.frames;
-        if label.is_some() && v.frame_labels.len() as u64 <= index {
-            if in_frames {
-                // Pad the unlabelled frames before this one.
-                v.frame_labels.resize(index as usize, u32::MAX);
-                v.frame_labels.push(id);
-            } else {
-                full = false;
-            }
-        }
-        let Some(p) = view else {
-            return full;
-        };
-        let scanner = self.scanners.contains(&p.src);
-        if v.sources.len() < limits.sources || scanner {
-            v.sources.insert(p.src);
-        } else if !v.sources.contains(&p.src) {
-            // A source past the cap is not known here at all: no frames,
-            // no first time, never a probing source.
-            return false;
-        }
-        if label.is_some() || scanner {
-            if in_frames {
-                v.sent.entry(p.src).or_default().push(index);
-            } else {
-                full = false;
-            }
-            v.first_seen.entry(p.src).or_insert(at);
-        }
-        let Some(label) = label else {
-            return full;
-        };
-        if label.class != Class::Benign {
-            let probe = match (p.tcp(), p.icmp()) {
-                (Some(t), _) => !t.flags.ack(),
-                (None, Some(i)) => i.is_echo_request(),
-                (None, None) => p.udp().is_some(),
-            };
-            if probe {
-                v.probing.insert(p.src);
-            }
-            return full;
-        }
-        if let (Some(t), Some((sp, dp))) = (p.tcp(), p.ports()) {
-            let key = conn_key((p.src, sp), (p.dst, dp));
-            if t.flags.syn() && !t.flags.ack() {
-                if v.opened.len() >= limits.connections && !v.opened.contains(&key) {
+        // Whether every part of the frame's bookkeeping fit under the caps.
+        let full = 'track: {
+            // Frames are numbered from 0 per tap (a caller may skip some).
+            v.frames = v.frames.max(index.saturating_add(1));
+            let in_frames = index < limits.frames;
+            if label.is_some() && v.frame_labels.len() as u64 <= index {
+                if in_frames {
+                    // Pad the unlabelled frames before this one.
+                    v.frame_labels.resize(index as usize, u32::MAX);
+                    v.frame_labels.push(id);
+                } else {
                     full = false;
-                } else if v.opened.insert(key) {
-                    v.benign_connections += 1;
                 }
-            } else if !v.opened.contains(&key) {
-                v.sessionless_packets += 1;
             }
+            let Some(p) = view else {
+                break 'track full;
+            };
+            let scanner = self.scanners.contains(&p.src);
+            if v.sources.len() < limits.sources || scanner {
+                v.sources.insert(p.src);
+            } else if !v.sources.contains(&p.src) {
+                // A source past the cap is not known here at all: no frames,
+                // no first time, never a probing source.
+                break 'track false;
+            }
+            if label.is_some() || scanner {
+                if in_frames {
+                    v.sent.entry(p.src).or_default().push(index);
+                } else {
+                    full = false;
+                }
+                v.first_seen.entry(p.src).or_insert(at);
+            }
+            let Some(label) = label else {
+                break 'track full;
+            };
+            if label.class != Class::Benign {
+                let probe = match (p.tcp(), p.icmp()) {
+                    (Some(t), _) => !t.flags.ack(),
+                    (None, Some(i)) => i.is_echo_request(),
+                    (None, None) => p.udp().is_some(),
+                };
+                if probe {
+                    v.probing.insert(p.src);
+                }
+                break 'track full;
+            }
+            if let (Some(t), Some((sp, dp))) = (p.tcp(), p.ports()) {
+                let key = conn_key((p.src, sp), (p.dst, dp));
+                if t.flags.syn() && !t.flags.ack() {
+                    if v.opened.len() >= limits.connections && !v.opened.contains(&key) {
+                        full = false;
+                    } else if v.opened.insert(key) {
+                        v.benign_connections += 1;
+                    }
+                } else if !v.opened.contains(&key) {
+                    v.sessionless_packets += 1;
+                }
+            }
+            full
+        };
+        if !full {
+            v.untracked_frames += 1;
         }
-        full
     }
 
     /// The scanners as the labels tell: sources of malicious probes at either
