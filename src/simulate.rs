@@ -403,36 +403,46 @@ pub fn simulate(
         };
         let mut slices = Slices::new(end);
         let wall = std::time::Instant::now();
-        while let Some(until) = slices.next(built.net.stats().events) {
-            built
-                .net
-                .run_until(until, &mut sink)
-                .map_err(|e| Error::Sim {
-                    path: scenario.path.clone(),
-                    source: e,
-                })?;
-            let sent = built.net.stats().sent;
-            let b = outputs.budget;
-            let over = if sent > b.max_packets {
-                Some(format!(
-                    "{sent} packets sent, more than --max-packets {}",
-                    b.max_packets
-                ))
-            } else if wall.elapsed() > b.max_wall {
-                Some(format!(
-                    "more than --max-wall {} s of wall time",
-                    b.max_wall.as_secs_f64()
-                ))
-            } else {
-                None
-            };
-            if let Some(why) = over {
-                stopped = Some(format!(
-                    "run stopped at {:.6} s of {:.6} s simulated: {why}; captures and labels are flushed up to there",
-                    until.total_micros() as f64 / 1e6,
-                    end.total_micros() as f64 / 1e6,
-                ));
-                break;
+        'slices: while let Some(until) = slices.next(built.net.stats().events) {
+            // A slice runs in pieces of a bounded number of events, the
+            // budgets checked after each: a slice whose step grew over idle
+            // time may turn busy (a scan starting) and would otherwise
+            // overshoot --max-packets many times over.
+            loop {
+                let limit = built.net.stats().events.saturating_add(Slices::PIECE);
+                let reached = built
+                    .net
+                    .run_until_at_most(until, &mut sink, limit)
+                    .map_err(|e| Error::Sim {
+                        path: scenario.path.clone(),
+                        source: e,
+                    })?;
+                let sent = built.net.stats().sent;
+                let b = outputs.budget;
+                let over = if sent > b.max_packets {
+                    Some(format!(
+                        "{sent} packets sent, more than --max-packets {}",
+                        b.max_packets
+                    ))
+                } else if wall.elapsed() > b.max_wall {
+                    Some(format!(
+                        "more than --max-wall {} s of wall time",
+                        b.max_wall.as_secs_f64()
+                    ))
+                } else {
+                    None
+                };
+                if let Some(why) = over {
+                    stopped = Some(format!(
+                        "run stopped at {:.6} s of {:.6} s simulated: {why}; captures and labels are flushed up to there",
+                        built.net.now().total_micros() as f64 / 1e6,
+                        end.total_micros() as f64 / 1e6,
+                    ));
+                    break 'slices;
+                }
+                if reached {
+                    break;
+                }
             }
         }
     }
@@ -467,6 +477,8 @@ struct Slices {
 
 impl Slices {
     const EVENTS: u64 = 10_000;
+    /// Events a slice runs at most between two budget checks.
+    const PIECE: u64 = Self::EVENTS / 10;
 
     fn new(end: Instant) -> Self {
         Slices {

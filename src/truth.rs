@@ -11,6 +11,11 @@
 //! scenario's malicious actors). With labels, 4 bytes per frame plus, per
 //! source, its frame numbers (8 bytes a frame) and first time, so scanners
 //! inferred from the labels at the end still get their latency.
+//!
+//! All of it is capped per vantage point ([`TruthLimits`]), so no capture
+//! makes the truth outgrow a fixed bound: past a cap a frame's label,
+//! position or new source is not kept, and the frame is counted in
+//! [`VantageTruth::untracked_frames`] (the report shows the count).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::Ipv4Addr;
@@ -23,6 +28,30 @@ type ConnKey = ((Ipv4Addr, u16), (Ipv4Addr, u16));
 
 fn conn_key(a: (Ipv4Addr, u16), b: (Ipv4Addr, u16)) -> ConnKey {
     if a <= b { (a, b) } else { (b, a) }
+}
+
+/// How much the truth keeps at one vantage point at most. The defaults
+/// bound it to about 300 MiB per vantage point in the worst case
+/// (`docs/robustness.md`) and are far above any built-in scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TruthLimits {
+    /// Frames whose label and position are kept (frame numbers `0..frames`).
+    pub frames: u64,
+    /// Distinct sources kept (the scanners given up front always are).
+    pub sources: usize,
+    /// Benign TCP connections kept to tell in-session segments from
+    /// sessionless ones.
+    pub connections: usize,
+}
+
+impl Default for TruthLimits {
+    fn default() -> Self {
+        TruthLimits {
+            frames: 1 << 23,
+            sources: 1 << 20,
+            connections: 1 << 20,
+        }
+    }
 }
 
 /// Labels of the frames seen at one vantage point, and what was learnt from them.
@@ -50,6 +79,10 @@ pub struct VantageTruth {
     /// (no SYN ever seen on their 5-tuple): what a stateful device calls
     /// "sessionless" or "out of state".
     pub sessionless_packets: u64,
+    /// Frames a [`TruthLimits`] cap kept from being fully recorded (their
+    /// label, their position in their source's frames, their new source or
+    /// their new connection): 0 unless the input was huge.
+    pub untracked_frames: u64,
     opened: HashSet<ConnKey>,
 }
 
@@ -73,6 +106,8 @@ pub struct GroundTruth {
     pub drop_log: VantageTruth,
     /// Simulated (or captured) duration, for per-hour rates.
     pub duration_us: u64,
+    /// The caps on what is kept per vantage point.
+    pub limits: TruthLimits,
 }
 
 impl GroundTruth {
@@ -126,6 +161,8 @@ impl GroundTruth {
         view: Option<&PacketView<'_>>,
         label: Option<&Label>,
     ) {
+        let limits = self.limits;
+        let mut full = true;
         // Unlabelled frames (a replayed capture without labels) get no id.
         let id = match label {
             None => u32::MAX,
@@ -141,44 +178,69 @@ impl GroundTruth {
             Vantage::Wire => &mut self.wire,
             Vantage::DropLog => &mut self.drop_log,
         };
-        // Frames are numbered from 0 per tap (a caller may skip some).
-        v.frames = v.frames.max(index.saturating_add(1));
-        if label.is_some() && v.frame_labels.len() as u64 <= index {
-            // Pad the unlabelled frames before this one.
-            v.frame_labels.resize(index as usize, u32::MAX);
-            v.frame_labels.push(id);
-        }
-        let Some(p) = view else {
-            return;
-        };
-        v.sources.insert(p.src);
-        if label.is_some() || self.scanners.contains(&p.src) {
-            v.sent.entry(p.src).or_default().push(index);
-            v.first_seen.entry(p.src).or_insert(at);
-        }
-        let Some(label) = label else {
-            return;
-        };
-        if label.class != Class::Benign {
-            let probe = match (p.tcp(), p.icmp()) {
-                (Some(t), _) => !t.flags.ack(),
-                (None, Some(i)) => i.is_echo_request(),
-                (None, None) => p.udp().is_some(),
-            };
-            if probe {
-                v.probing.insert(p.src);
-            }
-            return;
-        }
-        if let (Some(t), Some((sp, dp))) = (p.tcp(), p.ports()) {
-            let key = conn_key((p.src, sp), (p.dst, dp));
-            if t.flags.syn() && !t.flags.ack() {
-                if v.opened.insert(key) {
-                    v.benign_connections += 1;
+        // Whether every part of the frame's bookkeeping fit under the caps.
+        let full = 'track: {
+            // Frames are numbered from 0 per tap (a caller may skip some).
+            v.frames = v.frames.max(index.saturating_add(1));
+            let in_frames = index < limits.frames;
+            if label.is_some() && v.frame_labels.len() as u64 <= index {
+                if in_frames {
+                    // Pad the unlabelled frames before this one.
+                    v.frame_labels.resize(index as usize, u32::MAX);
+                    v.frame_labels.push(id);
+                } else {
+                    full = false;
                 }
-            } else if !v.opened.contains(&key) {
-                v.sessionless_packets += 1;
             }
+            let Some(p) = view else {
+                break 'track full;
+            };
+            let scanner = self.scanners.contains(&p.src);
+            if v.sources.len() < limits.sources || scanner {
+                v.sources.insert(p.src);
+            } else if !v.sources.contains(&p.src) {
+                // A source past the cap is not known here at all: no frames,
+                // no first time, never a probing source.
+                break 'track false;
+            }
+            if label.is_some() || scanner {
+                if in_frames {
+                    v.sent.entry(p.src).or_default().push(index);
+                } else {
+                    full = false;
+                }
+                v.first_seen.entry(p.src).or_insert(at);
+            }
+            let Some(label) = label else {
+                break 'track full;
+            };
+            if label.class != Class::Benign {
+                let probe = match (p.tcp(), p.icmp()) {
+                    (Some(t), _) => !t.flags.ack(),
+                    (None, Some(i)) => i.is_echo_request(),
+                    (None, None) => p.udp().is_some(),
+                };
+                if probe {
+                    v.probing.insert(p.src);
+                }
+                break 'track full;
+            }
+            if let (Some(t), Some((sp, dp))) = (p.tcp(), p.ports()) {
+                let key = conn_key((p.src, sp), (p.dst, dp));
+                if t.flags.syn() && !t.flags.ack() {
+                    if v.opened.len() >= limits.connections && !v.opened.contains(&key) {
+                        full = false;
+                    } else if v.opened.insert(key) {
+                        v.benign_connections += 1;
+                    }
+                } else if !v.opened.contains(&key) {
+                    v.sessionless_packets += 1;
+                }
+            }
+            full
+        };
+        if !full {
+            v.untracked_frames += 1;
         }
     }
 
@@ -190,6 +252,11 @@ impl GroundTruth {
             .union(&self.drop_log.probing)
             .copied()
             .collect()
+    }
+
+    /// Frames a cap kept from being fully recorded, at either vantage point.
+    pub fn untracked_frames(&self) -> u64 {
+        self.wire.untracked_frames + self.drop_log.untracked_frames
     }
 
     /// Benign sources seen at either vantage point.
@@ -211,5 +278,84 @@ impl GroundTruth {
         } else {
             &self.drop_log
         }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scanbench_testkit::shorthand::{S, ip, tcp};
+
+    /// SYN number `i` from `src` to its own port of one target.
+    fn syn(src: &str, i: u16) -> Vec<u8> {
+        tcp(ip(src), 40000, ip("198.51.100.1"), 1000 + i, S)
+    }
+
+    /// Past each cap the truth stops growing and counts the frames it could
+    /// not fully record; below them it records as before.
+    #[test]
+    fn caps_bound_the_truth_and_count_what_they_kept_out() {
+        let scanner = ip("203.0.113.9");
+        let mut t = GroundTruth::new(BTreeSet::from([scanner]));
+        t.limits = TruthLimits {
+            frames: 6,
+            sources: 2,
+            connections: 2,
+        };
+        let benign = Label::new("client", Class::Benign, "browse");
+        let probe = Label::new("scanner", Class::Malicious, "syn-scan");
+        let frames = [
+            ("192.0.2.1", &benign),  // 0: source 1, connection 1
+            ("192.0.2.1", &benign),  // 1: connection 2
+            ("192.0.2.2", &benign),  // 2: source 2; a third connection: cap
+            ("192.0.2.3", &benign),  // 3: a third source: cap
+            ("203.0.113.9", &probe), // 4: the scanner is always kept
+            ("192.0.2.1", &benign),  // 5: a known source, a connection past the cap
+            ("203.0.113.9", &probe), // 6: past the frame cap: no label, no position
+            ("203.0.113.9", &probe), // 7: the same
+        ];
+        for (i, (src, label)) in frames.iter().enumerate() {
+            let bytes = syn(src, i as u16);
+            t.record(
+                Vantage::Wire,
+                i as u64,
+                Instant::from_micros(i as i64),
+                &bytes,
+                Some(label),
+            );
+        }
+        let w = &t.wire;
+        assert_eq!(w.frames(), 8);
+        assert_eq!(w.frame_labels.len(), 6);
+        assert_eq!(t.label(Vantage::Wire, 5), Some(&benign));
+        assert_eq!(t.label(Vantage::Wire, 6), None);
+        let sources: Vec<String> = w.sources.iter().map(|a| a.to_string()).collect();
+        assert_eq!(sources, ["192.0.2.1", "192.0.2.2", "203.0.113.9"]);
+        assert_eq!(w.sent[&scanner], [4]);
+        assert_eq!(w.benign_connections, 2);
+        // Frames 2, 3, 5, 6 and 7.
+        assert_eq!(w.untracked_frames, 5);
+        assert_eq!(t.untracked_frames(), 5);
+        assert_eq!(t.inferred_scanners(), BTreeSet::from([scanner]));
+    }
+
+    /// The default caps hold every frame of a capture below them.
+    #[test]
+    fn below_the_caps_nothing_is_left_out() {
+        let mut t = GroundTruth::default();
+        let benign = Label::new("client", Class::Benign, "browse");
+        for i in 0..1000u16 {
+            let src = format!("192.0.2.{}", i % 200);
+            t.record(
+                Vantage::Wire,
+                u64::from(i),
+                Instant::ZERO,
+                &syn(&src, i),
+                Some(&benign),
+            );
+        }
+        assert_eq!(t.untracked_frames(), 0);
+        assert_eq!(t.wire.sources.len(), 200);
+        assert_eq!(t.wire.benign_connections, 1000);
+        assert_eq!(t.wire.sent.values().map(Vec::len).sum::<usize>(), 1000);
     }
 }

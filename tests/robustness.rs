@@ -54,6 +54,40 @@ fn packet_budget_stops_a_run_and_flushes_its_capture() {
     assert!(frames < 2002, "{frames}");
 }
 
+/// A budget stops a run within a piece of work past it, also when the
+/// traffic starts after a long idle time (the simulator's slices had grown
+/// to seconds, and a full-port connect scan starting inside one sent 10x the
+/// budget before it was checked: two fuzz findings).
+#[test]
+fn packet_budget_holds_when_a_scan_starts_after_idle_time() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/findings/scenarios");
+    for name in [
+        "scenario-budget-overshoot-allports.toml",
+        "scenario-budget-overshoot-late-start.toml",
+    ] {
+        let file = dir.join(name);
+        let o = scanbench(&[
+            "run",
+            file.to_str().expect("utf-8"),
+            "--max-packets",
+            "20000",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        let sent: u64 = err
+            .split(" packets sent, more than --max-packets 20000")
+            .next()
+            .and_then(|head| head.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no packet count in {err}"));
+        // Budgets are checked every 1,000 simulator events.
+        assert!(
+            (20_000..=22_000).contains(&sent),
+            "{name}: {sent} packets: {err}"
+        );
+    }
+}
+
 mod truncation {
     use std::path::Path;
 
@@ -174,16 +208,25 @@ mod flood {
         f.flush().expect("flush");
     }
 
-    /// `scanbench replay` under an address-space limit of `mib` MiB: a run
-    /// whose memory grew with the capture would fail to allocate and abort.
-    fn replay_within(file: &std::path::Path, detectors: &str, mib: u64) -> std::process::Output {
+    /// `scanbench replay FILE ARGS` under an address-space limit of `bytes`:
+    /// a run whose memory grew past it would fail to allocate and abort.
+    fn replay_within(file: &std::path::Path, args: &[&str], bytes: u64) -> std::process::Output {
         Command::new("prlimit")
-            .arg(format!("--as={}", mib << 20))
+            .arg(format!("--as={bytes}"))
             .arg(env!("CARGO_BIN_EXE_scanbench"))
             .args(["replay", file.to_str().expect("utf-8"), "--threads", "1"])
-            .args(["--detectors", detectors, "--format", "json"])
+            .args(args)
+            .args(["--format", "json"])
             .output()
             .expect("prlimit runs")
+    }
+
+    fn prlimit_missing() -> bool {
+        let missing = Command::new("prlimit").arg("--version").output().is_err();
+        if missing {
+            println!("skipped: prlimit (util-linux) is not installed");
+        }
+        missing
     }
 
     /// 10^6 random-source SYNs replay through scanlogd in 160 MiB of address
@@ -191,17 +234,99 @@ mod flood {
     /// source without labels). Before the fix this took 245 MB of memory.
     #[test]
     fn a_million_random_sources_replay_in_bounded_memory() {
-        if Command::new("prlimit").arg("--version").output().is_err() {
-            println!("skipped: prlimit (util-linux) is not installed");
+        if prlimit_missing() {
             return;
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("flood.pcap");
         syn_flood(&file, 1_000_000);
-        let o = replay_within(&file, "scanlogd", 160);
+        let o = replay_within(&file, &["--detectors", "scanlogd"], 160 << 20);
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{err}");
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
         assert_eq!(v["runs"][0]["taps"][0]["frames"], 1_000_000);
+    }
+
+    /// Address space a replay needs besides its detectors' state: the
+    /// binary's mappings, stacks, allocator arenas, the reader's buffers,
+    /// the report, and an unlabelled ground truth (about 12 bytes per
+    /// source, at most 2^20 sources). A replay through scanlogd alone (a
+    /// 176 kB table) runs in 48 MiB.
+    const BASE_ADDRESS_SPACE: u64 = 64 << 20;
+
+    /// Random-source SYNs flood every default configuration, at both vantage
+    /// points (the wire, and as a drop log for psad): each replay runs in an
+    /// address space of the sum of its applicable detectors' memcaps plus
+    /// [`BASE_ADDRESS_SPACE`], each detector's peak stays under its memcap,
+    /// and the table-based ones evict (their caps bind). 10^5 SYNs by default
+    /// (about 30 s of CPU in a debug build); `SCANBENCH_FLOOD_SYNS=1000000`
+    /// runs the full flood.
+    #[test]
+    fn a_flood_through_every_default_detector_stays_within_their_memcaps() {
+        if prlimit_missing() {
+            return;
+        }
+        let n: u32 = std::env::var("SCANBENCH_FLOOD_SYNS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (small, file) = (dir.path().join("small.pcap"), dir.path().join("flood.pcap"));
+        syn_flood(&small, 100);
+        syn_flood(&file, n);
+        for (vantage, evicting) in [
+            (
+                &[][..],
+                &[
+                    "scanlogd",
+                    "trw",
+                    "trw-packet",
+                    "zeek-scan",
+                    "bro1-scan",
+                    "sfportscan",
+                ][..],
+            ),
+            (&["--drop-log"][..], &[][..]),
+        ] {
+            // Memcaps follow from the configuration alone: read them off a
+            // replay of a few packets.
+            let caps: u64 = applicable(&report(&replay_within(&small, vantage, u64::MAX)))
+                .map(|d| d["memory"]["memcap_bytes"].as_u64().expect("memcap"))
+                .sum();
+            let limit = caps + BASE_ADDRESS_SPACE;
+            let v = report(&replay_within(&file, vantage, limit));
+            assert_eq!(v["runs"][0]["taps"][0]["frames"], n);
+            for d in applicable(&v) {
+                let m = &d["memory"];
+                let spec = d["spec"].as_str().expect("spec");
+                assert!(
+                    m["peak_bytes"].as_u64() <= m["memcap_bytes"].as_u64(),
+                    "{spec}: {m}"
+                );
+                let name = spec.split(':').next().unwrap_or(spec);
+                if evicting.contains(&name) && n >= 50_000 {
+                    assert!(
+                        m["evictions"].as_u64() > Some(0),
+                        "{spec} never evicted: {m}"
+                    );
+                }
+            }
+            println!("{vantage:?}: {n} SYNs in {limit} bytes of address space ({caps} of memcaps)");
+        }
+    }
+
+    /// The JSON report of a replay that must have succeeded.
+    fn report(o: &std::process::Output) -> serde_json::Value {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).expect("json")
+    }
+
+    /// The detectors of `v`'s run that had a sensor to read.
+    fn applicable(v: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
+        v["runs"][0]["detectors"]
+            .as_array()
+            .expect("detectors")
+            .iter()
+            .filter(|d| d["applicable"] == true)
     }
 }

@@ -540,6 +540,21 @@ impl Network {
 
     /// Runs the simulation until virtual time `end` (inclusive), streaming frames to `sink`.
     pub fn run_until(&mut self, end: Instant, sink: &mut dyn FrameSink) -> Result<()> {
+        self.run_until_at_most(end, sink, u64::MAX).map(|_| ())
+    }
+
+    /// [`Self::run_until`], returning early once [`FabricStats::events`]
+    /// reaches `max_events` at the end of an instant: `Ok(true)` when `end`
+    /// was reached, `Ok(false)` when it stopped early at [`Self::now`].
+    /// Stopping there is the same as a `run_until(self.now())`, so a caller
+    /// can check a budget between bounded pieces of work (a scan starting in
+    /// the middle of a long slice) without changing the run.
+    pub fn run_until_at_most(
+        &mut self,
+        end: Instant,
+        sink: &mut dyn FrameSink,
+        max_events: u64,
+    ) -> Result<bool> {
         if !self.finished {
             self.compute_routes()?;
             self.finished = true;
@@ -562,6 +577,12 @@ impl Network {
                 }
                 self.running = running;
                 continue;
+            }
+            // Every event of this instant is applied and no host is ready:
+            // the one place a run may pause.
+            if self.stats.events >= max_events && next_at.is_some_and(|t| t > self.now && t <= end)
+            {
+                return Ok(false);
             }
             let Some((at, due)) = self.queue.pop_until(end) else {
                 break;
@@ -598,7 +619,7 @@ impl Network {
             }
         }
         self.now = self.now.max(end);
-        Ok(())
+        Ok(true)
     }
 
     fn arrive(&mut self, node: NodeId, from: LinkId, mut pkt: Packet, sink: &mut dyn FrameSink) {

@@ -124,6 +124,13 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
             "{input}: {n} frame(s) stamped outside 1970..=9999 had their time clamped into it"
         )?;
     }
+    let untracked = run.truth.untracked_frames();
+    if untracked > 0 {
+        writeln!(
+            chatter,
+            "{input}: {untracked} frame(s) past the ground truth's caps were not fully recorded (their labels or sources are missing from the scores; see docs/robustness.md)"
+        )?;
+    }
     print_alerts(&mut chatter, run)?;
     for d in &run.detectors {
         if d.applicable {

@@ -141,6 +141,13 @@ fn run(r: &ScenarioRun) -> Value {
         v["input_error"] = json!(r.input_error);
         v["clamped_timestamps"] = json!(r.clamped_timestamps);
     }
+    // Frames the truth's caps kept out (`truth::TruthLimits`): always in a
+    // replay, in a simulation only when some were, so reports of ordinary
+    // runs keep their shape.
+    let untracked = t.untracked_frames();
+    if r.replayed || untracked > 0 {
+        v["truth"]["untracked_frames"] = json!(untracked);
+    }
     v
 }
 
