@@ -1,6 +1,8 @@
 //! `scanbench fidelity` over the suite: scanlogd, PortSentry (`-stcp` and
 //! `-atcp`) and psad (`-A`) run for real next to their re-implementations,
-//! with zero disagreements beyond the documented deviations.
+//! with zero disagreements beyond the documented deviations; psad's daemon
+//! (`ext:psad-daemon`, one check per 5 s of drop log) on the suite's short
+//! drop-log scenarios.
 //!
 //! Needs root, network namespaces, `/dev/net/tun` and the Debian packages
 //! scanlogd, portsentry and psad (`.ci/run` installs them); skipped with the
@@ -56,7 +58,15 @@ fn the_real_tools_agree_with_their_reimplementations_on_the_suite() {
         say(&format!("fidelity: skipped: {why}"));
         return;
     }
-    let (code, table) = fidelity(&["scenarios", "--max-replay", MAX_REPLAY, "--jobs", "3"]);
+    let (code, table) = fidelity(&[
+        "scenarios",
+        "--tools",
+        "scanlogd,portsentry,portsentry-atcp,psad",
+        "--max-replay",
+        MAX_REPLAY,
+        "--jobs",
+        "3",
+    ]);
     say(&format!("fidelity over the suite:\n{table}"));
     assert_eq!(code, Some(0), "{table}");
     assert!(rows(&table, "DIFFER").is_empty(), "{table}");
@@ -96,6 +106,35 @@ fn psad_signature_probes_get_danger_level_2_from_both() {
     // DL2; two to 22 (no signature, no port range) flag nothing.
     let row = rows(&table, "psad-signatures");
     assert_eq!(row.len(), 1, "{table}");
+    let cols: Vec<&str> = row[0].split_whitespace().collect();
+    assert_eq!(cols[2..7], ["1/1", "1/1", "2", "2", "agree"], "{table}");
+}
+
+#[test]
+fn psads_daemon_agrees_with_mode_daemon_on_the_short_drop_log_scenarios() {
+    if let Some(why) = skip_reason() {
+        say(&format!("fidelity (psad daemon): skipped: {why}"));
+        return;
+    }
+    // The suite's drop-log scenarios whose follow replay takes seconds (one
+    // check per 5 s interval with lines; docs/fidelity.md has the rest).
+    let (code, table) = fidelity(&[
+        "scenarios/dropped-state-many.toml",
+        "scenarios/misconfigured-balancer-burst.toml",
+        "tests/fixtures/fidelity/psad-signatures.toml",
+        "--tools",
+        "psad-daemon",
+        "--max-replay",
+        "60",
+        "--jobs",
+        "3",
+    ]);
+    say(&format!("fidelity, psad daemon:\n{table}"));
+    assert_eq!(code, Some(0), "{table}");
+    let agreed = rows(&table, "agree");
+    assert_eq!(agreed.len(), 3, "every pair ran and agreed\n{table}");
+    // One SYN pair to 3389: DL2 from the signature in psad's first check.
+    let row = rows(&table, "psad-signatures");
     let cols: Vec<&str> = row[0].split_whitespace().collect();
     assert_eq!(cols[2..7], ["1/1", "1/1", "2", "2", "agree"], "{table}");
 }

@@ -182,7 +182,7 @@ pub fn replay(
     }
     #[cfg(feature = "live")]
     {
-        let mut sandbox = Sandbox::create(&addrs).map_err(fail)?;
+        let mut sandbox = Sandbox::create("sbx", &addrs).map_err(fail)?;
         let (dev, log) = sandbox.dev_with_log().map_err(fail)?;
         let daemon = start(&sandbox, &dev, &log, argv, setup, def.format).map_err(fail)?;
         let first_msg = log.len();
@@ -218,6 +218,32 @@ pub fn replay(
     }
 }
 
+/// The command that runs `argv` in `sandbox`'s network namespace and in a
+/// private mount namespace whose `/dev` is `dev` (the real `null`, `zero`,
+/// `random` and `urandom` bound into it), after `setup`; `TZ=UTC`, no
+/// input, standard output discarded.
+#[cfg(feature = "live")]
+pub(super) fn daemon_command(
+    sandbox: &Sandbox,
+    dev: &Path,
+    argv: &[String],
+    setup: &str,
+) -> Command {
+    let d = dev.to_string_lossy();
+    let script = format!(
+        "set -e; for f in null zero random urandom; do mount --bind /dev/$f {d}/$f; done; \
+         mount --bind {d} /dev; {setup}\n exec \"$@\""
+    );
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", &sandbox.netns, "unshare", "--mount"])
+        .args(["--propagation", "private", "sh", "-c", &script, "sh"])
+        .args(argv)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    c
+}
+
 #[cfg(feature = "live")]
 /// Starts the daemon in the sandbox and waits until it runs (PortSentry:
 /// until it says it is active); returns a process id in the namespace.
@@ -229,18 +255,7 @@ fn start(
     setup: &str,
     format: Format,
 ) -> std::result::Result<u32, String> {
-    let d = dev.to_string_lossy();
-    let script = format!(
-        "set -e; for f in null zero random urandom; do mount --bind /dev/$f {d}/$f; done; \
-         mount --bind {d} /dev; {setup}\n exec \"$@\""
-    );
-    let child = Command::new("ip")
-        .args(["netns", "exec", &sandbox.netns, "unshare", "--mount"])
-        .args(["--propagation", "private", "sh", "-c", &script, "sh"])
-        .args(argv)
-        .env("TZ", "UTC")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+    let child = daemon_command(sandbox, dev, argv, setup)
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("starting `{}`: {e}", argv.join(" ")))?;
