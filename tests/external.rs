@@ -278,6 +278,13 @@ fn real_tool_output_parses_and_matches_the_reimplementations() {
             1,
         ),
         (
+            "scenarios/mixed-office.toml",
+            "psad-daemon",
+            "psad:mode=daemon",
+            Format::PsadSyslog,
+            6,
+        ),
+        (
             "tests/fixtures/fidelity/psad-signatures.toml",
             "psad-daemon",
             "psad:mode=daemon",

@@ -272,7 +272,7 @@ pub fn builtins() -> Vec<Definition> {
                 format!("{PSAD_OVERRIDE}{PSAD_DAEMON_OVERRIDE}"),
             )],
             counterpart: Some("psad:mode=daemon".into()),
-            gap_reason: "one check per 5 s interval of the drop log (psad's CHECK_INTERVAL; psad dates a scan by the check that reads its line, so nothing finer is visible), run at 1 s per check with SCAN_TIMEOUT 720; a run of more than 725 empty intervals is shortened by a multiple of 5: after SCAN_TIMEOUT (720 checks) and one more delete_old_scans (every PERSISTENCE_CTR_THRESHOLD = 5 checks) every pair from before the gap is deleted either way, and the phase of delete_old_scans is kept".into(),
+            gap_reason: "one check per 5 s interval of the drop log (psad's CHECK_INTERVAL; psad dates a scan by the check that reads its line, so nothing finer is visible), run at 1 s per check with SCAN_TIMEOUT 720; a run of more than 725 empty intervals is shortened by a multiple of 5: after SCAN_TIMEOUT (720 checks) and one more delete_old_scans (every PERSISTENCE_CTR_THRESHOLD = 5 checks) every pair from before the gap is deleted either way, and the phase of delete_old_scans is kept; a log spanning less than 360 intervals (half of SCAN_TIMEOUT) has every empty interval skipped: nothing can time out, so an empty check changes nothing".into(),
             setup: String::new(),
         },
     ]

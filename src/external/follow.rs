@@ -19,7 +19,9 @@
 //! A check has ended when the daemon has rewritten the definition's
 //! `checked` file (psad's `packet_ctr`, written by every check) since the
 //! previous one, has read the followed file to its end (its file offset, in
-//! `/proc/<pid>/fdinfo`), and sleeps (`/proc/<pid>/wchan`). The daemon runs
+//! `/proc/<pid>/fdinfo`), and sleeps (`/proc/<pid>/wchan`); a batch
+//! appended while the daemon was not in that same sleep fails the run (its
+//! next check might have read part of it). The daemon runs
 //! in a sensor namespace ([`Sandbox`], `sbpd<pid><n>`, no addresses) and a
 //! private mount namespace with the sandbox's `/dev`, whose `log` is the
 //! daemon's syslog; every process left in the namespace is stopped by
@@ -278,6 +280,14 @@ impl Daemon<'_> {
                 // One write: the daemon sleeps, and reads the whole batch at its next check.
                 out.write_all(batch.as_bytes())
                     .map_err(|e| format!("{}: {e}", self.file.display()))?;
+                // Still in the same sleep (no check ended since): the next
+                // check reads the whole batch, not a part of it.
+                if !(sleeping(pid) && self.stamp() == Some(last)) {
+                    return Err(format!(
+                        "`{}` woke while a check's lines were appended (a loaded machine?)",
+                        self.argv.join(" ")
+                    ));
+                }
                 sent_at.push((WallClock::now(), range.end - 1));
             }
             last = self.check_ended(pid, Some(last), CHECK_TIMEOUT, collector)?;
@@ -297,10 +307,7 @@ impl Daemon<'_> {
     ) -> std::result::Result<SystemTime, String> {
         let from = WallClock::now();
         loop {
-            let stamp = std::fs::metadata(&self.checked)
-                .and_then(|m| m.modified())
-                .ok();
-            if let Some(t) = stamp.filter(|t| Some(*t) != after) {
+            if let Some(t) = self.stamp().filter(|t| Some(*t) != after) {
                 if sleeping(pid) && read_to_end(pid, &self.file) {
                     return Ok(t);
                 }
@@ -318,6 +325,13 @@ impl Daemon<'_> {
             }
             std::thread::sleep(POLL);
         }
+    }
+
+    /// When the daemon last rewrote its per-check file.
+    fn stamp(&self) -> Option<SystemTime> {
+        std::fs::metadata(&self.checked)
+            .and_then(|m| m.modified())
+            .ok()
     }
 
     fn not_running(&self, collector: &super::sandbox::Collector) -> String {
