@@ -39,8 +39,8 @@ use std::time::{Duration as WallDuration, Instant as WallClock, SystemTime};
 use scanbench_detector::{Duration, Instant};
 
 use super::definition::{Definition, Feed};
-use super::live::{SKIPPED, unavailable};
-use super::parse::{ExtAlert, parse};
+use super::live::{refuse_long, unavailable};
+use super::parse::ExtAlert;
 #[cfg(feature = "live")]
 use super::sandbox::Sandbox;
 use crate::error::{Error, Result};
@@ -154,10 +154,8 @@ pub fn replay(
     }
     let checks = plan(times, interval, idle_checks, period_checks, timeout_checks);
     let length = (checks.len() as u64).saturating_mul(check_wall.total_micros()) / 1_000_000;
-    if let Some(limit) = max_replay_secs.filter(|l| length > *l) {
-        return Err(fail(format!(
-            "{SKIPPED} the replay would take {length} s (limit {limit} s, --max-replay)"
-        )));
+    if let Some(why) = refuse_long(length, max_replay_secs) {
+        return Err(fail(why));
     }
     let text = std::fs::read_to_string(log).map_err(|e| Error::Io {
         path: log.to_path_buf(),
@@ -208,26 +206,9 @@ pub fn replay(
         let (first_msg, sent_at) = fed.map_err(fail)?;
         let msgs = collector.finish();
         drop(sandbox);
-
-        let mut out = Vec::new();
-        let mut raw = String::new();
-        for (i, (arrived, text)) in msgs.into_iter().enumerate() {
-            raw.push_str(&text);
-            raw.push('\n');
-            if i < first_msg {
-                // Start-up chatter, kept in the raw output only.
-                continue;
-            }
-            let parsed = parse(def.format, &text, 1970)
-                .map_err(|e| fail(format!("syslog message {}: {e}", i + 1)))?;
-            let k = sent_at.partition_point(|(s, _)| *s <= arrived);
-            let at = k.checked_sub(1).map(|k| times[sent_at[k].1].total_micros());
-            for mut a in parsed {
-                a.at_us = a.at_us.or(at);
-                out.push(a);
-            }
-        }
-        Ok((out, raw))
+        let sent: Vec<(WallClock, Instant)> =
+            sent_at.into_iter().map(|(w, l)| (w, times[l])).collect();
+        super::live::syslog_alerts(def, msgs, first_msg, &sent)
     }
 }
 
