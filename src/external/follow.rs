@@ -193,19 +193,22 @@ pub fn replay(
             .stderr(Stdio::from(stderr))
             .spawn()
             .map_err(|e| fail(format!("starting `{}`: {e}", argv.join(" "))))?;
+        // `ip netns exec`, `unshare` and `sh` each exec the next: the
+        // child becomes the daemon, whatever else the set-up runs.
         let daemon = Daemon {
-            sandbox: &sandbox,
+            pid: child.id(),
             file: file.to_path_buf(),
             checked: checked.to_path_buf(),
             argv,
             stderr: &stderr_path,
         };
         let fed = daemon.feed(&lines, &checks, &collector);
+        // Stops the daemon (TERM, then KILL) and deletes the namespace.
+        drop(sandbox);
         let _ = child.kill();
         let _ = child.wait();
         let (first_msg, sent_at) = fed.map_err(fail)?;
         let msgs = collector.finish();
-        drop(sandbox);
         let sent: Vec<(WallClock, Instant)> =
             sent_at.into_iter().map(|(w, l)| (w, times[l])).collect();
         super::live::syslog_alerts(def, msgs, first_msg, &sent)
@@ -215,7 +218,7 @@ pub fn replay(
 /// The daemon being fed, and the files that show its checks.
 #[cfg(feature = "live")]
 struct Daemon<'a> {
-    sandbox: &'a Sandbox,
+    pid: u32,
     file: PathBuf,
     checked: PathBuf,
     argv: &'a [String],
@@ -233,16 +236,7 @@ impl Daemon<'_> {
         checks: &[Range<usize>],
         collector: &super::sandbox::Collector,
     ) -> std::result::Result<(usize, Vec<(WallClock, usize)>), String> {
-        let mut pid = None;
-        let started = WallClock::now();
-        while pid.is_none() {
-            if started.elapsed() > STARTUP {
-                return Err(self.not_running(collector));
-            }
-            pid = self.sandbox.pids().first().copied();
-            std::thread::sleep(POLL);
-        }
-        let pid = pid.unwrap_or_default();
+        let pid = self.pid;
         let mut last = self.check_ended(pid, None, STARTUP, collector)?;
         std::thread::sleep(COLLECT);
         let first_msg = collector.len();
