@@ -320,10 +320,28 @@ impl Daemon<'_> {
     }
 }
 
-/// Whether `pid` sleeps in `nanosleep` (psad between checks).
+/// Whether `pid` sleeps in `nanosleep` (psad between checks): the kernel
+/// function it waits in (`/proc/<pid>/wchan`), or where the kernel does not
+/// name it (no kallsyms: `0`), the system call it is in.
 fn sleeping(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("nanosleep"))
+    match std::fs::read_to_string(format!("/proc/{pid}/wchan")) {
+        Ok(w) if !matches!(w.trim(), "" | "0") => w.contains("nanosleep"),
+        _ => std::fs::read_to_string(format!("/proc/{pid}/syscall")).is_ok_and(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| NANOSLEEP_SYSCALLS.contains(&n))
+        }),
+    }
 }
+
+/// `nanosleep` and `clock_nanosleep` system call numbers.
+#[cfg(target_arch = "x86_64")]
+const NANOSLEEP_SYSCALLS: [u32; 2] = [35, 230];
+#[cfg(target_arch = "aarch64")]
+const NANOSLEEP_SYSCALLS: [u32; 2] = [101, 115];
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const NANOSLEEP_SYSCALLS: [u32; 0] = [];
 
 /// Whether `pid` has `file` open and has read it to its end.
 fn read_to_end(pid: u32, file: &Path) -> bool {
@@ -351,6 +369,34 @@ fn read_to_end(pid: u32, file: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sleeping_process_and_a_file_read_to_its_end_are_seen() {
+        use std::io::Read;
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let seen = (0..500).any(|_| {
+            std::thread::sleep(WallDuration::from_millis(10));
+            sleeping(child.id())
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(seen, "`sleep 5` never seen in nanosleep");
+        assert!(!sleeping(std::process::id()), "this test is running");
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("messages");
+        std::fs::write(&p, "one\ntwo\n").unwrap();
+        let mut f = std::fs::File::open(&p).unwrap();
+        assert!(!read_to_end(std::process::id(), &p));
+        let mut text = String::new();
+        f.read_to_string(&mut text).unwrap();
+        assert!(read_to_end(std::process::id(), &p));
+        std::fs::write(&p, "one\ntwo\nthree\n").unwrap();
+        assert!(!read_to_end(std::process::id(), &p), "a line appended");
+    }
 
     #[test]
     fn lines_go_to_their_interval_and_long_idle_runs_keep_their_phase() {
