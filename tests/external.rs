@@ -277,6 +277,34 @@ fn real_tool_output_parses_and_matches_the_reimplementations() {
             Format::PsadReport,
             1,
         ),
+        (
+            "scenarios/mixed-office.toml",
+            "psad-daemon",
+            "psad:mode=daemon",
+            Format::PsadSyslog,
+            6,
+        ),
+        (
+            "tests/fixtures/fidelity/psad-signatures.toml",
+            "psad-daemon",
+            "psad:mode=daemon",
+            Format::PsadSyslog,
+            1,
+        ),
+        (
+            "tests/fixtures/fidelity/psad-daemon.toml",
+            "psad-daemon",
+            "psad:mode=daemon",
+            Format::PsadSyslog,
+            41,
+        ),
+        (
+            "tests/fixtures/fidelity/psad-daemon.toml",
+            "psad",
+            "psad:mode=analysis",
+            Format::PsadReport,
+            25,
+        ),
     ] {
         let stem = Path::new(scenario).file_stem().unwrap().to_str().unwrap();
         let name = format!("real/{stem}/{tool}.txt");

@@ -1,6 +1,8 @@
 //! `scanbench fidelity` over the suite: scanlogd, PortSentry (`-stcp` and
 //! `-atcp`) and psad (`-A`) run for real next to their re-implementations,
-//! with zero disagreements beyond the documented deviations.
+//! with zero disagreements beyond the documented deviations; psad's daemon
+//! (`ext:psad-daemon`, one check per 5 s of drop log) on the suite's short
+//! drop-log scenarios.
 //!
 //! Needs root, network namespaces, `/dev/net/tun` and the Debian packages
 //! scanlogd, portsentry and psad (`.ci/run` installs them); skipped with the
@@ -56,7 +58,15 @@ fn the_real_tools_agree_with_their_reimplementations_on_the_suite() {
         say(&format!("fidelity: skipped: {why}"));
         return;
     }
-    let (code, table) = fidelity(&["scenarios", "--max-replay", MAX_REPLAY, "--jobs", "3"]);
+    let (code, table) = fidelity(&[
+        "scenarios",
+        "--tools",
+        "scanlogd,portsentry,portsentry-atcp,psad",
+        "--max-replay",
+        MAX_REPLAY,
+        "--jobs",
+        "3",
+    ]);
     say(&format!("fidelity over the suite:\n{table}"));
     assert_eq!(code, Some(0), "{table}");
     assert!(rows(&table, "DIFFER").is_empty(), "{table}");
@@ -98,4 +108,51 @@ fn psad_signature_probes_get_danger_level_2_from_both() {
     assert_eq!(row.len(), 1, "{table}");
     let cols: Vec<&str> = row[0].split_whitespace().collect();
     assert_eq!(cols[2..7], ["1/1", "1/1", "2", "2", "agree"], "{table}");
+}
+
+#[test]
+fn psads_daemon_agrees_with_mode_daemon_on_the_short_drop_log_scenarios() {
+    if let Some(why) = skip_reason() {
+        say(&format!("fidelity (psad daemon): skipped: {why}"));
+        return;
+    }
+    // A case spread over many 5 s intervals (tests/fixtures/fidelity/
+    // psad-daemon.toml), the signature case, and the suite's drop-log
+    // scenarios whose follow replay takes seconds (one check per interval
+    // with lines; the longer ones in docs/fidelity.md).
+    let (code, table) = fidelity(&[
+        "tests/fixtures/fidelity/psad-daemon.toml",
+        "tests/fixtures/fidelity/psad-signatures.toml",
+        "scenarios/dropped-state-many.toml",
+        "scenarios/misconfigured-balancer-burst.toml",
+        "--tools",
+        "psad-daemon",
+        "--max-replay",
+        "60",
+        "--jobs",
+        "4",
+    ]);
+    say(&format!("fidelity, psad daemon:\n{table}"));
+    assert_eq!(code, Some(0), "{table}");
+    assert_eq!(
+        rows(&table, "agree").len(),
+        4,
+        "every pair ran and agreed\n{table}"
+    );
+    // One SYN pair to 3389: DL2 from the signature in psad's first check.
+    let row = rows(&table, "psad-signatures");
+    let cols: Vec<&str> = row[0].split_whitespace().collect();
+    assert_eq!(cols[2..7], ["1/1", "1/1", "2", "2", "agree"], "{table}");
+    // The slow scan rises DL1 -> DL2 over intervals, the sweep is DL2 by
+    // destinations per interval; with ALERT_ALL a line per destination and
+    // interval, many more than one per level.
+    let row = rows(&table, "agree")
+        .into_iter()
+        .find(|r| r.split_whitespace().next() == Some("psad-daemon"))
+        .unwrap_or_else(|| panic!("no psad-daemon row\n{table}"));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[2], "2/2", "{table}");
+    assert_eq!(cols[4..7], ["2", "2", "agree"], "{table}");
+    let (b, r) = cols[3].split_once('/').unwrap();
+    assert!(b == r && b.parse::<u32>().unwrap() > 20, "{table}");
 }

@@ -57,7 +57,7 @@ pub struct FidelityArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "scanlogd,portsentry,portsentry-atcp,psad"
+        default_value = "scanlogd,portsentry,portsentry-atcp,psad,psad-daemon"
     )]
     tools: Vec<String>,
     /// Skip live replays longer than this many seconds (0: no limit).

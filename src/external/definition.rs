@@ -31,6 +31,31 @@ pub enum Feed {
         /// sees the port in use from then on, as the bench's model does.
         listeners: bool,
     },
+    /// The drop log is appended to a file the daemon reads once per check
+    /// (psad's `IPT_SYSLOG_FILE`), one check interval of lines per check,
+    /// in step with the daemon (`follow`); its syslog is collected on a
+    /// private `/dev/log`.
+    Follow {
+        /// The file the daemon follows, with placeholders.
+        file: String,
+        /// A file the daemon rewrites at every check, with placeholders:
+        /// how the bench sees a check end.
+        checked: String,
+        /// The capture time one daemon check stands for (the counterpart's
+        /// check interval).
+        interval: Duration,
+        /// The daemon's own interval between checks (wall time), for the
+        /// replay's length.
+        check_wall: Duration,
+        /// Runs of more empty intervals than this are shortened...
+        idle_checks: u64,
+        /// ...by a multiple of this many checks, keeping the phase of
+        /// what the daemon does every so many checks.
+        period_checks: u64,
+        /// The daemon's scan timeout in checks: a log spanning less than
+        /// half of it has its empty intervals skipped (nothing can time out).
+        timeout_checks: u64,
+    },
 }
 
 /// Whether a live replay may hold a packet back while the daemon has not
@@ -108,6 +133,17 @@ impl Definition {
                 },
                 if *listeners { ",listeners" } else { "" }
             ),
+            Feed::Follow {
+                interval,
+                check_wall,
+                idle_checks,
+                period_checks,
+                ..
+            } => format!(
+                "follow,interval={}ms,check={}ms,idle_checks={idle_checks}/{period_checks}",
+                interval.total_millis(),
+                check_wall.total_millis()
+            ),
         };
         format!(
             "ext:{}:command={},feed={feed},format={}",
@@ -122,6 +158,19 @@ impl Definition {
 /// run's private `{outdir}`, and no DNS/whois lookups are made.
 const PSAD_OVERRIDE: &str = "PSAD_DIR {outdir}/psad;\nPSAD_RUN_DIR {outdir}/run;\n\
 PSAD_FIFO_DIR {outdir}/fifo;\nENABLE_WHOIS_LOOKUPS N;\nENABLE_DNS_LOOKUPS N;\n";
+
+/// psad's overrides for the daemon (`ext:psad-daemon`), after
+/// [`PSAD_OVERRIDE`]: it reads the followed file `{outdir}/messages`
+/// itself (no kmsgsd, no syslog daemon), sends no email, blocks nothing,
+/// starts no psadwatchd, checks no firewall rules and no disk space, and
+/// runs five times faster than psad's defaults: `CHECK_INTERVAL` 1 s for 5,
+/// `SCAN_TIMEOUT` 720 s for 3600 (the follow feed gives it one 5 s interval
+/// of the capture per check, so 720 checks stand for 3600 s as before).
+const PSAD_DAEMON_OVERRIDE: &str = "CONF_ARCHIVE_DIR {outdir}/archive;\n\
+ENABLE_SYSLOG_FILE Y;\nIPT_SYSLOG_FILE {outdir}/messages;\nAUTO_DETECT_JOURNALCTL N;\n\
+ENABLE_FW_MSG_READ_CMD N;\nALERTING_METHODS noemail;\nENABLE_AUTO_IDS N;\n\
+ENABLE_PSADWATCHD N;\nENABLE_FW_LOGGING_CHECK N;\nDISK_MAX_PERCENTAGE 0;\n\
+CHECK_INTERVAL 1;\nSCAN_TIMEOUT 720;\n";
 
 /// PortSentry reads `/etc/portsentry/portsentry.ignore` (Debian's init
 /// script writes it from `portsentry.ignore.static`) and writes its history
@@ -195,6 +244,35 @@ pub fn builtins() -> Vec<Definition> {
             files: vec![("psad.conf".into(), PSAD_OVERRIDE.into())],
             counterpart: Some("psad:mode=analysis".into()),
             gap_reason: String::new(),
+            setup: String::new(),
+        },
+        Definition {
+            name: "psad-daemon".into(),
+            summary: "psad 2.4 (Debian) as its daemon, following the drop log as a syslog file, syslog collected".into(),
+            command: [
+                "psad", "--no-daemon", "-O", "{outdir}/psad.conf", "--no-whois", "--no-rdns",
+                "--no-netstat",
+            ]
+            .map(String::from)
+            .to_vec(),
+            feed: Feed::Follow {
+                file: "{outdir}/messages".into(),
+                checked: "{outdir}/psad/packet_ctr".into(),
+                interval: Duration::from_secs(5),
+                check_wall: Duration::from_secs(1),
+                idle_checks: 725,
+                period_checks: 5,
+                timeout_checks: 720,
+            },
+            vantage: Vantage::DropLog,
+            output: Output::Syslog,
+            format: Format::PsadSyslog,
+            files: vec![(
+                "psad.conf".into(),
+                format!("{PSAD_OVERRIDE}{PSAD_DAEMON_OVERRIDE}"),
+            )],
+            counterpart: Some("psad:mode=daemon".into()),
+            gap_reason: "one check per 5 s interval of the drop log (psad's CHECK_INTERVAL; psad dates a scan by the check that reads its line, so nothing finer is visible), run at 1 s per check with SCAN_TIMEOUT 720; a run of more than 725 empty intervals is shortened by a multiple of 5: after SCAN_TIMEOUT (720 checks) and one more delete_old_scans (every PERSISTENCE_CTR_THRESHOLD = 5 checks) every pair from before the gap is deleted either way, and the phase of delete_old_scans is kept; a log spanning less than 360 intervals (half of SCAN_TIMEOUT) has every empty interval skipped: nothing can time out, so an empty check changes nothing".into(),
             setup: String::new(),
         },
     ]

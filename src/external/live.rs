@@ -162,10 +162,8 @@ pub fn replay(
     let times: Vec<Instant> = frames.iter().map(|(t, _)| *t).collect();
     let plan = schedule(&times, gap_bound);
     let length = plan.last().map_or(0, |d| d.secs());
-    if let Some(limit) = max_replay_secs.filter(|l| length > *l) {
-        return Err(fail(format!(
-            "{SKIPPED} the replay would take {length} s (limit {limit} s, --max-replay)"
-        )));
+    if let Some(why) = refuse_long(length, max_replay_secs) {
+        return Err(fail(why));
     }
     let mut addrs: Vec<Ipv4Addr> = frames
         .iter()
@@ -182,7 +180,7 @@ pub fn replay(
     }
     #[cfg(feature = "live")]
     {
-        let mut sandbox = Sandbox::create(&addrs).map_err(fail)?;
+        let mut sandbox = Sandbox::create("sbx", &addrs).map_err(fail)?;
         let (dev, log) = sandbox.dev_with_log().map_err(fail)?;
         let daemon = start(&sandbox, &dev, &log, argv, setup, def.format).map_err(fail)?;
         let first_msg = log.len();
@@ -195,27 +193,79 @@ pub fn replay(
         let sent_at = feed.run(&frames, &plan).map_err(fail)?;
         let msgs = log.finish();
         drop(sandbox);
-
-        let mut out = Vec::new();
-        let mut raw = String::new();
-        for (i, (arrived, text)) in msgs.into_iter().enumerate() {
-            raw.push_str(&text);
-            raw.push('\n');
-            if i < first_msg {
-                // Start-up chatter, kept in the raw output only.
-                continue;
-            }
-            let parsed = parse(def.format, &text, 1970)
-                .map_err(|e| fail(format!("syslog message {}: {e}", i + 1)))?;
-            let k = sent_at.partition_point(|s| *s <= arrived);
-            let at = k.checked_sub(1).map(|k| times[k].total_micros());
-            for mut a in parsed {
-                a.at_us = a.at_us.or(at);
-                out.push(a);
-            }
-        }
-        Ok((out, raw))
+        let sent: Vec<(WallClock, Instant)> = sent_at.into_iter().zip(times).collect();
+        syslog_alerts(def, msgs, first_msg, &sent)
     }
+}
+
+/// Refuses a replay of `length` seconds longer than `max_replay_secs`,
+/// with the message `scanbench fidelity` reports as skipped.
+pub(super) fn refuse_long(length: u64, max_replay_secs: Option<u64>) -> Option<String> {
+    max_replay_secs.filter(|l| length > *l).map(|limit| {
+        format!("{SKIPPED} the replay would take {length} s (limit {limit} s, --max-replay)")
+    })
+}
+
+/// The alerts of a daemon's syslog messages (each with its arrival), each
+/// dated with the capture time of the last input sent before it arrived
+/// (`sent`: when, and the input's capture time, in order), and the messages
+/// one a line. The first `first_msg` messages (start-up chatter) are kept
+/// in the raw text only.
+///
+/// # Errors
+/// A message that starts like an alert and cannot be read.
+pub(super) fn syslog_alerts(
+    def: &Definition,
+    msgs: Vec<(WallClock, String)>,
+    first_msg: usize,
+    sent: &[(WallClock, Instant)],
+) -> Result<(Vec<ExtAlert>, String)> {
+    let mut out = Vec::new();
+    let mut raw = String::new();
+    for (i, (arrived, text)) in msgs.into_iter().enumerate() {
+        raw.push_str(&text);
+        raw.push('\n');
+        if i < first_msg {
+            continue;
+        }
+        let parsed = parse(def.format, &text, 1970).map_err(|e| Error::External {
+            tool: def.name.clone(),
+            message: format!("syslog message {}: {e}", i + 1),
+        })?;
+        let k = sent.partition_point(|(s, _)| *s <= arrived);
+        let at = k.checked_sub(1).map(|k| sent[k].1.total_micros());
+        for mut a in parsed {
+            a.at_us = a.at_us.or(at);
+            out.push(a);
+        }
+    }
+    Ok((out, raw))
+}
+
+/// The command that runs `argv` in `sandbox`'s network namespace and in a
+/// private mount namespace whose `/dev` is `dev` (the real `null`, `zero`,
+/// `random` and `urandom` bound into it), after `setup`; `TZ=UTC`, no
+/// input, standard output discarded.
+#[cfg(feature = "live")]
+pub(super) fn daemon_command(
+    sandbox: &Sandbox,
+    dev: &Path,
+    argv: &[String],
+    setup: &str,
+) -> Command {
+    let d = dev.to_string_lossy();
+    let script = format!(
+        "set -e; for f in null zero random urandom; do mount --bind /dev/$f {d}/$f; done; \
+         mount --bind {d} /dev; {setup}\n exec \"$@\""
+    );
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", &sandbox.netns, "unshare", "--mount"])
+        .args(["--propagation", "private", "sh", "-c", &script, "sh"])
+        .args(argv)
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    c
 }
 
 #[cfg(feature = "live")]
@@ -229,18 +279,7 @@ fn start(
     setup: &str,
     format: Format,
 ) -> std::result::Result<u32, String> {
-    let d = dev.to_string_lossy();
-    let script = format!(
-        "set -e; for f in null zero random urandom; do mount --bind /dev/$f {d}/$f; done; \
-         mount --bind {d} /dev; {setup}\n exec \"$@\""
-    );
-    let child = Command::new("ip")
-        .args(["netns", "exec", &sandbox.netns, "unshare", "--mount"])
-        .args(["--propagation", "private", "sh", "-c", &script, "sh"])
-        .args(argv)
-        .env("TZ", "UTC")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+    let child = daemon_command(sandbox, dev, argv, setup)
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("starting `{}`: {e}", argv.join(" ")))?;

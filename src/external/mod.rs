@@ -11,7 +11,10 @@
 //!   once with `{pcap}`, `{log}` and `{outdir}` filled in;
 //! - live ([`live`]): the capture is replayed into a sensor network
 //!   namespace where the tool runs as a daemon; its syslog is collected on a
-//!   private `/dev/log`. Root only.
+//!   private `/dev/log`. Root only;
+//! - follow ([`follow`]): the drop log is appended, check by check, to a
+//!   file a daemon reads itself (psad); its syslog is collected likewise.
+//!   Root only.
 //!
 //! The tool's output is read by [`parse`] and every alert is tied to the
 //! frames behind it ([`runner::FrameIndex`]). Times in tool output are read
@@ -19,6 +22,7 @@
 
 pub mod clock;
 pub mod definition;
+pub mod follow;
 pub mod iptables_write;
 pub mod live;
 pub mod parse;
@@ -154,7 +158,12 @@ mod tests {
         .unwrap();
         assert_eq!(ext.load_file(&p).unwrap(), vec!["psad".to_string()]);
         assert_eq!(ext.find("psad").unwrap().command[0], "my-psad");
-        assert_eq!(ext.names().matches("psad").count(), 1, "{}", ext.names());
+        assert_eq!(
+            ext.names().split(", ").filter(|n| *n == "psad").count(),
+            1,
+            "{}",
+            ext.names()
+        );
         assert!(Externals::builtin().find("psad").unwrap().command[0] == "psad");
     }
 }

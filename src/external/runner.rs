@@ -173,6 +173,8 @@ pub struct ExternalDetector {
     max_replay_secs: Option<u64>,
     /// Where the tool's raw output is kept, if anywhere.
     save_output: Option<PathBuf>,
+    /// The capture time of every drop-log line written (follow feeds).
+    log_times: Vec<Instant>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -221,6 +223,7 @@ impl ExternalDetector {
             error: None,
             max_replay_secs: externals.max_replay_secs,
             save_output: externals.save_output.clone(),
+            log_times: Vec::new(),
         })
     }
 
@@ -240,7 +243,12 @@ impl ExternalDetector {
                 .write_frame(at, bytes, None)
                 .map_err(io_err(&self.paths.pcap)),
             Some(Sink::Log(w)) => match log_line(at, bytes) {
-                Some(l) => writeln!(w, "{l}").map_err(io_err(&self.paths.log)),
+                Some(l) => {
+                    if matches!(self.def.feed, Feed::Follow { .. }) {
+                        self.log_times.push(at);
+                    }
+                    writeln!(w, "{l}").map_err(io_err(&self.paths.log))
+                }
                 None => Ok(()),
             },
             None => Ok(()),
@@ -285,6 +293,20 @@ impl ExternalDetector {
                     &argv,
                     &setup,
                     &self.paths.pcap,
+                    self.max_replay_secs,
+                )?
+            }
+            Feed::Follow { file, checked, .. } => {
+                let argv = self.argv();
+                let setup = self.paths.expand(&self.def.setup);
+                super::follow::replay(
+                    &self.def,
+                    &argv,
+                    &setup,
+                    &self.paths.log,
+                    &self.log_times,
+                    Path::new(&self.paths.expand(file)),
+                    Path::new(&self.paths.expand(checked)),
                     self.max_replay_secs,
                 )?
             }

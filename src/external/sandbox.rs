@@ -1,8 +1,8 @@
 //! The sensor namespace of a live replay: everything created for one
 //! replay, and torn down when it is dropped (also on failure).
 //!
-//! - a network namespace `sbx<pid><n>` that owns every address in the
-//!   capture (each a /32 on a TUN device moved into it), with `rp_filter`
+//! - a network namespace `<prefix><pid><n>` (`sbx` for a live replay,
+//!   `sbpd` for a followed log) that owns every address in the capture (each a /32 on a TUN device moved into it), with `rp_filter`
 //!   off and `accept_local` on, so every packet is one the host receives,
 //!   and with locally generated packets dropped (`iptables -P OUTPUT DROP`):
 //!   the kernel's own RSTs would otherwise loop back into the daemon;
@@ -57,14 +57,15 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Creates the namespace owning `addrs`, with its TUN device.
+    /// Creates the namespace `<prefix><pid><n>` owning `addrs`, with its
+    /// TUN device (`prefix` tells one feed's namespaces from another's).
     ///
     /// # Errors
     /// A step that fails, as a message naming the command.
-    pub fn create(addrs: &[Ipv4Addr]) -> Result<Sandbox, String> {
+    pub fn create(prefix: &str, addrs: &[Ipv4Addr]) -> Result<Sandbox, String> {
         static SEQ: AtomicU32 = AtomicU32::new(0);
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let name = format!("sbx{}{}", std::process::id(), n);
+        let name = format!("{prefix}{}{}", std::process::id(), n);
         if name.len() > 15 {
             return Err(format!("interface name `{name}` too long"));
         }
