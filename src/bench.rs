@@ -574,10 +574,18 @@ fn detectors_on(frames: &[CapturedFrame], file: &Path, one: &Path) -> Result<()>
 pub fn run(workload: &str, clients: &str) -> Result<()> {
     let all = workload == "all";
     if all || workload == "scan" {
+        let cpu = crate::bench_sim::cpu_seconds();
         let (pkts, s) = scan(200, None)?;
+        let cpu = cpu.zip(crate::bench_sim::cpu_seconds()).map(|(a, b)| b - a);
         let rate = pkts as f64 / s;
+        let cpu = cpu.map_or(String::new(), |c| {
+            format!(
+                ", {c:.2} s CPU = {:.2} M pkt/s per CPU second",
+                pkts as f64 / c / 1e6
+            )
+        });
         println!(
-            "scan: 200 x 1000-port SYN scans (T5): {pkts} packets in {s:.2} s = {:.2} M pkt/s, {:.0} scans/s (goal >= 3 M pkt/s: {})",
+            "scan: 200 x 1000-port SYN scans (T5): {pkts} packets in {s:.2} s = {:.2} M pkt/s{cpu}, {:.0} scans/s (goal >= 3 M pkt/s: {})",
             rate / 1e6,
             200.0 / s,
             met(rate >= 3e6)
