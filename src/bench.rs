@@ -176,6 +176,8 @@ pub struct PollersRun {
     pub wall: f64,
     /// Responses the server sent.
     pub responses: u64,
+    /// Events the fabric processed (packet arrivals, wake-ups, timers).
+    pub events: u64,
     /// Sockets in the server's pool at the end.
     pub server_sockets: u64,
     /// CPU seconds of the simulation (when the OS tells).
@@ -204,6 +206,7 @@ pub fn pollers(n: u32) -> Result<PollersRun> {
         packets: net.stats().sent,
         wall,
         responses: server_stat("responses"),
+        events: net.stats().events,
         server_sockets: server_stat("sockets"),
         cpu,
     })
@@ -624,8 +627,9 @@ pub fn run(workload: &str, clients: &str) -> Result<()> {
                 _ => String::new(),
             };
             println!(
-                "pollers: {n} clients x 1 simulated day: {} packets, {} responses in {:.2} s = {:.2} M pkt/s, {:.0} ns per packet{cpu} ({:.0}x real time; server pool {} sockets; process peak RSS {}){goal}",
+                "pollers: {n} clients x 1 simulated day: {} packets, {} events, {} responses in {:.2} s = {:.2} M pkt/s, {:.0} ns per packet{cpu} ({:.0}x real time; server pool {} sockets; process peak RSS {}){goal}",
                 p.packets,
+                p.events,
                 p.responses,
                 p.wall,
                 p.packets as f64 / p.wall / 1e6,
