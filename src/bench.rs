@@ -176,6 +176,8 @@ pub struct PollersRun {
     pub wall: f64,
     /// Responses the server sent.
     pub responses: u64,
+    /// Events the fabric processed (packet arrivals, wake-ups, timers).
+    pub events: u64,
     /// Sockets in the server's pool at the end.
     pub server_sockets: u64,
     /// CPU seconds of the simulation (when the OS tells).
@@ -204,6 +206,7 @@ pub fn pollers(n: u32) -> Result<PollersRun> {
         packets: net.stats().sent,
         wall,
         responses: server_stat("responses"),
+        events: net.stats().events,
         server_sockets: server_stat("sockets"),
         cpu,
     })
@@ -574,10 +577,18 @@ fn detectors_on(frames: &[CapturedFrame], file: &Path, one: &Path) -> Result<()>
 pub fn run(workload: &str, clients: &str) -> Result<()> {
     let all = workload == "all";
     if all || workload == "scan" {
+        let cpu = crate::bench_sim::cpu_seconds();
         let (pkts, s) = scan(200, None)?;
+        let cpu = cpu.zip(crate::bench_sim::cpu_seconds()).map(|(a, b)| b - a);
         let rate = pkts as f64 / s;
+        let cpu = cpu.map_or(String::new(), |c| {
+            format!(
+                ", {c:.2} s CPU = {:.2} M pkt/s per CPU second",
+                pkts as f64 / c / 1e6
+            )
+        });
         println!(
-            "scan: 200 x 1000-port SYN scans (T5): {pkts} packets in {s:.2} s = {:.2} M pkt/s, {:.0} scans/s (goal >= 3 M pkt/s: {})",
+            "scan: 200 x 1000-port SYN scans (T5): {pkts} packets in {s:.2} s = {:.2} M pkt/s{cpu}, {:.0} scans/s (goal >= 3 M pkt/s: {})",
             rate / 1e6,
             200.0 / s,
             met(rate >= 3e6)
@@ -616,8 +627,9 @@ pub fn run(workload: &str, clients: &str) -> Result<()> {
                 _ => String::new(),
             };
             println!(
-                "pollers: {n} clients x 1 simulated day: {} packets, {} responses in {:.2} s = {:.2} M pkt/s, {:.0} ns per packet{cpu} ({:.0}x real time; server pool {} sockets; process peak RSS {}){goal}",
+                "pollers: {n} clients x 1 simulated day: {} packets, {} events, {} responses in {:.2} s = {:.2} M pkt/s, {:.0} ns per packet{cpu} ({:.0}x real time; server pool {} sockets; process peak RSS {}){goal}",
                 p.packets,
+                p.events,
                 p.responses,
                 p.wall,
                 p.packets as f64 / p.wall / 1e6,

@@ -323,6 +323,55 @@ fn three_run_shards_merge_into_the_unsharded_report() {
     assert_eq!(three_shards(&args, &[], dir.path()), unsharded);
 }
 
+/// On the command line too, a sweep's report is the same bytes for any
+/// `--jobs` (one thread, two, more threads than jobs), as JSON (every run)
+/// and as CSV (the per-point scores).
+#[test]
+fn sweep_reports_do_not_depend_on_jobs() {
+    let report = |jobs: &str, format: &str| {
+        text(
+            &ok(&[
+                "sweep",
+                "scanlogd",
+                "--param",
+                "scan_weight_threshold=10..30:10",
+                "--scenarios",
+                "syn-scan-t3,sweep,misconfigured-balancer-burst",
+                "--seeds",
+                "2",
+                "--format",
+                format,
+                "--jobs",
+                jobs,
+            ])
+            .stdout,
+        )
+    };
+    for format in ["json", "csv"] {
+        let serial = report("1", format);
+        // Three grid points, each scored over the six runs.
+        assert!(
+            serial.matches("scan_weight_threshold").count() >= 1,
+            "{serial}"
+        );
+        assert!(
+            serial.contains(if format == "json" {
+                "syn-scan-t3"
+            } else {
+                "\n30,6,"
+            }),
+            "{serial}"
+        );
+        for jobs in ["2", "64"] {
+            assert_eq!(
+                report(jobs, format),
+                serial,
+                "--jobs {jobs} --format {format}"
+            );
+        }
+    }
+}
+
 /// "N job(s) run, M found" from a sweep's standard error.
 fn counts(o: &Output) -> (usize, usize) {
     let err = text(&o.stderr);

@@ -204,6 +204,10 @@ pub struct Network {
     labels: Labels,
     flows: FlowLabels,
     ready: Ready,
+    /// Each host's earliest pending wake-up, by node id, to queue only
+    /// earlier ones (lazy timers). Kept beside the nodes rather than in each
+    /// host, so that a wake-up reads this dense table, not the host's state.
+    wakes: Vec<Option<Instant>>,
     /// The batch of ready nodes being run (kept to reuse its allocation).
     running: Vec<NodeId>,
     stats: FabricStats,
@@ -231,6 +235,7 @@ impl Network {
             labels: Labels::default(),
             flows: FlowLabels::default(),
             ready: Ready::default(),
+            wakes: Vec::new(),
             running: Vec::new(),
             stats: FabricStats::default(),
             finished: false,
@@ -558,6 +563,7 @@ impl Network {
         if !self.finished {
             self.compute_routes()?;
             self.finished = true;
+            self.wakes = vec![None; self.nodes.len()];
             for i in 0..self.nodes.len() {
                 if matches!(self.nodes[i].kind, NodeKind::Host(_)) {
                     self.ready.insert(NodeId(i as u32));
@@ -599,16 +605,14 @@ impl Network {
                     let pkt = l.in_flight[side].arrive(&mut self.queue, due);
                     self.arrive(node, link, pkt, sink);
                 }
-                Due::Wake(node) => match &mut self.nodes[node.0 as usize].kind {
-                    NodeKind::Host(h) => {
-                        if h.pending_wake == Some(self.now) {
-                            h.pending_wake = None;
-                        }
-                        self.ready.insert(node);
+                Due::Wake(node) => {
+                    let pending = &mut self.wakes[node.0 as usize];
+                    if *pending == Some(self.now) {
+                        *pending = None;
                     }
-                    NodeKind::Router(_) => self.router_timer(node, sink),
-                    NodeKind::External(_) => {}
-                },
+                    self.ready.insert(node);
+                }
+                Due::Timer(node) => self.router_timer(node, sink),
                 Due::Resume(slot) => {
                     let (node, pkt) = self.delayed[slot as usize]
                         .take()
@@ -718,7 +722,7 @@ impl Network {
         {
             let t = t.max(self.now);
             r.pending_timer = Some(t);
-            self.queue.push(t, Due::Wake(node));
+            self.queue.push(t, Due::Timer(node));
         }
     }
 
@@ -803,8 +807,9 @@ impl Network {
                     now + Duration::from_micros(1)
                 };
             }
-            if h.pending_wake.is_none_or(|p| t < p || p < now) {
-                h.pending_wake = Some(t);
+            let pending = &mut self.wakes[id.0 as usize];
+            if pending.is_none_or(|p| t < p || p < now) {
+                *pending = Some(t);
                 self.queue.push(t, Due::Wake(id));
             }
         }

@@ -62,8 +62,6 @@ pub struct Host {
     retired: Vec<(SocketHandle, Option<u16>)>,
     /// Label for packets that match neither a known flow nor a claimed port.
     pub(crate) default_label: LabelId,
-    /// Earliest pending wake-up, to push only earlier ones (lazy timers).
-    pub(crate) pending_wake: Option<Instant>,
     /// Packets dropped by `drop_ports`.
     pub(crate) dropped_inbound: u64,
 }
@@ -95,7 +93,6 @@ impl Host {
             port_labels: PortClaims::default(),
             retired: Vec::new(),
             default_label,
-            pending_wake: None,
             dropped_inbound: 0,
         }
     }

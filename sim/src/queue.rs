@@ -20,8 +20,10 @@ use crate::radix::RadixHeap;
 /// What falls due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Due {
-    /// A host's wake-up, or a router's middlebox timer.
+    /// A host's wake-up.
     Wake(NodeId),
+    /// A router's middlebox timer.
+    Timer(NodeId),
     /// The first packet in flight on a link, sent from `side`.
     Link(LinkId, usize),
     /// A packet a middlebox delayed, held in slot `n` of the fabric's store.
@@ -158,7 +160,7 @@ mod tests {
             let k = match d {
                 Due::Link(l, _) => links[l.0 as usize].arrive(&mut q, d).bytes[0] as usize,
                 Due::Wake(n) => n.0 as usize,
-                Due::Resume(_) => unreachable!(),
+                Due::Timer(_) | Due::Resume(_) => unreachable!(),
             };
             got.push((at.total_micros(), k));
         }
