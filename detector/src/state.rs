@@ -22,10 +22,13 @@
 //! tables ordered by their last use alone (sfPortscan's trackers and
 //! sessions), whose owner charges its own budget.
 
-use std::collections::BTreeSet;
 use std::hash::Hash;
 
 use rustc_hash::FxHashMap;
+
+mod order;
+
+use order::{Filing, Order};
 
 /// What one [`TimedMap`] entry with key `K` and value `V` is charged, plus
 /// `heap` bytes its value owns: the key and value (with the entry's time and
@@ -47,13 +50,26 @@ struct Slot<V> {
     /// The time the order files this entry under: never later than `at`
     /// (see [`TimedMap::touch`]).
     filed: i64,
+    /// Where the order keeps it.
+    filing: Filing,
     bytes: u64,
+}
+
+/// Whether a queued pair of `k` under time `t` is the one its entry is
+/// filed under (see [`order`]).
+fn live<K: Hash + Eq, V>(map: &FxHashMap<K, Slot<V>>) -> impl Fn(&K, i64) -> bool + '_ {
+    move |k, t| {
+        map.get(k)
+            .is_some_and(|s| s.filing == Filing::Queue && s.filed == t)
+    }
 }
 
 /// A map under a byte budget, ordered by entry time (see the module docs).
 ///
 /// The entries live in a hash table (Fx, whose order is never walked: no
-/// result depends on it); the time order is a B-tree set of `(time, key)`.
+/// result depends on it); the time order is that of a B-tree set of
+/// `(time, key)`, kept as a queue of the pairs filed in order and a B-tree
+/// of the others (see [`order`]).
 /// Moving an entry to a later time (an LRU touch, the common case: one per
 /// packet) only rewrites its time; the order keeps it filed under the old,
 /// earlier time until it reaches the front, where it is refiled
@@ -64,7 +80,7 @@ struct Slot<V> {
 #[derive(Clone, Debug)]
 pub struct TimedMap<K, V> {
     map: FxHashMap<K, Slot<V>>,
-    order: BTreeSet<(i64, K)>,
+    order: Order<K>,
     cap: u64,
     used: u64,
     peak: u64,
@@ -84,7 +100,7 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
     pub fn new(cap: u64) -> Self {
         TimedMap {
             map: FxHashMap::default(),
-            order: BTreeSet::new(),
+            order: Order::default(),
             cap,
             used: 0,
             peak: 0,
@@ -166,18 +182,19 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
     /// entry is filed at or before its time, and after the front).
     fn settle(&mut self) -> Option<(&K, i64)> {
         loop {
-            let (filed, k) = self.order.first()?;
-            let at = self.map.get(k).map_or(*filed, |s| s.at);
-            if at == *filed {
+            let (filed, k) = self.order.first(live(&self.map))?;
+            let at = self.map.get(k).map_or(filed, |s| s.at);
+            if at == filed {
                 break;
             }
             let (_, k) = self.order.pop_first()?;
+            let filing = self.order.file(at, k.clone());
             if let Some(s) = self.map.get_mut(&k) {
                 s.filed = at;
+                s.filing = filing;
             }
-            self.order.insert((at, k));
         }
-        self.order.first().map(|(at, k)| (k, *at))
+        self.order.first(live(&self.map)).map(|(at, k)| (k, at))
     }
 
     /// The entry with the oldest time: its key and time.
@@ -205,13 +222,14 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
                 None => break,
             }
         }
-        self.order.insert((at, k.clone()));
+        let filing = self.order.file(at, k.clone());
         self.map.insert(
             k,
             Slot {
                 value,
                 at,
                 filed: at,
+                filing,
                 bytes,
             },
         );
@@ -230,14 +248,22 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
     /// [`TimedMap::touch`], then the value of `k`, to change in place: one
     /// look-up for the per-packet "touch and update".
     pub fn touch_mut(&mut self, k: &K, at: i64) -> Option<&mut V> {
-        let s = self.map.get_mut(k)?;
-        if at < s.filed {
-            self.order.remove(&(s.filed, k.clone()));
-            self.order.insert((at, k.clone()));
-            s.filed = at;
+        if self.map.get(k).is_some_and(|s| at < s.filed) {
+            self.refile(k, at);
         }
+        let s = self.map.get_mut(k)?;
         s.at = at;
         Some(&mut s.value)
+    }
+
+    /// Files `k` under an earlier time `at` at once.
+    fn refile(&mut self, k: &K, at: i64) {
+        if let Some(s) = self.map.get_mut(k) {
+            self.order.unfile(s.filed, k, s.filing);
+            s.filing = self.order.file(at, k.clone());
+            s.filed = at;
+        }
+        self.order.compact(live(&self.map));
     }
 
     /// Charges `k`'s entry `bytes` more (its value grew). Older entries are
@@ -259,7 +285,7 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
         };
         self.used = (self.used - s.bytes).saturating_add(bytes);
         s.bytes = bytes;
-        let filed = s.filed;
+        let (filed, filing) = (s.filed, s.filing);
         self.peak = self.peak.max(self.used);
         if bytes > self.cap {
             if let Some(v) = self.remove(k) {
@@ -273,7 +299,8 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
         }
         // The oldest entries other than `k`: take `k` out of the order
         // while they go.
-        self.order.remove(&(filed, k.clone()));
+        self.order.unfile(filed, k, filing);
+        s.filing = Filing::Out;
         while self.used > self.cap {
             let Some(e) = self.pop_oldest() else {
                 break;
@@ -281,14 +308,19 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
             self.evictions += 1;
             evicted.push(e);
         }
-        self.order.insert((filed, k.clone()));
+        let filing = self.order.file(filed, k.clone());
+        if let Some(s) = self.map.get_mut(k) {
+            s.filing = filing;
+        }
+        self.order.compact(live(&self.map));
         evicted
     }
 
     /// Removes `k`, returning its value.
     pub fn remove(&mut self, k: &K) -> Option<V> {
         let s = self.map.remove(k)?;
-        self.order.remove(&(s.filed, k.clone()));
+        self.order.unfile(s.filed, k, s.filing);
+        self.order.compact(live(&self.map));
         self.used -= s.bytes;
         Some(s.value)
     }
@@ -503,6 +535,7 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn evicts_the_oldest_to_stay_under_the_budget() {
@@ -630,17 +663,21 @@ mod tests {
     fn lazy_order_is_the_eager_order() {
         for seed in 1..200u64 {
             let mut r = xorshift(seed);
-            let cap = 20 + r(200);
+            // A tight budget (evictions), or a loose one and more keys (dead
+            // queued pairs pile up and get compacted away).
+            let loose = seed % 2 == 1;
+            let cap = if loose { 100_000 } else { 20 + r(200) };
             let mut m: TimedMap<u8, u32> = TimedMap::new(cap);
             let mut e = Eager {
                 cap,
                 ..Eager::default()
             };
             let mut clock = 0i64;
-            for step in 0..400u32 {
+            let (keys, steps) = if loose { (200, 3000) } else { (12, 400) };
+            for step in 0..steps {
                 // Mostly forwards, sometimes a tie or a step back.
                 clock += r(7) as i64 - 2;
-                let k = r(12) as u8;
+                let k = r(keys) as u8;
                 let at = clock + r(3) as i64;
                 match r(8) {
                     0 | 1 => {
@@ -683,6 +720,41 @@ mod tests {
             let keys: Vec<u8> = m.iter().map(|(k, _)| *k).collect();
             assert_eq!(keys, e.map.keys().copied().collect::<Vec<_>>());
         }
+    }
+
+    /// Entries replaced over and over leave dead pairs in the order's
+    /// queue; they are dropped, so the queue stays within about twice the
+    /// live entries, and the order is still exact.
+    #[test]
+    fn replaced_entries_do_not_pile_up_in_the_order() {
+        let mut m: TimedMap<u32, u32> = TimedMap::new(u64::MAX);
+        for k in 0..100 {
+            m.insert(k, 0, i64::from(k), 1);
+        }
+        for round in 1..=50 {
+            for k in (0..100).step_by(2) {
+                m.insert(k, round, 1000 * i64::from(round) + i64::from(k), 1);
+                assert!(m.order.queued() <= 2 * m.len() + 20, "{}", m.order.queued());
+            }
+        }
+        // The odd keys kept their first times; the even ones the last.
+        let mut want: Vec<(i64, u32)> = (0..100)
+            .map(|k| {
+                (
+                    if k % 2 == 1 {
+                        i64::from(k)
+                    } else {
+                        50_000 + i64::from(k)
+                    },
+                    k,
+                )
+            })
+            .collect();
+        want.sort_unstable();
+        let got: Vec<(i64, u32)> = std::iter::from_fn(|| m.pop_before(i64::MAX))
+            .map(|(k, _, t)| (t, k))
+            .collect();
+        assert_eq!(got, want);
     }
 
     /// The LRU list keeps the order a B-tree keyed by a touch counter keeps.
