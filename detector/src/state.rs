@@ -1,6 +1,7 @@
 //! Bounded detector state: a map whose entries carry a time and a size in
 //! bytes, kept under a byte budget (a detector's `memcap`) by evicting the
-//! entry with the oldest time, in O(log n), counting every eviction.
+//! entry with the oldest time, in O(1) while times run forwards and
+//! O(log n) at worst, counting every eviction.
 //!
 //! Detectors keep their per-source, per-pair and per-connection tables in a
 //! [`TimedMap`]. The time is whatever the detector ages entries by: the last
