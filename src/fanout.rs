@@ -13,9 +13,11 @@
 //!
 //! Memory is bounded: a batch holds at most [`BATCH_FRAMES`] frames or
 //! [`BATCH_BYTES`] bytes, and at most [`IN_FLIGHT`] batches wait per group.
+//! The thread that finishes a batch last hands it back to the reader, which
+//! fills it again: batches are allocated only until the pipeline is full.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
 use scanbench_detector::{Alert, Instant, PacketView, Vantage};
@@ -42,6 +44,8 @@ pub struct Fanout {
     set: DetectorSet,
     workers: Vec<Worker>,
     batch: Batch,
+    /// Batches every thread is done with, to fill again.
+    spent: Option<Receiver<Batch>>,
     last: Instant,
 }
 
@@ -81,6 +85,7 @@ impl Fanout {
         let n = set.specs.len();
         let threads = threads.clamp(1, n.max(1));
         let mut workers = Vec::new();
+        let mut spent = None;
         if threads > 1 {
             let vantages: Vec<Vantage> = (0..n).map(|i| set.vantage(i)).collect();
             let mut groups: Vec<Group> = (0..threads)
@@ -98,9 +103,12 @@ impl Fanout {
                 g.vantages.push(vantages[i]);
                 g.alerts.push(std::mem::take(&mut set.alerts[i]));
             }
+            let (back, spent_rx) = channel();
+            spent = Some(spent_rx);
             for group in groups {
                 let (tx, rx) = sync_channel(IN_FLIGHT);
-                let handle = std::thread::spawn(move || run_group(group, rx));
+                let back = back.clone();
+                let handle = std::thread::spawn(move || run_group(group, rx, back));
                 workers.push(Worker { tx, handle });
             }
         }
@@ -108,6 +116,7 @@ impl Fanout {
             set,
             workers,
             batch: Batch::default(),
+            spent,
             last: Instant::ZERO,
         }
     }
@@ -138,7 +147,14 @@ impl Fanout {
     }
 
     fn send(&mut self) {
-        let batch = Arc::new(std::mem::take(&mut self.batch));
+        let mut next = self
+            .spent
+            .as_ref()
+            .and_then(|r| r.try_recv().ok())
+            .unwrap_or_default();
+        next.bytes.clear();
+        next.frames.clear();
+        let batch = Arc::new(std::mem::replace(&mut self.batch, next));
         for w in &self.workers {
             // A worker only stops early by panicking; its join reports it.
             let _ = w.tx.send(Arc::clone(&batch));
@@ -180,7 +196,7 @@ impl Fanout {
     }
 }
 
-fn run_group(mut g: Group, rx: Receiver<Arc<Batch>>) -> Group {
+fn run_group(mut g: Group, rx: Receiver<Arc<Batch>>, back: Sender<Batch>) -> Group {
     while let Ok(batch) = rx.recv() {
         let mut start = 0;
         for f in &batch.frames {
@@ -198,6 +214,11 @@ fn run_group(mut g: Group, rx: Receiver<Arc<Batch>>) -> Group {
                     bytes,
                 );
             }
+        }
+        // The last thread done with a batch returns it (exactly one gets it
+        // from `into_inner`; if the reader has finished, it is dropped).
+        if let Some(b) = Arc::into_inner(batch) {
+            let _ = back.send(b);
         }
     }
     g

@@ -60,7 +60,7 @@ pub struct Memory {
 
 impl Memory {
     /// The memory of one [`crate::state::TimedMap`].
-    pub fn of<K: Ord + Clone, V>(m: &crate::state::TimedMap<K, V>) -> Self {
+    pub fn of<K: Ord + std::hash::Hash + Clone, V>(m: &crate::state::TimedMap<K, V>) -> Self {
         Memory {
             memcap: m.cap(),
             peak: m.peak(),

@@ -9,7 +9,8 @@
 //! - [`alert`]: what a detector reports, and the evidence behind it.
 //! - [`flow`]: a connection tracker for the detectors that need sessions.
 //! - [`state`]: tables under a byte budget (a detector's memcap), with
-//!   O(log n) eviction of the oldest entry and O(log n) expiry.
+//!   O(log n) eviction of the oldest entry and O(log n) expiry, and an
+//!   O(1) least-recently-used list.
 //! - [`params`] and [`registry`]: detectors by name, configured with upstream
 //!   parameter names and defaults; the registry is the one list.
 //! - [`iptables_log`]: iptables LOG lines as packets (psad's input).

@@ -116,11 +116,10 @@
 //!   association is not modelled), so they always take the no-session path.
 
 use core::net::Ipv4Addr;
-use std::collections::BTreeMap;
 
 use crate::DetectorInfo;
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
-use crate::state::entry_cost;
+use crate::state::Lru;
 use crate::view::{Transport, proto};
 use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, Memory, PacketView, Rule};
 
@@ -130,14 +129,17 @@ pub const TRACKER_COST: u64 = 248;
 pub const MAX_SESSIONS: usize = 262_144 + 131_072;
 /// Least recently used trackers tried when one must be recycled.
 const VICTIM_SEARCH: usize = 64;
-/// What one of our trackers can really hold, for the report's memcap: the
-/// map and LRU entries, and the evidence (frames, ports, counted keys) a
-/// Snort tracker does not keep.
-const TRACKER_BYTES: u64 =
-    entry_cost::<TKey, Tracker>(Evidence::MAX_FRAMES * (8 + 2 + size_of::<Counted>() + 24) + 7 * 2)
-        + entry_cost::<u64, TKey>(0);
-/// What one stream session costs: its map and LRU entries.
-const SESSION_BYTES: u64 = entry_cost::<SKey, Session>(0) + entry_cost::<u64, SKey>(0);
+/// What one of our trackers can really hold, for the report's memcap: its
+/// table and LRU entries, and the evidence (frames, ports, counted keys) a
+/// Snort tracker does not keep. A fixed charge: the
+/// [`crate::state::entry_cost`] of the B-tree map and stamp-keyed LRU the
+/// trackers were first kept in (a 184-byte tracker with its 64 frames,
+/// ports and counted keys at 48 bytes each plus 7 open ports; a 16-byte
+/// stamp entry); the [`Lru`] they live in now takes less.
+const TRACKER_BYTES: u64 = 4978;
+/// What one stream session costs: its table and LRU entries, charged as
+/// [`TRACKER_BYTES`] is (a 32-byte session; a 24-byte stamp entry).
+const SESSION_BYTES: u64 = 345;
 /// Open ports kept per tracker (`PS_OPEN_PORTS` 8, of which 7 are used).
 const MAX_OPEN_PORTS: usize = 7;
 /// Ports kept for the evidence list.
@@ -488,7 +490,14 @@ fn rule(
                   the previous attempt, not distinct values"
             .into(),
         window: pr.first_seen.map(|f| (f, now)),
-        keys: pr.counted.clone(),
+        keys: pr
+            .counted
+            .iter()
+            .map(|(what, frame)| Counted {
+                key: what.to_string(),
+                frame: *frame,
+            })
+            .collect(),
     }
 }
 
@@ -513,6 +522,24 @@ enum AlertState {
     Fired(ScanType, bool),
 }
 
+/// What a tracker counted: written out only when an alert states its rule.
+#[derive(Clone, Copy, Debug)]
+enum Count {
+    /// A connection attempt to this address and port.
+    Attempt(Ipv4Addr, u16),
+    /// A negative answer (a RST from the server, an ICMP unreachable).
+    Negative,
+}
+
+impl core::fmt::Display for Count {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Count::Attempt(ip, port) => write!(f, "attempt {ip}:{port}"),
+            Count::Negative => f.write_str("negative answer"),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct PsProto {
     connection_count: i32,
@@ -533,7 +560,7 @@ struct PsProto {
     frames: Vec<u64>,
     ports: Vec<u16>,
     /// Each counted attempt (its port) and negative answer, with its frame.
-    counted: Vec<Counted>,
+    counted: Vec<(Count, u64)>,
 }
 
 impl PsProto {
@@ -559,10 +586,29 @@ impl PsProto {
         }
     }
 
-    fn count(&mut self, key: String, frame: u64) {
+    fn count(&mut self, what: Count, frame: u64) {
         if self.counted.len() < Evidence::MAX_FRAMES {
-            self.counted.push(Counted { key, frame });
+            self.counted.push((what, frame));
         }
+    }
+
+    /// Back to the state of a new tracker, keeping the lists' buffers.
+    fn reset(&mut self) {
+        let mut frames = core::mem::take(&mut self.frames);
+        let mut ports = core::mem::take(&mut self.ports);
+        let mut open_ports = core::mem::take(&mut self.open_ports);
+        let mut counted = core::mem::take(&mut self.counted);
+        frames.clear();
+        ports.clear();
+        open_ports.clear();
+        counted.clear();
+        *self = PsProto {
+            frames,
+            ports,
+            open_ports,
+            counted,
+            ..PsProto::new()
+        };
     }
 
     fn push_frame(&mut self, frame: u64) {
@@ -575,7 +621,7 @@ impl PsProto {
     fn attempt(&mut self, ip: Ipv4Addr, port: u16, now: Instant, interval_s: i64, frame: u64) {
         let now_s = now.total_micros().div_euclid(1_000_000);
         if self.window.is_none_or(|w| now_s > w) {
-            *self = PsProto::new();
+            self.reset();
             self.window = Some(now_s.saturating_add(interval_s));
             self.first_seen = Some(now);
         }
@@ -600,7 +646,7 @@ impl PsProto {
             self.ports.push(port);
         }
         self.push_frame(frame);
-        self.count(format!("attempt {ip}:{port}"), frame);
+        self.count(Count::Attempt(ip, port), frame);
     }
 
     fn completed(&mut self) {
@@ -610,7 +656,7 @@ impl PsProto {
     fn priority(&mut self, frame: u64) {
         self.priority_count = self.priority_count.saturating_add(1);
         self.push_frame(frame);
-        self.count("negative answer".into(), frame);
+        self.count(Count::Negative, frame);
     }
 
     fn open_port(&mut self, port: u16) {
@@ -630,7 +676,6 @@ impl PsProto {
 struct Tracker {
     proto: PsProto,
     priority_node: bool,
-    stamp: u64,
 }
 
 /// (protocol index, is-scanner-tracker, address).
@@ -648,7 +693,6 @@ struct Session {
     midstream: bool,
     syn_ack_seen: bool,
     last: Instant,
-    stamp: u64,
 }
 
 /// What the stream model says about one packet.
@@ -667,12 +711,11 @@ struct StreamInfo {
 #[derive(Clone, Debug)]
 pub struct SfPortscan {
     cfg: Config,
-    trackers: BTreeMap<TKey, Tracker>,
-    tracker_lru: BTreeMap<u64, TKey>,
+    /// Trackers, least recently used first (`sfxhash`'s LRU list).
+    trackers: Lru<TKey, Tracker>,
     max_trackers: usize,
-    sessions: BTreeMap<SKey, Session>,
-    session_lru: BTreeMap<u64, SKey>,
-    stamp: u64,
+    /// Stream sessions, least recently used first.
+    sessions: Lru<SKey, Session>,
     /// Trackers and sessions dropped to stay under their caps.
     evictions: u64,
     /// Most trackers and most sessions held at once.
@@ -689,67 +732,39 @@ impl SfPortscan {
         let max_trackers = (cfg.memcap / TRACKER_COST).max(1) as usize;
         SfPortscan {
             cfg,
-            trackers: BTreeMap::new(),
-            tracker_lru: BTreeMap::new(),
+            trackers: Lru::default(),
             max_trackers,
-            sessions: BTreeMap::new(),
-            session_lru: BTreeMap::new(),
-            stamp: 0,
+            sessions: Lru::default(),
             evictions: 0,
             peak: (0, 0),
         }
     }
 
-    fn next_stamp(&mut self) -> u64 {
-        self.stamp += 1;
-        self.stamp
-    }
-
     // ---- stream model -------------------------------------------------------
 
     fn expire_sessions(&mut self, now: Instant) {
-        while let Some((&stamp, key)) = self.session_lru.first_key_value() {
+        while let Some((key, s)) = self.sessions.front() {
             let timeout = if key.0 == proto::TCP {
                 self.cfg.tcp_timeout_us
             } else {
                 self.cfg.udp_timeout_us
             };
-            let Some(s) = self.sessions.get(key) else {
-                self.session_lru.remove(&stamp);
-                continue;
-            };
             if now.total_micros().saturating_sub(s.last.total_micros()) <= timeout {
                 break;
             }
-            let key = *key;
-            self.session_lru.remove(&stamp);
-            self.sessions.remove(&key);
-        }
-    }
-
-    fn touch_session(&mut self, key: SKey, now: Instant) {
-        let stamp = self.next_stamp();
-        if let Some(s) = self.sessions.get_mut(&key) {
-            self.session_lru.remove(&s.stamp);
-            s.stamp = stamp;
-            s.last = now;
-            self.session_lru.insert(stamp, key);
+            self.sessions.pop_front();
         }
     }
 
     fn insert_session(&mut self, key: SKey, s: Session) {
-        if self.sessions.len() >= MAX_SESSIONS {
-            if let Some((_, old)) = self.session_lru.pop_first() {
-                self.sessions.remove(&old);
-                self.evictions += 1;
-            }
+        if self.sessions.len() >= MAX_SESSIONS && self.sessions.pop_front().is_some() {
+            self.evictions += 1;
         }
-        self.session_lru.insert(s.stamp, key);
         self.sessions.insert(key, s);
         self.peak.1 = self.peak.1.max(self.sessions.len());
     }
 
-    fn new_session(&mut self, client: (Ipv4Addr, u16), now: Instant) -> Session {
+    fn new_session(client: (Ipv4Addr, u16), now: Instant) -> Session {
         Session {
             client,
             seen_client: false,
@@ -758,7 +773,6 @@ impl SfPortscan {
             midstream: false,
             syn_ack_seen: false,
             last: now,
-            stamp: self.next_stamp(),
         }
     }
 
@@ -770,20 +784,20 @@ impl SfPortscan {
         let peer = (pkt.dst, t.dst_port);
         let key = skey(proto::TCP, me, peer);
         let f = t.flags;
-        if !self.sessions.contains_key(&key) {
+        let Some(s) = self.sessions.touch(&key) else {
             let mut s = if f.syn() && !f.ack() && !f.rst() {
-                let mut s = self.new_session(me, now);
+                let mut s = Self::new_session(me, now);
                 s.seen_client = true;
                 s
             } else if f.syn() && f.ack() && !f.rst() {
-                let mut s = self.new_session(peer, now);
+                let mut s = Self::new_session(peer, now);
                 s.seen_server = true;
                 s.syn_ack_seen = true;
                 s
             } else if !f.syn() && !f.rst() && !t.payload.is_empty() {
                 // Midstream pickup: the higher source port is the client.
                 let client = if t.src_port >= t.dst_port { me } else { peer };
-                let mut s = self.new_session(client, now);
+                let mut s = Self::new_session(client, now);
                 s.midstream = true;
                 if client == me {
                     s.seen_client = true;
@@ -806,11 +820,8 @@ impl SfPortscan {
             };
             self.insert_session(key, s);
             return info;
-        }
-        self.touch_session(key, now);
-        let Some(s) = self.sessions.get_mut(&key) else {
-            return StreamInfo::default();
         };
+        s.last = now;
         let from_client = s.client == me;
         let mut twh = false;
         if from_client {
@@ -838,9 +849,7 @@ impl SfPortscan {
             midstream: s.midstream,
         };
         if f.rst() {
-            if let Some(s) = self.sessions.remove(&key) {
-                self.session_lru.remove(&s.stamp);
-            }
+            self.sessions.remove(&key);
         }
         info
     }
@@ -851,11 +860,9 @@ impl SfPortscan {
         };
         let me = (pkt.src, u.src_port);
         let key = skey(proto::UDP, me, (pkt.dst, u.dst_port));
-        if self.sessions.contains_key(&key) {
-            self.touch_session(key, now);
-        } else {
-            let s = self.new_session(me, now);
-            self.insert_session(key, s);
+        match self.sessions.touch(&key) {
+            Some(s) => s.last = now,
+            None => self.insert_session(key, Self::new_session(me, now)),
         }
         let from_server = self.sessions.get(&key).is_some_and(|s| s.client != me);
         StreamInfo {
@@ -869,11 +876,7 @@ impl SfPortscan {
 
     /// `ps_tracker_get`: find or create; `None` when memcap allows no new tracker.
     fn tracker_get(&mut self, key: TKey, now: Instant) -> Option<TKey> {
-        let stamp = self.next_stamp();
-        if let Some(t) = self.trackers.get_mut(&key) {
-            self.tracker_lru.remove(&t.stamp);
-            t.stamp = stamp;
-            self.tracker_lru.insert(stamp, key);
+        if self.trackers.touch(&key).is_some() {
             return Some(key);
         }
         if self.trackers.len() >= self.max_trackers {
@@ -881,14 +884,13 @@ impl SfPortscan {
             // ps_tracker_free: a priority node whose window is still open is
             // kept. Only the VICTIM_SEARCH least recently used are tried, so
             // a table of live priority nodes cannot make every packet walk it.
-            let victim = self.tracker_lru.iter().take(VICTIM_SEARCH).find(|(_, k)| {
-                self.trackers
-                    .get(k)
-                    .is_none_or(|t| !t.priority_node || t.proto.window.is_none_or(|w| w < now_s))
-            });
-            let (vstamp, vkey) = victim.map(|(s, k)| (*s, *k))?;
-            self.tracker_lru.remove(&vstamp);
-            self.trackers.remove(&vkey);
+            let victim = self
+                .trackers
+                .iter()
+                .take(VICTIM_SEARCH)
+                .find(|(_, t)| !t.priority_node || t.proto.window.is_none_or(|w| w < now_s))
+                .map(|(k, _)| *k)?;
+            self.trackers.remove(&victim);
             self.evictions += 1;
         }
         self.trackers.insert(
@@ -896,10 +898,8 @@ impl SfPortscan {
             Tracker {
                 proto: PsProto::new(),
                 priority_node: false,
-                stamp,
             },
         );
-        self.tracker_lru.insert(stamp, key);
         self.peak.0 = self.peak.0.max(self.trackers.len());
         Some(key)
     }
@@ -1076,9 +1076,11 @@ impl SfPortscan {
         }
         let confs = table(proto_idx, self.cfg.sense_level);
         let types = self.cfg.scan_types;
+        // The scanner tracker's counts the scanned tracker's tests read
+        // (no test changes them).
         let sc = scanner
             .and_then(|k| self.trackers.get(&k))
-            .map(|t| t.proto.clone());
+            .map(|t| (t.proto.u_port_count, t.proto.priority_count));
         let fired = |me: &mut Self, key: Option<TKey>, st: ScanType| -> bool {
             let conf = match st {
                 ScanType::OneToOne => confs[0],
@@ -1098,7 +1100,7 @@ impl SfPortscan {
                 ScanType::Decoy => (
                     pr.u_ip_count >= conf.i,
                     pr.u_port_count >= conf.q,
-                    !snort3 || sc.as_ref().is_none_or(|s| s.u_port_count >= conf.q),
+                    !snort3 || sc.is_none_or(|(ports, _)| ports >= conf.q),
                 ),
                 ScanType::Sweep => (pr.u_ip_count >= conf.i, pr.u_port_count <= conf.q, true),
                 ScanType::Distributed => {
@@ -1106,7 +1108,7 @@ impl SfPortscan {
                         (
                             pr.u_ip_count >= conf.i,
                             pr.u_port_count >= conf.q,
-                            sc.as_ref().is_none_or(|s| s.u_port_count <= conf.q),
+                            sc.is_none_or(|(ports, _)| ports <= conf.q),
                         )
                     } else {
                         (pr.u_ip_count <= conf.i, pr.u_port_count >= conf.q, true)
@@ -1115,8 +1117,8 @@ impl SfPortscan {
             };
             if pr.priority_count >= conf.p && ip_ok && port_ok && extra_ok {
                 // One-to-one also wants the scanner tracker's priority, when it exists.
-                let scanner_ok = st != ScanType::OneToOne
-                    || sc.as_ref().is_none_or(|s| s.priority_count >= conf.p);
+                let scanner_ok =
+                    st != ScanType::OneToOne || sc.is_none_or(|(_, priority)| priority >= conf.p);
                 if scanner_ok {
                     pr.alerts = AlertState::Fired(st, false);
                     return true;
