@@ -23,12 +23,12 @@ use crate::evaluate::{ScenarioRun, Sensing, score_set};
 use crate::external::Externals;
 use crate::fanout::{Fanout, default_threads};
 use crate::labels::{FrameLabel, FrameLabels, LabelCount};
-
-/// A labels file as a replay reads it.
-type LabelStream = crate::labels::LabelStream<BufReader<File>>;
 use crate::simulate::{RunSummary, TapSummary};
 use crate::simulate::{hex, is_stdio};
 use crate::truth::GroundTruth;
+
+/// A labels file as a replay reads it.
+type LabelStream = crate::labels::LabelStream<BufReader<File>>;
 
 /// Capture times replay accepts, in µs since the Unix epoch: 1970-01-01
 /// through 9999-12-31T23:59:59.999999Z. A frame stamped outside (a corrupt
