@@ -22,10 +22,13 @@ use crate::error::{Error, Result};
 use crate::evaluate::{ScenarioRun, Sensing, score_set};
 use crate::external::Externals;
 use crate::fanout::{Fanout, default_threads};
-use crate::labels::FrameLabels;
+use crate::labels::{FrameLabel, FrameLabels, LabelCount};
 use crate::simulate::{RunSummary, TapSummary};
 use crate::simulate::{hex, is_stdio};
 use crate::truth::GroundTruth;
+
+/// A labels file as a replay reads it.
+type LabelStream = crate::labels::LabelStream<BufReader<File>>;
 
 /// Capture times replay accepts, in µs since the Unix epoch: 1970-01-01
 /// through 9999-12-31T23:59:59.999999Z. A frame stamped outside (a corrupt
@@ -43,8 +46,9 @@ pub struct ReplayOptions {
     pub home_net: Vec<Cidr>,
     /// Read the capture as a firewall drop log (psad's vantage point).
     pub drop_log: bool,
-    /// Ground-truth labels by frame; without them (and without pcapng label
-    /// comments) the run reports alerts but cannot score them.
+    /// Ground-truth labels by frame, read as a stream alongside the input;
+    /// without them (and without pcapng label comments) the run reports
+    /// alerts but cannot score them.
     pub labels: Option<FrameLabels>,
     /// The scanners; default: the sources of malicious probes per the labels.
     pub scanners: Option<BTreeSet<Ipv4Addr>>,
@@ -106,6 +110,7 @@ impl Feed {
     }
 
     /// One frame: parsed once, for the ground truth and every detector.
+    /// `listed` is the labels file (`path`) and its line for this frame.
     ///
     /// # Errors
     /// The labels file names other addresses for this frame: it belongs to
@@ -115,12 +120,12 @@ impl Feed {
         index: u64,
         at: Instant,
         bytes: &[u8],
-        labels: Option<&FrameLabels>,
+        listed: Option<(&Path, FrameLabel<'_>)>,
         label: Option<&Label>,
     ) -> Result<()> {
         let view = PacketView::parse(index, bytes).ok();
-        if let (Some(labels), Some(v)) = (labels, &view) {
-            check_addresses(labels, index, v)?;
+        if let (Some((path, l)), Some(v)) = (listed, &view) {
+            check_addresses(path, l, index, v)?;
         }
         let us = at.total_micros();
         let clamped = us.clamp(*TIME_RANGE_US.start(), *TIME_RANGE_US.end());
@@ -201,10 +206,10 @@ impl Feed {
 
 /// Refuses labels whose line for frame `index` names other addresses than
 /// the frame has: they were written for another capture.
-fn check_addresses(labels: &FrameLabels, index: u64, v: &PacketView<'_>) -> Result<()> {
-    match labels.frame(index).and_then(|l| l.addrs) {
+fn check_addresses(path: &Path, l: FrameLabel<'_>, index: u64, v: &PacketView<'_>) -> Result<()> {
+    match l.addrs {
         Some((src, dst)) if (src, dst) != (v.src, v.dst) => Err(Error::Input {
-            path: labels.path().to_path_buf(),
+            path: path.to_path_buf(),
             line: None,
             message: format!(
                 "frame {index} is labelled {src} -> {dst}, but the capture's frame {index} is {} -> {}: these labels belong to another capture",
@@ -216,21 +221,37 @@ fn check_addresses(labels: &FrameLabels, index: u64, v: &PacketView<'_>) -> Resu
 }
 
 /// Refuses labels for a different number of frames than the input has
-/// (`records`, counting every record or logged packet).
-fn check_count(labels: &FrameLabels, records: u64) -> Result<()> {
-    let n = labels.len() as u64;
-    let beyond = labels.last_frame().is_some_and(|f| f >= records);
+/// (`records`, counting every record or logged packet), reading the rest of
+/// the labels file to count it.
+fn check_count(labels: Option<LabelStream>, records: u64) -> Result<()> {
+    let Some(labels) = labels else {
+        return Ok(());
+    };
+    let path = labels.path().to_path_buf();
+    let LabelCount {
+        frames: n,
+        last_frame,
+    } = labels.finish()?;
+    let beyond = last_frame.is_some_and(|f| f >= records);
     if n == records && !beyond {
         return Ok(());
     }
     Err(Error::Input {
-        path: labels.path().to_path_buf(),
+        path,
         line: None,
         message: format!(
             "{n} labelled frames (last frame {}), but the input has {records}: these labels belong to another capture",
-            labels.last_frame().unwrap_or(0)
+            last_frame.unwrap_or(0)
         ),
     })
+}
+
+/// The labels file's line for frame `index`, if labels were given.
+fn line_for(labels: &mut Option<LabelStream>, index: u64) -> Result<Option<FrameLabel<'_>>> {
+    match labels {
+        Some(l) => Ok(l.frame(index)?),
+        None => Ok(None),
+    }
 }
 
 fn name_of(path: &Path) -> String {
@@ -277,14 +298,17 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
         (false, true) => format!("{} (gzip, offsets decompressed)", path.display()),
     };
     let mut reader = CaptureReader::new(input, name)?;
-    let labels = opts.labels.as_ref();
+    let path_of_labels = opts.labels.as_ref().map(|l| l.path());
+    let mut labels = opts.labels.as_ref().map(|l| l.stream()).transpose()?;
     let mut error = None;
     while let Some(r) = reader.next_frame_ref() {
         match r {
             Ok(f) => {
                 let comment = f.comment.and_then(Label::from_comment);
-                let label = labels.and_then(|l| l.get(f.index)).or(comment.as_ref());
-                feed.frame(f.index, f.at(), f.bytes, labels, label)?;
+                let line = line_for(&mut labels, f.index)?;
+                let label = line.map(|l| l.label).or(comment.as_ref());
+                let listed = path_of_labels.zip(line);
+                feed.frame(f.index, f.at(), f.bytes, listed, label)?;
             }
             Err(e) => {
                 error = Some(Error::Capture(e));
@@ -293,8 +317,8 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
         }
     }
     let stats = reader.stats().clone();
-    if let (Some(l), None) = (labels, &error) {
-        check_count(l, stats.records)?;
+    if error.is_none() {
+        check_count(labels, stats.records)?;
     }
     let sha256 = reader.into_inner().into_inner().into_inner().finish();
     let (run, labelled, tool_error) =
@@ -325,12 +349,21 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed
     let mut feed = Feed::new(opts, Vantage::DropLog)?;
     let mut parser = LogParser::new(LogOptions::default());
     let mut error = None;
+    let path_of_labels = opts.labels.as_ref().map(|l| l.path());
+    let mut labels = opts.labels.as_ref().map(|l| l.stream()).transpose()?;
     let mut index = 0;
     for (i, line) in text.lines().enumerate() {
         match parser.parse_line(i + 1, line) {
             Ok(Some(rec)) => {
-                let label = opts.labels.as_ref().and_then(|l| l.get(index));
-                feed.frame(index, rec.at, &rec.packet, opts.labels.as_ref(), label)?;
+                let listed = line_for(&mut labels, index)?;
+                let label = listed.map(|l| l.label);
+                feed.frame(
+                    index,
+                    rec.at,
+                    &rec.packet,
+                    path_of_labels.zip(listed),
+                    label,
+                )?;
                 index += 1;
             }
             Ok(None) => {}
@@ -345,8 +378,8 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed
             }
         }
     }
-    if let (Some(l), None) = (&opts.labels, &error) {
-        check_count(l, index)?;
+    if error.is_none() {
+        check_count(labels, index)?;
     }
     let (run, labelled, tool_error) =
         feed.finish(&name_of(path), path, sha256, error.as_ref(), opts);

@@ -317,7 +317,8 @@ pub struct CaptureOptions {
     pub specs: Vec<String>,
     /// The site's networks, for detectors with a `home_net` parameter.
     pub home_net: Vec<Cidr>,
-    /// Labels by frame (pcapng label comments are read too).
+    /// Labels by frame, streamed once per pass over the capture (pcapng
+    /// label comments are read too).
     pub labels: Option<FrameLabels>,
     /// Read the capture as a firewall drop log.
     pub drop_log: bool,
@@ -362,14 +363,15 @@ pub fn explain_capture(
         recording.wire = Some(0);
     }
     let mut reader = CaptureReader::open(path)?;
+    // A second pass over the capture, so a second over the labels, in order.
+    let mut labels = opts.labels.as_ref().map(|l| l.stream()).transpose()?;
     while let Some(Ok(f)) = reader.next_frame() {
         let comment = f.comment.as_deref().and_then(Label::from_comment);
-        let label = opts
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(f.index))
-            .or(comment.as_ref());
-        recording.push(0, f.at(), &f.bytes, label);
+        let listed = match labels.as_mut() {
+            Some(l) => l.frame(f.index)?.map(|l| l.label),
+            None => None,
+        };
+        recording.push(0, f.at(), &f.bytes, listed.or(comment.as_ref()));
     }
     let run = &replayed.run;
     let labelled = replayed.labelled;

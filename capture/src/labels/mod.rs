@@ -14,13 +14,21 @@
 //! in the capture written beside it. Readers need only `frame`, `actor`,
 //! `class` and `cause`; the other fields are for people and other tools.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io::BufReader;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::label::{Class, Label};
+use crate::label::Label;
+
+mod line;
+mod stream;
+
+pub use stream::{
+    FrameLabel, LABEL_OVERHEAD_BYTES, LabelCount, LabelStream, MAX_LABEL_BYTES, MAX_LINE_BYTES,
+};
 
 /// The default labels path for a capture path: `x.pcap` -> `x.labels.jsonl`.
 pub fn path_for(capture: &Path) -> PathBuf {
@@ -111,129 +119,68 @@ impl LabelRecord<'_> {
     }
 }
 
-/// A frame's label as a labels file gives it, with the packet fields that
-/// let a reader check the file belongs to its capture.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FrameLabel {
-    /// Ground truth.
-    pub label: Label,
-    /// `src` and `dst`, when the line has them.
-    pub addrs: Option<(Ipv4Addr, Ipv4Addr)>,
-}
-
-/// Labels by frame number, as read from a labels file.
-#[derive(Clone, Debug, Default)]
+/// A labels file, checked to be readable and to label at least one frame.
+/// It is not held in memory: each pass over the capture reads it again as a
+/// [`LabelStream`], so memory does not grow with the file's length.
+#[derive(Clone, Debug)]
 pub struct FrameLabels {
     path: PathBuf,
-    by_frame: BTreeMap<u64, FrameLabel>,
 }
 
 impl FrameLabels {
-    /// Reads a labels file (one JSON object per line with at least `frame`,
-    /// `actor`, `class` and `cause`).
+    /// Checks a labels file (one JSON object per line with at least `frame`,
+    /// `actor`, `class` and `cause`, frames ascending) up to its first label.
+    /// Later lines are checked as a [`LabelStream`] reaches them.
     ///
     /// # Errors
-    /// An unreadable file, a line that is not such an object (naming the
-    /// file, the line and the field), or a file with no label at all.
+    /// An unreadable file, a first line that is not such an object (naming
+    /// the file, the line and the field), or a file with no label at all.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        let labels = FrameLabels {
             path: path.to_path_buf(),
-            source: e,
-        })?;
-        Self::parse(path, &text)
+        };
+        labels.stream()?;
+        Ok(labels)
     }
 
-    /// Parses labels text; `path` is used in messages.
-    ///
-    /// # Errors
-    /// See [`FrameLabels::load`].
-    pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let mut by_frame = BTreeMap::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let bad = |message: String| Error::Labels {
-                path: path.to_path_buf(),
-                line: i + 1,
-                message,
-            };
-            let v: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
-            let field = |name: &str| -> Result<&str> {
-                v.get(name)
-                    .and_then(|x| x.as_str())
-                    .ok_or_else(|| bad(format!("`{name}`: missing or not a string")))
-            };
-            let frame = v
-                .get("frame")
-                .and_then(|x| x.as_u64())
-                .ok_or_else(|| bad("`frame`: missing or not a number".into()))?;
-            let class = Class::parse(field("class")?)
-                .ok_or_else(|| bad("`class`: expected benign or malicious".into()))?;
-            let label = Label {
-                actor: field("actor")?.to_string(),
-                class,
-                cause: field("cause")?.to_string(),
-            };
-            let addr = |name: &str| v.get(name)?.as_str()?.parse::<Ipv4Addr>().ok();
-            let addrs = addr("src").zip(addr("dst"));
-            by_frame.insert(frame, FrameLabel { label, addrs });
-        }
-        if by_frame.is_empty() {
-            return Err(Error::EmptyLabels {
-                path: path.to_path_buf(),
-            });
-        }
-        Ok(FrameLabels {
-            path: path.to_path_buf(),
-            by_frame,
-        })
-    }
-
-    /// The file the labels came from.
+    /// The file the labels come from.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The label of frame `index`.
-    pub fn get(&self, index: u64) -> Option<&Label> {
-        self.by_frame.get(&index).map(|f| &f.label)
-    }
-
-    /// The label of frame `index` with the addresses its line names.
-    pub fn frame(&self, index: u64) -> Option<&FrameLabel> {
-        self.by_frame.get(&index)
-    }
-
-    /// The highest frame number labelled.
-    pub fn last_frame(&self) -> Option<u64> {
-        self.by_frame.keys().next_back().copied()
-    }
-
-    /// Frames labelled.
-    pub fn len(&self) -> usize {
-        self.by_frame.len()
-    }
-
-    /// No frame labelled.
-    pub fn is_empty(&self) -> bool {
-        self.by_frame.is_empty()
+    /// Opens the file for one pass in frame order.
+    ///
+    /// # Errors
+    /// See [`FrameLabels::load`].
+    pub fn stream(&self) -> Result<LabelStream<BufReader<File>>> {
+        let file = File::open(&self.path).map_err(|e| Error::Io {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        LabelStream::new(&self.path, BufReader::new(file))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::label::Class;
+
+    /// Streams `text` as the labels file `x.jsonl`.
+    fn stream(text: &str) -> Result<LabelStream<&[u8]>> {
+        LabelStream::new(Path::new("x.jsonl"), text.as_bytes())
+    }
 
     #[test]
     fn bad_line_names_line_and_field() {
         let text = "{\"frame\":0,\"actor\":\"a\",\"class\":\"benign\",\"cause\":\"c\"}\n{\"frame\":1,\"actor\":\"a\",\"cause\":\"c\"}\n";
-        let e = FrameLabels::parse(Path::new("x.jsonl"), text).unwrap_err();
+        let mut s = stream(text).unwrap();
+        assert!(s.frame(0).unwrap().is_some());
+        let e = s.frame(1).unwrap_err();
         assert_eq!(e.to_string(), "x.jsonl:2: `class`: missing or not a string");
-        let ok = FrameLabels::parse(Path::new("x.jsonl"), &text[..text.find('\n').unwrap()]);
-        assert_eq!(ok.unwrap().len(), 1);
-        let e = FrameLabels::parse(Path::new("x.jsonl"), "\n  \n").unwrap_err();
+        let ok = stream(&text[..text.find('\n').unwrap()]).unwrap().finish();
+        assert_eq!(ok.unwrap().frames, 1);
+        let e = stream("\n  \n").unwrap_err();
         assert_eq!(
             e.to_string(),
             "x.jsonl: empty labels file: no frame is labelled"
@@ -280,9 +227,9 @@ mod tests {
              \"src\":\"203.0.113.66\",\"dst\":\"198.51.100.10\",\"sport\":40000,\"dport\":80,\
              \"flags\":\"S\",\"actor\":\"scan\\\"ner\",\"class\":\"malicious\",\"cause\":\"scan\"}\n"
         );
-        let back = FrameLabels::parse(Path::new("x"), &line).unwrap();
-        let f = back.frame(7).unwrap();
-        assert_eq!(f.label, label);
+        let mut back = stream(&line).unwrap();
+        let f = back.frame(7).unwrap().unwrap();
+        assert_eq!(f.label, &label);
         assert_eq!(
             f.addrs,
             Some((
@@ -295,9 +242,10 @@ mod tests {
             ..rec
         };
         assert_eq!(
-            FrameLabels::parse(Path::new("x"), &bare.line())
+            stream(&bare.line())
                 .unwrap()
                 .frame(7)
+                .unwrap()
                 .unwrap()
                 .addrs,
             None
