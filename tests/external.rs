@@ -95,16 +95,17 @@ fn a_tool_from_a_definition_file_is_scored_like_a_builtin() {
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(detector(&doc, "ext:fake-ids")["score"]["tp"], 1);
 
-    // Without the file the name is unknown, and the error lists the known ones.
+    // Without the file the name is unknown: a bad flag value (exit 2), and
+    // the error lists the known ones.
     let o = scanbench(&[
         "run",
         "scenarios/syn-scan-t3.toml",
         "--detectors",
         "ext:fake-ids",
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("no such external detector; known: scanlogd, portsentry"),
+        text(&o).contains("no external detector `fake-ids`; known: scanlogd, portsentry"),
         "{}",
         text(&o)
     );

@@ -264,7 +264,8 @@ fn bad_requests_are_named() {
         e.contains("--tap nope") && e.contains("taps: perimeter, gwlog"),
         "{e}"
     );
-    let e = err(&[
+    // A bad flag value is a usage error (exit 2), named with its flag.
+    let o = run(&[
         "gen",
         "scenarios/webmail-poller.toml",
         "--pcap",
@@ -272,7 +273,12 @@ fn bad_requests_are_named() {
         "--duration",
         "soon",
     ]);
-    assert!(e.contains("--duration"), "{e}");
+    assert_eq!(o.status.code(), Some(2), "usage error");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--duration"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // --repeat and --duration are two ways to make it longer: one at a time.
     let o = run(&[
         "gen",

@@ -10,7 +10,10 @@ use scanbench::report::{html, plot};
 use scanbench::shard::Shard;
 use scanbench::sweep::{Grid, JobStore, SweepReport, render};
 
-use super::{Progress, load_scenarios};
+use std::io::Write;
+
+use super::progress::Progress;
+use super::{load_scenarios, term};
 
 /// Report format of a sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -92,7 +95,7 @@ pub fn write_outputs(report: &SweepReport, dir: &Path) -> anyhow::Result<()> {
 pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     // The grid first: a bad parameter fails before any scenario is read.
     let grid = Grid::new(&a.detector, &a.params)?;
-    let scenarios = load_scenarios(&a.paths, &a.scenarios)?;
+    let scenarios = load_scenarios("sweep", &a.paths, &a.scenarios)?;
     let store = match &a.out {
         Some(dir) => Some(JobStore::open(dir)?),
         None => None,
@@ -106,11 +109,12 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         store.as_ref(),
         &mut |n, total| {
             progress
-                .get_or_insert_with(|| Progress::new(total))
-                .tick(&format!("{n}/{total} simulations"))
+                .get_or_insert_with(|| Progress::new(total as u64, "simulation"))
+                .finished(&format!("{n}/{total} simulations"))
         },
     )?;
-    eprintln!(
+    drop(progress);
+    term::note(format_args!(
         "{} job(s) run, {} found in {}",
         done.ran,
         done.reused,
@@ -120,10 +124,12 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
                 .join("jobs")
                 .display()
                 .to_string())
-    );
+    ));
     // With --out, the HTML page goes to DIR/report.html only.
     if !(a.format == SweepFormat::Html && a.out.is_some()) {
-        print!("{}", rendered(&report, a.format)?);
+        let mut out = term::stdout();
+        write!(out, "{}", rendered(&report, a.format)?)?;
+        out.flush()?;
     }
     if let Some(path) = &a.plot {
         write(path, &plot::sweep_svg(&report)?)?;
