@@ -70,6 +70,7 @@ fn a_closed_pipe_ends_the_command_quietly() {
             "scanlogd",
         ],
         &["completions", "bash"],
+        &["list", "ext:psad"],
     ] {
         let o = with_closed_stdout(args);
         let err = stderr(&o);
@@ -575,6 +576,96 @@ fn list_shows_one_scenario_or_detector_in_full() {
             && out.contains("Claims"),
         "{out}"
     );
+    // Every detector, built in or external, is listed and shown in full.
+    let all = stdout(&run(&["list"]));
+    for d in scanbench_detector::registry::DETECTORS {
+        let out = stdout(&run(&["list", d.name]));
+        assert!(
+            out.starts_with(&format!("{}: ", d.name)) && out.contains("Full default configuration"),
+            "{}: {out}",
+            d.name
+        );
+        assert!(
+            all.contains(&format!("  {:<12} {}", d.name, d.summary)),
+            "{}",
+            d.name
+        );
+    }
+    for d in scanbench::external::Externals::builtin().definitions() {
+        let name = format!("ext:{}", d.name);
+        let o = run(&["list", &name]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let out = stdout(&o);
+        for want in ["command: ", "reads: ", "feed: ", "Full configuration"] {
+            assert!(out.contains(want), "{name} lacks {want}: {out}");
+        }
+        assert!(all.contains(&name), "{name} not in `list`");
+    }
+    assert_usage(&["list", "ext:scanlog"], "did you mean `ext:scanlogd`?");
+    assert_usage(&["list", "sfportscn"], "did you mean `sfportscan`?");
+}
+
+/// The subcommands added beside `run` follow the same conventions: built-in
+/// scenarios by name, "did you mean", bad flag values exit 2, bad inputs 1.
+#[test]
+fn gen_sweep_fidelity_and_merge_follow_the_conventions() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("g.pcap");
+    let pcap = pcap.to_str().unwrap();
+    // gen takes a built-in scenario by name, outside the checkout too.
+    let o = bin()
+        .current_dir(dir.path())
+        .args(["gen", "syn-scan-t5", "--pcap", pcap, "--repeat", "2", "-q"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("frames") && stderr(&o).is_empty(),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["gen", "syn-scan-t", "--pcap", pcap]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no built-in scenario of that name (did you mean `syn-scan-t"),
+        "{}",
+        stderr(&o)
+    );
+    assert_usage(
+        &["gen", "syn-scan-t5", "--pcap", pcap, "--jobs", "0"],
+        "must be at least 1",
+    );
+    assert_usage(
+        &["gen", "syn-scan-t5", "--pcap", pcap, "--hosts", "0"],
+        "must be at least 1",
+    );
+    assert_usage(
+        &["gen", "syn-scan-t5", "--pcap", pcap, "--duration", "30"],
+        "--duration",
+    );
+    assert_usage(
+        &["gen", "syn-scan-t5", "--pcap", pcap, "--tap", "nope"],
+        "taps: target",
+    );
+    assert_usage(&["gen", "syn-scan-t5", "--pcap", "-"], "not `-`");
+    // fidelity checks its tools before anything needs root.
+    assert_usage(
+        &["fidelity", "--tools", "scanlog"],
+        "did you mean `scanlogd`?",
+    );
+    assert_usage(&["fidelity", "--jobs", "0"], "must be at least 1");
+    // ext: specs go through the one --detectors parser.
+    assert_usage(
+        &["run", "--detectors", "scanlogd+ext:scanlog"],
+        "(did you mean `ext:scanlogd`?)",
+    );
+    assert_usage(
+        &["run", "--detectors", "ext:psad+ext:psad"],
+        "the same configuration",
+    );
+    // merge without any report is a usage error.
+    let o = run(&["merge"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
 /// The default table fits the terminal: columns wrap into blocks, variants

@@ -7,11 +7,12 @@ use std::time::Instant as WallClock;
 
 use anyhow::Context;
 use clap::Args;
-use scanbench::generate::{GenOptions, generate};
+use scanbench::generate::{GenOptions, generate_reporting};
 use scanbench::report::duration_text;
 use scanbench_capture::PcapFormat;
 use scanbench_sim::units;
 
+use super::progress::Progress;
 use super::{at_least_one, one_scenario, term, usage};
 
 /// `scanbench gen`.
@@ -95,7 +96,19 @@ pub fn generate_cmd(a: GenArgs) -> anyhow::Result<ExitCode> {
         jobs: a.jobs.unwrap_or_else(scanbench::parallel::default_threads),
     };
     let started = WallClock::now();
-    let s = generate(&sc, &options).with_context(|| format!("gen {}", sc.path.display()))?;
+    // Progress per repetition written (a single repetition shows none).
+    let mut progress =
+        (options.repeat > 1).then(|| Progress::new(options.repeat.into(), "repetition"));
+    let s = generate_reporting(&sc, &options, &mut |k| {
+        if let Some(p) = progress.as_mut() {
+            p.finished_up_to(
+                u64::from(k),
+                &format!("{k}/{} repetitions written", options.repeat),
+            );
+        }
+    })
+    .with_context(|| format!("gen {}", sc.path.display()))?;
+    drop(progress);
     let wall = started.elapsed().as_secs_f64();
     let frames: u64 = s.taps.iter().map(|t| t.frames).sum();
     term::note(format_args!(

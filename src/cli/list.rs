@@ -8,11 +8,13 @@ use std::process::ExitCode;
 use clap::Args;
 use scanbench::Scenario;
 use scanbench::detect::default_suite;
+use scanbench::external::definition::{Definition, Feed};
+use scanbench::external::{Externals, spec_name};
 use scanbench::report::duration_text;
 use scanbench_detector::params::closest;
 use scanbench_detector::{DetectorInfo, Vantage, registry};
 
-use super::{load_scenarios, scenario_files, term, usage};
+use super::{externals, load_scenarios, scenario_files, term, usage};
 
 /// `scanbench list`.
 #[derive(Args)]
@@ -23,6 +25,10 @@ pub struct ListArgs {
     /// Scenario files or directory to list instead of the built-in suite.
     #[arg(long, value_name = "PATH")]
     scenarios: Option<PathBuf>,
+    /// External detector definitions (`[[detector]]` TOML) to list with the
+    /// built-in ones; repeatable.
+    #[arg(long = "detector-file", value_name = "FILE")]
+    detector_file: Vec<PathBuf>,
 }
 
 /// The first sentence of a scenario description, without the
@@ -95,19 +101,22 @@ pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
                 .collect(),
         ),
     };
+    let ext = externals(&a.detector_file)?;
     let mut out = term::stdout();
     if let Some(name) = &a.name {
+        let external = spec_name(name).and_then(|n| ext.find(n));
         if let Some(sc) = scenarios.iter().flatten().find(|s| &s.name == name) {
             scenario_in_full(&mut out, sc)?;
         } else if let Ok(d) = registry::info(name) {
             detector_in_full(&mut out, d)?;
+        } else if let Some(def) = external {
+            external_in_full(&mut out, def)?;
         } else {
-            let mut names: Vec<&str> = scenarios
-                .iter()
-                .flatten()
-                .map(|s| s.name.as_str())
-                .collect();
-            names.extend(registry::DETECTORS.iter().map(|d| d.name));
+            let mut names: Vec<String> =
+                scenarios.iter().flatten().map(|s| s.name.clone()).collect();
+            names.extend(registry::DETECTORS.iter().map(|d| d.name.to_string()));
+            names.extend(ext.definitions().iter().map(|d| format!("ext:{}", d.name)));
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
             let hint = closest(name, names.iter().copied())
                 .map(|n| format!(" (did you mean `{n}`?)"))
                 .unwrap_or_default();
@@ -162,6 +171,7 @@ pub fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
         "\nVariants the default suite adds (shown by `run -v`): {}",
         variants.join(", ")
     )?;
+    list_externals(&mut out, &ext)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -227,4 +237,59 @@ fn shown(v: &str) -> String {
     } else {
         format!("`{v}`")
     }
+}
+
+/// The external detectors, one line each.
+fn list_externals(w: &mut dyn Write, ext: &Externals) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "\nExternal detectors (the real tools, `--detectors ext:NAME`; root; docs/external-detectors.md):"
+    )?;
+    for d in ext.definitions() {
+        let name = format!("ext:{}", d.name);
+        writeln!(w, "  {name:<20} {}", d.summary)?;
+    }
+    Ok(())
+}
+
+/// One external detector: what runs, how it is fed, what it reads and what
+/// it is compared with.
+fn external_in_full(w: &mut dyn Write, d: &Definition) -> std::io::Result<()> {
+    writeln!(w, "ext:{}: {}", d.name, d.summary)?;
+    writeln!(w, "command: {}", d.command.join(" "))?;
+    let reads = match d.vantage {
+        Vantage::Wire => "a link tap (both directions)",
+        Vantage::DropLog => "a firewall's drop log (as iptables LOG lines)",
+    };
+    writeln!(w, "reads: {reads}")?;
+    match &d.feed {
+        Feed::Offline => writeln!(
+            w,
+            "feed: offline (the capture is written, then the command runs once)"
+        )?,
+        Feed::Live { gap_bound, .. } => {
+            writeln!(
+                w,
+                "feed: live, in real time in a network namespace (root); gaps longer than {} are shortened",
+                duration_text(gap_bound.total_micros())
+            )?;
+            if !d.gap_reason.is_empty() {
+                writeln!(w, "  why gaps may be shortened: {}", d.gap_reason)?;
+            }
+        }
+        Feed::Follow { file, interval, .. } => writeln!(
+            w,
+            "feed: follow (root): the daemon reads {file} once per check, one {} interval of lines at a time",
+            duration_text(interval.total_micros())
+        )?,
+    }
+    if let Some(c) = &d.counterpart {
+        writeln!(
+            w,
+            "re-implementation: {c} (`scanbench fidelity` compares the two)"
+        )?;
+    }
+    writeln!(w, "docs: docs/external-detectors.md, docs/fidelity.md")?;
+    writeln!(w, "\nFull configuration:\n  {}", d.config())?;
+    Ok(())
 }

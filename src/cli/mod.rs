@@ -93,7 +93,9 @@ pub fn error_text(e: &anyhow::Error) -> String {
 }
 
 /// Prints `e` on standard error and returns its exit code: 2 for a
-/// [`UsageError`], 1 otherwise.
+/// [`UsageError`] or the library's [`scanbench::Error::Argument`] (a
+/// command-line value it rejected: `--param`, `--shard`, `--tap`, `--hosts`),
+/// 1 otherwise.
 pub fn exit_with(e: &anyhow::Error) -> ExitCode {
     if let Some(u) = e.downcast_ref::<UsageError>() {
         term::error(format_args!("{u}"));
@@ -104,6 +106,12 @@ pub fn exit_with(e: &anyhow::Error) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     term::error(format_args!("{}", error_text(e)));
+    if matches!(
+        e.downcast_ref::<scanbench::Error>(),
+        Some(scanbench::Error::Argument(_))
+    ) {
+        return ExitCode::from(EXIT_USAGE);
+    }
     ExitCode::from(EXIT_BAD_INPUT)
 }
 

@@ -69,7 +69,13 @@ impl Progress {
 
     /// One job finished; `label` names it.
     pub fn finished(&mut self, label: &str) {
-        self.done += 1;
+        self.finished_up_to(self.done + 1, label);
+    }
+
+    /// The first `done` jobs are finished (for batches that finish several
+    /// at once); `label` names the last.
+    pub fn finished_up_to(&mut self, done: u64, label: &str) {
+        self.done = self.done.max(done);
         if let Mode::Bar(bar) = &self.mode {
             bar.set_message(label.to_string());
             bar.set_position(self.done);

@@ -13,7 +13,7 @@ use scanbench::sweep::{Grid, JobStore, SweepReport, render};
 use std::io::Write;
 
 use super::progress::Progress;
-use super::{load_scenarios, term};
+use super::{load_scenarios, term, usage};
 
 /// Report format of a sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -33,7 +33,7 @@ pub enum SweepFormat {
 pub struct SweepArgs {
     /// The detector, optionally with fixed parameters (`sfportscan:proto=all`).
     detector: String,
-    /// Scenario files or directories (default: `scenarios/`).
+    /// Scenario files or directories (default: the built-in suite).
     paths: Vec<PathBuf>,
     /// A swept parameter: `NAME=FROM..TO[:STEP]` or `NAME=V1,V2,...`
     /// (upstream names, as `list` shows them). Repeat for a grid.
@@ -65,7 +65,7 @@ pub struct SweepArgs {
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
     /// Parallel simulations (default: the number of cores).
-    #[arg(long, short)]
+    #[arg(long, short, value_parser = super::at_least_one::<usize>)]
     jobs: Option<usize>,
 }
 
@@ -94,7 +94,8 @@ pub fn write_outputs(report: &SweepReport, dir: &Path) -> anyhow::Result<()> {
 /// `scanbench sweep`.
 pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     // The grid first: a bad parameter fails before any scenario is read.
-    let grid = Grid::new(&a.detector, &a.params)?;
+    // Every grid error is about the detector argument or a --param.
+    let grid = Grid::new(&a.detector, &a.params).map_err(|e| usage("sweep", e.to_string()))?;
     let scenarios = load_scenarios("sweep", &a.paths, &a.scenarios)?;
     let store = match &a.out {
         Some(dir) => Some(JobStore::open(dir)?),
