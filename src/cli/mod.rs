@@ -196,11 +196,18 @@ pub fn detector_specs(
                 format!("--detectors `{text}`: an empty spec (join specs with one `+`)"),
             ));
         }
-        let config = match spec_name(spec) {
-            Some(name) => external_config(command, name, externals)?,
+        // A printed external configuration (`ext:NAME:command=...`) pastes
+        // back as `ext:NAME`.
+        let mut spec = spec.to_string();
+        let config = match spec_name(&spec).map(str::to_string) {
+            Some(text) => {
+                let (config, name) = external_config(command, &text, externals)?;
+                spec = format!("{}{name}", scanbench::external::PREFIX);
+                config
+            }
             None => {
-                registry::build(spec)
-                    .map_err(|e| match plus_hint(spec) {
+                registry::build(&spec)
+                    .map_err(|e| match plus_hint(&spec) {
                         Some(joined) => usage(
                             command,
                             format!(
@@ -222,33 +229,42 @@ pub fn detector_specs(
             ));
         }
         configs.push(config);
-        specs.push(spec.to_string());
+        specs.push(spec);
     }
     Ok(specs)
 }
 
-/// The configuration of external tool `name` (`ext:NAME`), or a usage error
+/// The configuration and name of external tool `text` (`NAME` of
+/// `ext:NAME`, or `NAME:...` as its printed configuration), or a usage error
 /// naming the known tools and the closest one.
 fn external_config(
     command: &'static str,
-    name: &str,
+    text: &str,
     externals: &Externals,
-) -> anyhow::Result<String> {
-    match externals.find(name) {
-        Some(def) => Ok(def.config()),
-        None => {
-            let known = externals.definitions().iter().map(|d| d.name.as_str());
-            let hint = closest(name, known)
-                .map_or_else(String::new, |c| format!(" (did you mean `ext:{c}`?)"));
-            Err(usage(
-                command,
-                format!(
-                    "--detectors: no external detector `{name}`{hint}; known: {} (more with --detector-file)",
-                    externals.names()
-                ),
-            ))
-        }
+) -> anyhow::Result<(String, String)> {
+    let name = text.split(':').next().unwrap_or(text).trim();
+    let Some(def) = externals.find(name) else {
+        let known = externals.definitions().iter().map(|d| d.name.as_str());
+        let hint = closest(name, known)
+            .map_or_else(String::new, |c| format!(" (did you mean `ext:{c}`?)"));
+        return Err(usage(
+            command,
+            format!(
+                "--detectors: no external detector `{name}`{hint}; known: {} (more with --detector-file)",
+                externals.names()
+            ),
+        ));
+    };
+    let config = def.config();
+    if text != name && format!("{}{text}", scanbench::external::PREFIX) != config {
+        return Err(usage(
+            command,
+            format!(
+                "--detectors `ext:{text}`: an external detector takes no parameters here (its configuration is `{config}`); define another in a --detector-file"
+            ),
+        ));
     }
+    Ok((config, name.to_string()))
 }
 
 /// The external detector definitions: the built-in ones, plus every
@@ -617,4 +633,25 @@ pub fn print_alerts(w: &mut dyn Write, run: &ScenarioRun) -> std::io::Result<()>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The configuration `list ext:NAME` and reports print for a real tool
+    /// pastes back into `--detectors` as that tool; anything else after its
+    /// name is refused.
+    #[test]
+    fn printed_external_configs_paste_back() {
+        let ext = Externals::builtin();
+        for d in ext.definitions() {
+            let specs = detector_specs("run", &Some(d.config()), ext).unwrap();
+            assert_eq!(specs, vec![format!("ext:{}", d.name)]);
+        }
+        let e = detector_specs("run", &Some("ext:psad:command=true".into()), ext).unwrap_err();
+        assert!(e.to_string().contains("takes no parameters here"), "{e}");
+        let e = detector_specs("run", &Some("ext:psad+ext:psad".into()), ext).unwrap_err();
+        assert!(e.to_string().contains("same configuration"), "{e}");
+    }
 }
