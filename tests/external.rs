@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{say, scanbench};
+use common::scanbench;
 use scanbench::external::comparable_line;
 use scanbench::external::parse::{ExtAlert, Format, parse};
 
@@ -137,7 +137,10 @@ fn live_replay_without_root_is_a_clear_error() {
     // Run as `nobody` when we are root (CI); as an ordinary user, directly.
     let root_now = scanbench::external::live::is_root();
     if root_now && !common::on_path("setpriv") {
-        say("external (live without root): skipped: no `setpriv` to drop root");
+        common::skip(
+            "live_replay_without_root_is_a_clear_error",
+            "no `setpriv` to drop root",
+        );
         return;
     }
     let bin = env!("CARGO_BIN_EXE_scanbench");
@@ -161,7 +164,10 @@ fn live_replay_without_root_is_a_clear_error() {
         .output()
         .unwrap();
     if text(&o).contains("Permission denied") {
-        say("external (live without root): skipped: `nobody` cannot read the build tree");
+        common::skip(
+            "live_replay_without_root_is_a_clear_error",
+            "`nobody` cannot read the build tree",
+        );
         return;
     }
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
