@@ -307,10 +307,7 @@ fn seeds_give_one_csv_row_per_run_and_mean_spread_in_the_table() {
 #[test]
 fn check_exits_3_when_a_claim_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let sc = dir.path().join("t0.toml");
-    let mut text = std::fs::read_to_string(scenario("syn-scan-t0.toml")).unwrap();
-    text.push_str("\n[[expect]]\nclaim = \"scanlogd catches T0\"\ndetectors = [\"scanlogd\"]\nflags_scanners = true\n");
-    std::fs::write(&sc, text).unwrap();
+    let sc = common::scenario_with_failing_claim(dir.path());
     let o = run(&[
         "run",
         sc.to_str().unwrap(),

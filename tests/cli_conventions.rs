@@ -84,10 +84,7 @@ fn a_closed_pipe_ends_the_command_quietly() {
 fn a_closed_pipe_keeps_the_check_result() {
     // The reader went away; the claims were still checked and their exit code stands.
     let dir = tempfile::tempdir().unwrap();
-    let sc = dir.path().join("t0.toml");
-    let mut text = std::fs::read_to_string(scenario("syn-scan-t0.toml")).unwrap();
-    text.push_str("\n[[expect]]\nclaim = \"scanlogd catches T0\"\ndetectors = [\"scanlogd\"]\nflags_scanners = true\n");
-    std::fs::write(&sc, text).unwrap();
+    let sc = common::scenario_with_failing_claim(dir.path());
     let o = with_closed_stdout(&[
         "run",
         sc.to_str().unwrap(),

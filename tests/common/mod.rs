@@ -39,6 +39,16 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Writes into `dir` a copy of `syn-scan-t0` with one claim that fails
+/// (scanlogd does not catch the 5-minute probe gaps of T0) and returns its path.
+pub fn scenario_with_failing_claim(dir: &Path) -> PathBuf {
+    let sc = dir.join("t0.toml");
+    let mut text = std::fs::read_to_string(scenario("syn-scan-t0.toml")).unwrap();
+    text.push_str("\n[[expect]]\nclaim = \"scanlogd catches T0\"\ndetectors = [\"scanlogd\"]\nflags_scanners = true\n");
+    std::fs::write(&sc, text).unwrap();
+    sc
+}
+
 /// Reports that (part of) a test is skipped and why, so that the reason shows
 /// in the normal `cargo test` output. libtest captures only the `print!`
 /// family of macros; a write through the `std::io::stderr()` handle goes
