@@ -767,3 +767,20 @@ fn a_failing_stdout_is_named() {
         stderr(&o)
     );
 }
+
+/// `run` suggests only what `run` has: a scenario without a drop log gets
+/// the `[[tap]]` that makes one, not replay's flags.
+#[test]
+fn run_suggests_only_its_own_remedies() {
+    let o = run(&["run", "--scenarios", "syn-scan-t3", "--detectors", "psad"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("[psad] not applicable: it reads a firewall drop log (a `[[tap]]` with `drop_log = ROUTER`)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("--drop-log") && !out.contains("--iptables-log"),
+        "{out}"
+    );
+}
