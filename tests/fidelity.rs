@@ -116,7 +116,10 @@ fn psad_signature_probes_get_danger_level_2_from_both() {
 #[test]
 fn psads_daemon_agrees_with_mode_daemon_on_the_short_drop_log_scenarios() {
     if let Some(why) = skip_reason() {
-        say(&format!("fidelity (psad daemon): skipped: {why}"));
+        common::skip(
+            "psads_daemon_agrees_with_mode_daemon_on_the_short_drop_log_scenarios",
+            &why,
+        );
         return;
     }
     // A case spread over many 5 s intervals (tests/fixtures/fidelity/
