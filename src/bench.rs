@@ -454,27 +454,32 @@ impl Reference {
 
 /// The `detectors` workload: each detector's packets per second over the
 /// generated capture, against reference tools reading the same pcap.
-pub fn detectors(rounds: u32, clients: u32) -> Result<()> {
+pub fn detectors(rounds: u32, clients: u32, out: &mut dyn FnMut(&str)) -> Result<()> {
     let frames = detector_capture(rounds, clients)?;
     let n = frames.len();
     let scan = frames.iter().filter(|f| f.2).count();
     let span = frames
         .last()
         .map_or(0.0, |f| f.0.total_micros() as f64 / 1e6);
-    println!(
+    out(&format!(
         "detectors: capture of {n} frames on the server's link ({scan} scan, {} benign; {rounds} T3 top-1000 SYN scans + {clients} web clients, {span:.0} s simulated)",
         n - scan
-    );
+    ));
     let dir = std::env::temp_dir();
     let file = dir.join(format!("scanbench-bench-{}.pcap", std::process::id()));
     let one = dir.join(format!("scanbench-bench-{}-one.pcap", std::process::id()));
-    let result = detectors_on(&frames, &file, &one);
+    let result = detectors_on(&frames, &file, &one, out);
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_file(&one);
     result
 }
 
-fn detectors_on(frames: &[CapturedFrame], file: &Path, one: &Path) -> Result<()> {
+fn detectors_on(
+    frames: &[CapturedFrame],
+    file: &Path,
+    one: &Path,
+    out: &mut dyn FnMut(&str),
+) -> Result<()> {
     let n = frames.len();
     write_pcap(file, frames)?;
     write_pcap(one, &frames[..n.min(1)])?;
@@ -486,15 +491,15 @@ fn detectors_on(frames: &[CapturedFrame], file: &Path, one: &Path) -> Result<()>
     for r in REFERENCES {
         match r.rate(file, one, n, RUNS) {
             Ok((rate, startup)) => {
-                println!(
+                out(&format!(
                     "reference {}: {:.3} M pkt/s (`{}`, best of {RUNS}, net of {startup:.2} s start-up)",
                     r.name,
                     rate / 1e6,
                     r.command_line()
-                );
+                ));
                 refs.push((r.name, rate));
             }
-            Err(why) => println!("reference {}: skipped ({why})", r.name),
+            Err(why) => out(&format!("reference {}: skipped ({why})", r.name)),
         }
     }
     let ratios = |rate: f64| -> String {
@@ -535,20 +540,20 @@ fn detectors_on(frames: &[CapturedFrame], file: &Path, one: &Path) -> Result<()>
     let (count, s) = best_of(RUNS, || from_file(&[]));
     let count = count?;
     let rate = count as f64 / s;
-    println!(
+    out(&format!(
         "pcap read (scanbench's reader, no detector): {count} frames in {s:.3} s = {:.2} M pkt/s{}",
         rate / 1e6,
         ratios(rate)
-    );
+    ));
     let (count, s) = best_of(RUNS, || from_file(&specs));
     let count = count?;
     let rate = count as f64 / s;
-    println!(
+    out(&format!(
         "pcap read + all {} default detector configurations: {count} frames in {s:.3} s = {:.2} M pkt/s{}",
         specs.len(),
         rate / 1e6,
         ratios(rate)
-    );
+    ));
 
     // Each detector alone over the frames in memory (at its own vantage).
     for (spec, short) in specs.iter().zip(default_suite()) {
@@ -562,19 +567,19 @@ fn detectors_on(frames: &[CapturedFrame], file: &Path, one: &Path) -> Result<()>
             set.finish(frames.last().map_or(Instant::ZERO, |f| f.0));
         });
         let rate = n as f64 / s;
-        println!(
+        out(&format!(
             "detector {short}: {n} frames in {s:.3} s = {:.2} M pkt/s{}, {} alerts",
             rate / 1e6,
             ratios(rate),
             set.alerts[0].len()
-        );
+        ));
     }
     Ok(())
 }
 
-/// Runs a workload and prints one line per measurement, each simulator
+/// Runs a workload and hands `out` one line per measurement, each simulator
 /// figure with its goal (issue 17; docs/performance.md).
-pub fn run(workload: &str, clients: &str) -> Result<()> {
+pub fn run(workload: &str, clients: &str, out: &mut dyn FnMut(&str)) -> Result<()> {
     let all = workload == "all";
     if all || workload == "scan" {
         let cpu = crate::bench_sim::cpu_seconds();
@@ -587,19 +592,19 @@ pub fn run(workload: &str, clients: &str) -> Result<()> {
                 pkts as f64 / c / 1e6
             )
         });
-        println!(
+        out(&format!(
             "scan: 200 x 1000-port SYN scans (T5): {pkts} packets in {s:.2} s = {:.2} M pkt/s{cpu}, {:.0} scans/s (goal >= 3 M pkt/s: {})",
             rate / 1e6,
             200.0 / s,
             met(rate >= 3e6)
-        );
+        ));
     }
     if all || workload == "bulk" {
         let (pkts, s, simulated) = bulk(100 << 20)?;
-        println!(
+        out(&format!(
             "bulk: 100 MiB HTTP download, 1 Gbit/s: {pkts} packets in {s:.2} s = {:.2} M pkt/s ({simulated:.2} s simulated)",
             pkts as f64 / s / 1e6
-        );
+        ));
     }
     if all || workload == "pollers" {
         let mut ten_thousand: Option<f64> = None;
@@ -626,7 +631,7 @@ pub fn run(workload: &str, clients: &str) -> Result<()> {
                 },
                 _ => String::new(),
             };
-            println!(
+            out(&format!(
                 "pollers: {n} clients x 1 simulated day: {} packets, {} events, {} responses in {:.2} s = {:.2} M pkt/s, {:.0} ns per packet{cpu} ({:.0}x real time; server pool {} sockets; process peak RSS {}){goal}",
                 p.packets,
                 p.events,
@@ -637,17 +642,17 @@ pub fn run(workload: &str, clients: &str) -> Result<()> {
                 86_400.0 / p.wall,
                 p.server_sockets,
                 crate::bench_sim::peak_rss().map_or("unknown".into(), crate::bench_sim::mib),
-            );
+            ));
         }
     }
     if workload == "memory" {
-        crate::bench_sim::memory_over_time(1000, 4)?;
+        crate::bench_sim::memory_over_time(1000, 4, out)?;
     }
     if all || workload == "gen" {
-        crate::bench_sim::generation(2000)?;
+        crate::bench_sim::generation(2000, out)?;
     }
     if all || workload == "detectors" {
-        detectors(100, 200)?;
+        detectors(100, 200, out)?;
     }
     Ok(())
 }

@@ -146,22 +146,22 @@ fn timed_replay(file: &Path, specs: &[String], threads: usize) -> Result<(u64, f
 ///
 /// # Errors
 /// The file cannot be read as a capture.
-pub fn run(file: &Path, threads: usize) -> Result<()> {
+pub fn run(file: &Path, threads: usize, out: &mut dyn FnMut(&str)) -> Result<()> {
     let size = std::fs::metadata(file).map_err(io_err(file))?.len();
-    println!(
+    out(&format!(
         "replay: {} ({:.2} GB), {} cores",
         file.display(),
         size as f64 / 1e9,
         std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
+    ));
     let reference = tcpdump(file, 2);
     match &reference {
-        Ok((w, c)) => println!(
+        Ok((w, c)) => out(&format!(
             "reference tcpdump: {w:.2} s wall, {c:.2} s CPU (`tcpdump -nn -r FILE -w /dev/null`, best of 2)"
-        ),
-        Err(why) => println!("reference tcpdump: skipped ({why})"),
+        )),
+        Err(why) => out(&format!("reference tcpdump: skipped ({why})")),
     }
-    let figure = |what: &str, (n, wall, cpu): (u64, f64, f64)| {
+    let mut figure = |what: &str, (n, wall, cpu): (u64, f64, f64)| {
         let vs = match &reference {
             Ok((w, c)) => format!(
                 "; {:.2}x tcpdump's wall time, {:.2}x its CPU time (goal <= 1)",
@@ -170,12 +170,12 @@ pub fn run(file: &Path, threads: usize) -> Result<()> {
             ),
             Err(_) => String::new(),
         };
-        println!(
+        out(&format!(
             "replay, {what}: {n} frames in {wall:.2} s wall = {:.2} M pkt/s ({cpu:.2} s CPU = {:.2} M pkt/s per core){vs}; peak RSS {:.0} MiB",
             n as f64 / wall / 1e6,
             n as f64 / cpu.max(0.01) / 1e6,
             peak_rss_mib().unwrap_or(0.0)
-        );
+        ));
     };
     let five: Vec<String> = THRESHOLD_FIVE.iter().map(|s| s.to_string()).collect();
     figure(

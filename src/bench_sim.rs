@@ -54,19 +54,19 @@ pub fn mib(bytes: u64) -> String {
 
 /// `clients` pollers run one simulated day at a time for `days` days; the
 /// resident memory after each day shows whether it grows with simulated time.
-pub fn memory_over_time(clients: u32, days: i64) -> Result<()> {
+pub fn memory_over_time(clients: u32, days: i64, out: &mut dyn FnMut(&str)) -> Result<()> {
     let mut net = pollers_network(clients)?;
     let mut sink = |_: &Frame<'_>| {};
     for day in 1..=days {
         let t = Wall::now();
         net.run_until(Instant::from_secs(86_400 * day), &mut sink)
             .map_err(sim)?;
-        println!(
+        out(&format!(
             "memory: {clients} pollers, after simulated day {day}: {} packets so far, RSS {} (day took {:.2} s)",
             net.stats().sent,
             rss().map_or("unknown".into(), mib),
             t.elapsed().as_secs_f64()
-        );
+        ));
     }
     Ok(())
 }
@@ -82,19 +82,19 @@ const GEN_GOAL: f64 = 1000.0;
 /// labels file, then Scapy writing the same packets (headers and sizes) with
 /// `PcapWriter`, if a Python with Scapy is found (`SCANBENCH_SCAPY_PYTHON`,
 /// else `bench/.venv/bin/python` as `bench/scapy-venv.sh` makes it).
-pub fn generation(hosts: usize) -> Result<()> {
+pub fn generation(hosts: usize, out: &mut dyn FnMut(&str)) -> Result<()> {
     let sc = Scenario::load(Path::new(GEN_SCENARIO))?.with_hosts(hosts)?;
     let dir = std::env::temp_dir().join(format!("scanbench-bench-gen-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
         path: dir.clone(),
         source: e,
     })?;
-    let result = gen_in(&sc, hosts, &dir);
+    let result = gen_in(&sc, hosts, &dir, out);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn gen_in(sc: &Scenario, hosts: usize, dir: &Path) -> Result<()> {
+fn gen_in(sc: &Scenario, hosts: usize, dir: &Path, out: &mut dyn FnMut(&str)) -> Result<()> {
     let pcap = dir.join("gen.pcap");
     let mut rate = 0.0;
     for no_labels in [false, true] {
@@ -113,7 +113,7 @@ fn gen_in(sc: &Scenario, hosts: usize, dir: &Path) -> Result<()> {
         let wall = t.elapsed().as_secs_f64();
         let frames: u64 = s.taps.iter().map(|t| t.frames).sum();
         rate = frames as f64 / wall;
-        println!(
+        out(&format!(
             "gen: {GEN_SCENARIO} with {hosts} client hosts, {:.0} s simulated, {}: {frames} frames ({} link transmissions) in {wall:.2} s = {:.3} M frames/s",
             s.simulated.total_micros() as f64 / 1e6,
             if no_labels {
@@ -123,12 +123,12 @@ fn gen_in(sc: &Scenario, hosts: usize, dir: &Path) -> Result<()> {
             },
             s.transmissions,
             rate / 1e6
-        );
+        ));
     }
     let recipe = dir.join("recipe.txt");
     let n = write_recipe(&pcap, &recipe, SCAPY_PACKETS)?;
     match scapy(&recipe, &dir.join("scapy.pcap")) {
-        Ok(scapy_rate) => println!(
+        Ok(scapy_rate) => out(&format!(
             "reference scapy: {n} of the same packets built and written with PcapWriter at {scapy_rate:.0} packets/s (bench/scapy_pcap.py); gen without labels file is {:.0}x (goal >= {GEN_GOAL:.0}x: {})",
             rate / scapy_rate,
             if rate / scapy_rate >= GEN_GOAL {
@@ -136,8 +136,8 @@ fn gen_in(sc: &Scenario, hosts: usize, dir: &Path) -> Result<()> {
             } else {
                 "not met"
             }
-        ),
-        Err(why) => println!("reference scapy: skipped ({why})"),
+        )),
+        Err(why) => out(&format!("reference scapy: skipped ({why})")),
     }
     Ok(())
 }

@@ -50,7 +50,8 @@ pub struct ScenarioRun {
     pub detectors: Vec<DetectorRun>,
     /// Frames the detectors could not parse as IPv4.
     pub malformed: u64,
-    /// A real capture replayed, not a simulation (no seed).
+    /// A real capture replayed, not a simulation (no seed; times are the
+    /// capture's, since the Unix epoch).
     pub replayed: bool,
     /// Why a replayed input ended early (truncated or damaged), if it did:
     /// the report then covers only the part before the damage.
@@ -58,6 +59,14 @@ pub struct ScenarioRun {
     /// Replayed frames whose timestamp lay outside the range replay accepts
     /// and was clamped into it ([`crate::replay::TIME_RANGE_US`]).
     pub clamped_timestamps: u64,
+    /// The run has ground truth (a simulation, or a capture with labels or
+    /// named scanners): its scores mean something. Without it, reports show
+    /// the alerts and mark every score figure absent.
+    pub scored: bool,
+    /// The end of the input: the scenario's duration, or a capture's last
+    /// frame. Alerts after it come from the detectors' timers running on past
+    /// the input ([`crate::detect::DetectorSet::DRAIN`]).
+    pub end: Instant,
 }
 
 impl ScenarioRun {
@@ -199,6 +208,8 @@ fn run_scenario(
         replayed: false,
         input_error: None,
         clamped_timestamps: 0,
+        scored: true,
+        end: Instant::ZERO + scenario.duration,
         truth,
         detectors,
     })

@@ -141,6 +141,19 @@ struct Ahead {
 /// build errors, and I/O errors naming the file (what was written before
 /// stays on disk).
 pub fn generate(sc: &Scenario, o: &GenOptions) -> Result<GenSummary> {
+    generate_reporting(sc, o, &mut |_| {})
+}
+
+/// [`generate`], calling `written(k)` each time the first `k` repetitions
+/// are on disk (for progress; the output does not depend on it).
+///
+/// # Errors
+/// As [`generate`].
+pub fn generate_reporting(
+    sc: &Scenario,
+    o: &GenOptions,
+    written: &mut dyn FnMut(u32),
+) -> Result<GenSummary> {
     if o.repeat == 0 {
         return Err(Error::Argument("--repeat: at least 1".into()));
     }
@@ -221,6 +234,7 @@ pub fn generate(sc: &Scenario, o: &GenOptions) -> Result<GenSummary> {
             }
             transmissions += built.net.stats().sent;
             k += 1;
+            written(k);
             continue;
         }
         let batch: Vec<u32> = (k..o.repeat.min(k.saturating_add(jobs as u32))).collect();
@@ -246,6 +260,7 @@ pub fn generate(sc: &Scenario, o: &GenOptions) -> Result<GenSummary> {
             transmissions += a.transmissions;
         }
         k = batch.last().map_or(o.repeat, |l| l + 1);
+        written(k);
     }
     let mut taps = Vec::new();
     for t in outs {

@@ -36,6 +36,7 @@ pub mod score;
 pub mod shard;
 pub mod simulate;
 pub mod sweep;
+pub mod time_text;
 pub mod truth;
 
 pub use scanbench_capture as capture;

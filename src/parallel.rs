@@ -15,12 +15,31 @@ pub fn default_threads() -> usize {
 /// per item) and returns the results in item order. `done(i, &result)` runs
 /// on the calling thread as each item finishes, in completion order (for
 /// progress and for saving results as soon as they exist).
-pub fn map_ordered<T, R, F, D>(items: &[T], threads: usize, f: F, mut done: D) -> Vec<R>
+pub fn map_ordered<T, R, F, D>(items: &[T], threads: usize, f: F, done: D) -> Vec<R>
 where
     T: Sync,
     R: Send,
     F: Fn(&T) -> R + Sync,
     D: FnMut(usize, &R),
+{
+    map_ordered_with(items, threads, f, done, || {})
+}
+
+/// [`map_ordered`], also calling `idle()` on the calling thread about once a
+/// second while no item finishes (for progress shown while a long job runs).
+pub fn map_ordered_with<T, R, F, D, I>(
+    items: &[T],
+    threads: usize,
+    f: F,
+    mut done: D,
+    mut idle: I,
+) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync,
+    D: FnMut(usize, &R),
+    I: FnMut(),
 {
     let threads = threads.clamp(1, items.len().max(1));
     let next = AtomicUsize::new(0);
@@ -41,9 +60,15 @@ where
             });
         }
         drop(tx);
-        for (i, r) in rx {
-            done(i, &r);
-            results[i] = Some(r);
+        loop {
+            match rx.recv_timeout(std::time::Duration::from_secs(1)) {
+                Ok((i, r)) => {
+                    done(i, &r);
+                    results[i] = Some(r);
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => idle(),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
         }
     });
     // Every index was sent exactly once unless a worker panicked, and a

@@ -10,7 +10,7 @@ use std::io::{self, BufReader, Read};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use scanbench_detector::iptables_log::{LogOptions, LogParser};
+use scanbench_detector::iptables_log::{LogOptions, LogParser, Skipped};
 use scanbench_detector::{Cidr, Instant, PacketView, Vantage};
 use scanbench_sim::label::Label;
 use sha2::{Digest, Sha256};
@@ -68,8 +68,29 @@ pub struct Replayed {
     pub labelled: bool,
     /// Capture counters (captures only).
     pub stats: Option<CaptureStats>,
+    /// Log counters (iptables logs only).
+    pub log: Option<LogStats>,
+    /// The time of the first frame, if any.
+    pub first: Option<Instant>,
     /// What stopped the reading before the end of the input.
     pub error: Option<Error>,
+}
+
+/// What reading an iptables log found besides packets.
+#[derive(Debug, Default)]
+pub struct LogStats {
+    /// Lines that became packets.
+    pub packets: u64,
+    /// Lines skipped without an error, by reason.
+    pub skipped: Skipped,
+    /// The text a log prefix must contain (psad `FW_MSG_SEARCH`).
+    pub search: String,
+    /// The year given to syslog stamps (they carry none).
+    pub year: i32,
+    /// Malformed iptables lines, skipped as psad skips them.
+    pub malformed: u64,
+    /// The first malformed line's error, naming its line and field.
+    pub first_malformed: Option<Error>,
 }
 
 /// Frames fed so far, and the truth gathered from their labels.
@@ -147,8 +168,8 @@ impl Feed {
     }
 
     /// Scores the run; `sha256` is the input's digest, `error` what cut it
-    /// short. Also returns whether any frame was labelled, and an external
-    /// tool's failure.
+    /// short. Also returns whether any frame was labelled, the first frame's
+    /// time, and an external tool's failure.
     fn finish(
         mut self,
         name: &str,
@@ -156,7 +177,7 @@ impl Feed {
         sha256: String,
         error: Option<&Error>,
         opts: &ReplayOptions,
-    ) -> (ScenarioRun, bool, Option<Error>) {
+    ) -> (ScenarioRun, bool, Option<Instant>, Option<Error>) {
         let mut set = self.set.finish();
         set.finish(self.last);
         let tool_error = set.take_error();
@@ -199,8 +220,10 @@ impl Feed {
             replayed: true,
             input_error: error.map(|e| e.to_string()),
             clamped_timestamps: self.clamped,
+            scored: self.labelled || opts.scanners.as_ref().is_some_and(|s| !s.is_empty()),
+            end: self.last,
         };
-        (run, self.labelled, tool_error)
+        (run, self.labelled, self.first, tool_error)
     }
 }
 
@@ -321,25 +344,28 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
         check_count(labels, stats.records)?;
     }
     let sha256 = reader.into_inner().into_inner().into_inner().finish();
-    let (run, labelled, tool_error) =
+    let (run, labelled, first, tool_error) =
         feed.finish(&name_of(path), path, sha256, error.as_ref(), opts);
     Ok(Replayed {
         run,
         labelled,
         stats: Some(stats),
+        log: None,
+        first,
         error: error.or(tool_error),
     })
 }
 
 /// Replays an iptables LOG file (kernel or ulogd text, the lines psad parses)
-/// as a drop log: every line whose prefix contains `DROP` is one dropped
-/// packet. Frame numbers are 0-based record numbers; line numbers appear in
-/// errors.
+/// as a drop log: every line whose prefix contains `log.search` (psad's
+/// `FW_MSG_SEARCH`, default `DROP`) is one dropped packet. Frame numbers are
+/// 0-based record numbers; line numbers appear in errors. A malformed line is
+/// skipped, as psad skips it, and counted in [`LogStats`] (the first one's
+/// error kept).
 ///
 /// # Errors
-/// A bad detector spec or an unreadable file. A malformed line stops the
-/// reading and is returned in [`Replayed::error`], naming the line and field.
-pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
+/// A bad detector spec, an unreadable file, or labels of another log.
+pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions, log: LogOptions) -> Result<Replayed> {
     let text = std::fs::read(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
         source: e,
@@ -347,10 +373,14 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed
     let sha256 = hex(&Sha256::digest(&text));
     let text = String::from_utf8_lossy(&text);
     let mut feed = Feed::new(opts, Vantage::DropLog)?;
-    let mut parser = LogParser::new(LogOptions::default());
-    let mut error = None;
     let path_of_labels = opts.labels.as_ref().map(|l| l.path());
     let mut labels = opts.labels.as_ref().map(|l| l.stream()).transpose()?;
+    let mut stats = LogStats {
+        search: log.search.clone(),
+        year: log.year,
+        ..LogStats::default()
+    };
+    let mut parser = LogParser::new(log);
     let mut index = 0;
     for (i, line) in text.lines().enumerate() {
         match parser.parse_line(i + 1, line) {
@@ -368,25 +398,26 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions) -> Result<Replayed
             }
             Ok(None) => {}
             Err(e) => {
+                stats.malformed += 1;
                 // The parser's message names the line and the field.
-                error = Some(Error::Input {
+                stats.first_malformed.get_or_insert(Error::Input {
                     path: path.to_path_buf(),
                     line: None,
                     message: e.to_string(),
                 });
-                break;
             }
         }
     }
-    if error.is_none() {
-        check_count(labels, index)?;
-    }
-    let (run, labelled, tool_error) =
-        feed.finish(&name_of(path), path, sha256, error.as_ref(), opts);
+    check_count(labels, index)?;
+    stats.packets = index;
+    stats.skipped = parser.skipped().clone();
+    let (run, labelled, first, tool_error) = feed.finish(&name_of(path), path, sha256, None, opts);
     Ok(Replayed {
         run,
         labelled,
         stats: None,
-        error: error.or(tool_error),
+        log: Some(stats),
+        first,
+        error: tool_error,
     })
 }

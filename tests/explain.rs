@@ -108,7 +108,7 @@ fn netscreen_no_session_any_alert_is_state_loss() {
         "{}",
         d.sentence
     );
-    assert!(d.sentence.contains("30 min"), "{}", d.sentence);
+    assert!(d.sentence.contains("30m"), "{}", d.sentence);
 }
 
 /// The default screen alerts on the push connections' own setup: SYN-ACKs
@@ -176,14 +176,14 @@ fn cli_prints_rule_packets_and_diagnosis() {
         "explain",
         "scenarios/netscreen-webmail.toml",
         "--detector",
-        "screenos[no-session-any]",
+        "screenos:count_mode=no-session-any",
         "--alert",
         "3",
     ]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for needle in [
-        "#3 screenos[no-session-any] portscan 198.51.100.80 -> 203.0.113.1",
+        "#3 screenos:count_mode=no-session-any portscan 198.51.100.80 -> 203.0.113.1",
         "rule:      ScreenOS port-scan screen: 10 distinct destination ports",
         "window:    1861.",
         "198.51.100.80:80 -> 203.0.113.1:8192",
@@ -202,7 +202,8 @@ fn cli_rejects_a_bad_alert_number() {
         "--alert",
         "0",
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    // A bad flag value is a usage error (README "Exit codes").
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--alert `0`"), "{err}");
 }
@@ -379,7 +380,7 @@ fn explain_is_deterministic() {
 fn json_is_stable() {
     let sc = Scenario::load(Path::new("scenarios/netscreen-webmail.toml")).unwrap();
     let filters = Filters {
-        detectors: vec!["screenos[no-session-any]".into()],
+        detectors: vec!["screenos:count_mode=no-session-any".into()],
         alert: Some(3),
         source: None,
     };

@@ -203,9 +203,15 @@ fn bad_lines_fail_naming_what_was_expected() {
         err.contains("ScreenOS line: expected the source as `ADDRESS:PORT`"),
         "{err}"
     );
-    // A number needs something to number alerts of.
+    // A number needs something to number alerts of: a flag combination
+    // that does not work, so a usage error (exit 2, README "Exit codes").
     let o = cli(&["explain", "--alert", "3"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("an alert number needs a scenario or capture"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // The library reads every supported form.
     for l in [
         SEED,

@@ -29,7 +29,7 @@
 //! always checked; fresh captures are made and checked the same way where
 //! the machine allows (root, `ip netns add`, and `ip`, `tcpdump`, `curl`,
 //! `python3`, `iptables`, `conntrack`, `timeout`, `kill`; `.ci/run` installs
-//! them), else the test prints `skipped: <reason>`. Namespaces are named
+//! them), else the test prints `SKIPPED <test>: <reason>` (`common::skip`). Namespaces are named
 //! `sbx-<role>-<pid>`; every process runs under `timeout`, every loop is
 //! bounded, and a guard kills what is left and deletes the namespaces, on
 //! failure and panic too. Only 192.0.2.0/24, 198.51.100.0/24 and
@@ -492,7 +492,10 @@ fn make_lost_state(dir: &Path, file: &Path) -> Result<Result<(), String>, String
 #[test]
 fn live_captures_from_network_namespaces() {
     if std::env::var_os("SCANBENCH_NO_NETNS").is_some_and(|v| !v.is_empty() && v != "0") {
-        eprintln!("skipped: SCANBENCH_NO_NETNS is set (the fixture_* tests still run)");
+        common::skip(
+            "live_captures_from_network_namespaces",
+            "SCANBENCH_NO_NETNS is set (the fixture_* tests still run)",
+        );
         return;
     }
     let tools = [
@@ -506,7 +509,10 @@ fn live_captures_from_network_namespaces() {
         "kill",
     ];
     if let Err(why) = netns::tools_present(&tools) {
-        eprintln!("skipped: {why} (the fixture_* tests still run)");
+        common::skip(
+            "live_captures_from_network_namespaces",
+            &format!("{why} (the fixture_* tests still run)"),
+        );
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -519,8 +525,11 @@ fn live_captures_from_network_namespaces() {
     ] {
         match made {
             Err(why) => {
-                eprintln!(
-                    "skipped: cannot build the {name} namespaces: {why} (the fixture_* tests still run)"
+                common::skip(
+                    "live_captures_from_network_namespaces",
+                    &format!(
+                        "cannot build the {name} namespaces: {why} (the fixture_* tests still run)"
+                    ),
                 );
                 return;
             }
@@ -529,9 +538,12 @@ fn live_captures_from_network_namespaces() {
         }
     }
     if !lossy.is_empty() {
-        eprintln!(
-            "skipped: the machine dropped captured packets ({}); the fixture_* tests still run",
-            lossy.join(" / ")
+        common::skip(
+            "live_captures_from_network_namespaces",
+            &format!(
+                "the machine dropped captured packets ({}); the fixture_* tests still run",
+                lossy.join(" / ")
+            ),
         );
         return;
     }

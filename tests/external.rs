@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{say, scanbench};
+use common::scanbench;
 use scanbench::external::comparable_line;
 use scanbench::external::parse::{ExtAlert, Format, parse};
 
@@ -95,16 +95,17 @@ fn a_tool_from_a_definition_file_is_scored_like_a_builtin() {
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(detector(&doc, "ext:fake-ids")["score"]["tp"], 1);
 
-    // Without the file the name is unknown, and the error lists the known ones.
+    // Without the file the name is unknown: a bad flag value (exit 2), and
+    // the error lists the known ones.
     let o = scanbench(&[
         "run",
         "scenarios/syn-scan-t3.toml",
         "--detectors",
         "ext:fake-ids",
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        text(&o).contains("no such external detector; known: scanlogd, portsentry"),
+        text(&o).contains("no external detector `fake-ids`; known: scanlogd, portsentry"),
         "{}",
         text(&o)
     );
@@ -136,7 +137,10 @@ fn live_replay_without_root_is_a_clear_error() {
     // Run as `nobody` when we are root (CI); as an ordinary user, directly.
     let root_now = scanbench::external::live::is_root();
     if root_now && !common::on_path("setpriv") {
-        say("external (live without root): skipped: no `setpriv` to drop root");
+        common::skip(
+            "live_replay_without_root_is_a_clear_error",
+            "no `setpriv` to drop root",
+        );
         return;
     }
     let bin = env!("CARGO_BIN_EXE_scanbench");
@@ -160,7 +164,10 @@ fn live_replay_without_root_is_a_clear_error() {
         .output()
         .unwrap();
     if text(&o).contains("Permission denied") {
-        say("external (live without root): skipped: `nobody` cannot read the build tree");
+        common::skip(
+            "live_replay_without_root_is_a_clear_error",
+            "`nobody` cannot read the build tree",
+        );
         return;
     }
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

@@ -55,7 +55,10 @@ fn rows<'a>(table: &'a str, word: &str) -> Vec<&'a str> {
 #[test]
 fn the_real_tools_agree_with_their_reimplementations_on_the_suite() {
     if let Some(why) = skip_reason() {
-        say(&format!("fidelity: skipped: {why}"));
+        common::skip(
+            "the_real_tools_agree_with_their_reimplementations_on_the_suite",
+            &why,
+        );
         return;
     }
     let (code, table) = fidelity(&[
@@ -92,7 +95,7 @@ fn the_real_tools_agree_with_their_reimplementations_on_the_suite() {
 #[test]
 fn psad_signature_probes_get_danger_level_2_from_both() {
     if let Some(why) = skip_reason() {
-        say(&format!("fidelity (psad signatures): skipped: {why}"));
+        common::skip("psad_signature_probes_get_danger_level_2_from_both", &why);
         return;
     }
     let (code, table) = fidelity(&[
@@ -113,7 +116,10 @@ fn psad_signature_probes_get_danger_level_2_from_both() {
 #[test]
 fn psads_daemon_agrees_with_mode_daemon_on_the_short_drop_log_scenarios() {
     if let Some(why) = skip_reason() {
-        say(&format!("fidelity (psad daemon): skipped: {why}"));
+        common::skip(
+            "psads_daemon_agrees_with_mode_daemon_on_the_short_drop_log_scenarios",
+            &why,
+        );
         return;
     }
     // A case spread over many 5 s intervals (tests/fixtures/fidelity/

@@ -25,9 +25,11 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn err(args: &[&str]) -> String {
+/// Standard error of a run that fails with exit `code` (1 bad input, 2 a
+/// flag value the scenario cannot take).
+fn err(code: i32, args: &[&str]) -> String {
     let o = run(args);
-    assert_eq!(o.status.code(), Some(1), "{args:?} fails as bad input");
+    assert_eq!(o.status.code(), Some(code), "{args:?}");
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
@@ -219,52 +221,65 @@ fn the_bench_scenario_scales() {
 fn bad_requests_are_named() {
     let d = tempfile::tempdir().unwrap();
     let out = p(d.path(), "x.pcap");
-    let e = err(&[
-        "gen",
-        "scenarios/syn-scan-t5.toml",
-        "--pcap",
-        &out,
-        "--hosts",
-        "5",
-    ]);
+    let e = err(
+        2,
+        &[
+            "gen",
+            "scenarios/syn-scan-t5.toml",
+            "--pcap",
+            &out,
+            "--hosts",
+            "5",
+        ],
+    );
     assert!(e.contains("no benign client host"), "{e}");
-    let e = err(&[
-        "gen",
-        "scenarios/webmail-poller.toml",
-        "--pcap",
-        &out,
-        "--hosts",
-        "1",
-    ]);
+    let e = err(
+        2,
+        &[
+            "gen",
+            "scenarios/webmail-poller.toml",
+            "--pcap",
+            &out,
+            "--hosts",
+            "1",
+        ],
+    );
     assert!(
         e.contains("already has 2 client hosts (laptop, desktop)"),
         "{e}"
     );
-    let e = err(&[
-        "gen",
-        "scenarios/webmail-poller.toml",
-        "--pcap",
-        &out,
-        "--hosts",
-        "400",
-    ]);
+    let e = err(
+        1,
+        &[
+            "gen",
+            "scenarios/webmail-poller.toml",
+            "--pcap",
+            &out,
+            "--hosts",
+            "400",
+        ],
+    );
     assert!(
         e.contains("webmail-poller.toml:") && e.contains("no free address left in laptop's /24"),
         "{e}"
     );
-    let e = err(&[
-        "gen",
-        "scenarios/webmail-poller.toml",
-        "--pcap",
-        &out,
-        "--tap",
-        "nope",
-    ]);
+    let e = err(
+        2,
+        &[
+            "gen",
+            "scenarios/webmail-poller.toml",
+            "--pcap",
+            &out,
+            "--tap",
+            "nope",
+        ],
+    );
     assert!(
         e.contains("--tap nope") && e.contains("taps: perimeter, gwlog"),
         "{e}"
     );
-    let e = err(&[
+    // A bad flag value is a usage error (exit 2), named with its flag.
+    let o = run(&[
         "gen",
         "scenarios/webmail-poller.toml",
         "--pcap",
@@ -272,7 +287,12 @@ fn bad_requests_are_named() {
         "--duration",
         "soon",
     ]);
-    assert!(e.contains("--duration"), "{e}");
+    assert_eq!(o.status.code(), Some(2), "usage error");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--duration"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // --repeat and --duration are two ways to make it longer: one at a time.
     let o = run(&[
         "gen",

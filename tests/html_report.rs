@@ -13,7 +13,8 @@
 //! (no network is needed or touched), and is killed if it takes longer than
 //! [`TIMEOUT`].
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,12 +42,6 @@ const PROBE: &str = r#"<pre id="probe"></pre><script>
   });
 })();
 </script>"#;
-
-/// Prints past the test harness's capture, so a skip shows in normal
-/// `cargo test` output.
-fn say(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "{msg}");
-}
 
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -106,7 +101,10 @@ struct Seen {
 /// Chromium.
 fn open(report: &Path) -> Option<Seen> {
     let Some(bin) = chromium() else {
-        say("skipped: no `chromium` on PATH (Debian package chromium; .ci/run installs it)");
+        common::skip(
+            "html_report",
+            "no `chromium` on PATH (Debian package chromium; .ci/run installs it)",
+        );
         return None;
     };
     let dir = tempfile::tempdir().unwrap();

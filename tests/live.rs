@@ -29,7 +29,9 @@
 
 #![cfg(feature = "live")]
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -62,10 +64,9 @@ fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Writes straight to the process's standard error, which libtest does not
-/// capture: the reason shows in a plain `cargo test`.
+/// The reason shows in a plain `cargo test` (see `common::skip`).
 fn skip(test: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "{test}: skipped: {why}");
+    common::skip(test, why);
 }
 
 // ---------------------------------------------------------------------------
@@ -719,7 +720,7 @@ impl Drop for Running {
 
 /// An alert line (`  [detector] t=...`) naming `who` as the scanner.
 fn alert_by(line: &str, detector: &str, who: Ipv4Addr) -> bool {
-    line.starts_with(&format!("  [{detector}] t="))
+    line.starts_with(&format!("  [{detector}] +"))
         && line.split_whitespace().nth(3) == Some(&who.to_string())
 }
 

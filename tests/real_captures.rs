@@ -17,7 +17,8 @@
 //!   host's. Every process runs under `timeout`, every loop is bounded, and a
 //!   `Drop` guard kills every process left in the namespaces and deletes them,
 //!   on failure and panic too. Where the machine does not allow it, the test
-//!   prints `skipped: <reason>` and passes.
+//!   prints `SKIPPED <test>: <reason>` (through `common::skip`,
+//!   so it shows in normal `cargo test` output) and passes.
 //! - **Committed fixtures** (`fixture_*`, always run): the same three
 //!   captures, made by this harness, in `tests/fixtures/real/`, with their
 //!   provenance (commands, tool versions, sha256) in `PROVENANCE.md` there. So
@@ -256,19 +257,26 @@ fn fixture_cli_replay_names_the_scanner() {
 #[test]
 fn live_captures_from_network_namespaces() {
     if std::env::var_os("SCANBENCH_NO_NETNS").is_some_and(|v| !v.is_empty() && v != "0") {
-        eprintln!("skipped: SCANBENCH_NO_NETNS is set (the fixture_* tests still run)");
+        common::skip(
+            "live_captures_from_network_namespaces",
+            "SCANBENCH_NO_NETNS is set (the fixture_* tests still run)",
+        );
         return;
     }
     if let Err(why) = tools_present() {
-        eprintln!("skipped: {why} (the fixture_* tests still run)");
+        common::skip(
+            "live_captures_from_network_namespaces",
+            &format!("{why} (the fixture_* tests still run)"),
+        );
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let net = match Netns::create(dir.path()) {
         Ok(n) => n,
         Err(why) => {
-            eprintln!(
-                "skipped: cannot build network namespaces: {why} (the fixture_* tests still run)"
+            common::skip(
+                "live_captures_from_network_namespaces",
+                &format!("cannot build network namespaces: {why} (the fixture_* tests still run)"),
             );
             return;
         }
@@ -312,9 +320,12 @@ fn live_captures_from_network_namespaces() {
     lossy.extend(polled.err());
     drop(net);
     if !lossy.is_empty() {
-        eprintln!(
-            "skipped: the machine dropped captured packets ({}); the fixture_* tests still run",
-            lossy.join(" / ")
+        common::skip(
+            "live_captures_from_network_namespaces",
+            &format!(
+                "the machine dropped captured packets ({}); the fixture_* tests still run",
+                lossy.join(" / ")
+            ),
         );
         return;
     }

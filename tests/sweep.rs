@@ -301,13 +301,13 @@ fn three_sweep_shards_merge_into_the_unsharded_report() {
     csv.extend(["--format", "csv"]);
     let merged_csv = three_shards(&args, &["--format", "csv"], dir.path());
     assert_eq!(merged_csv, text(&ok(&csv).stdout));
-    // A missing shard is named.
+    // A missing shard is named; the arguments are incomplete, a usage error.
     let o = bin(&[
         "merge",
         dir.path().join("shard1.json").to_str().unwrap(),
         dir.path().join("shard3.json").to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o.stderr).contains("give the reports of shard(s) 2/3"),
         "{}",
@@ -447,6 +447,18 @@ fn bad_sweep_parameters_list_the_valid_ones() {
             "valid detectors: screenos, scanlogd",
         ),
         (
+            vec!["sweep", "scanlog", "--param", "a=1"],
+            "did you mean `scanlogd`?",
+        ),
+        (
+            vec!["sweep", "scanlogd", "--param", "scan_weight_treshold=1..3"],
+            "did you mean `scan_weight_threshold`?",
+        ),
+        (
+            vec!["sweep", "scanlogd", "--param", "hash_max=4", "--jobs", "0"],
+            "must be at least 1",
+        ),
+        (
             vec![
                 "sweep",
                 "scanlogd",
@@ -460,7 +472,8 @@ fn bad_sweep_parameters_list_the_valid_ones() {
     ] {
         let o = bin(&args);
         let err = text(&o.stderr);
-        assert_ne!(o.status.code(), Some(0), "{args:?}");
+        // Every one is a bad flag value: a usage error (README "Exit codes").
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(msg), "{args:?}: {err}");
     }
 }

@@ -129,12 +129,22 @@ pub struct LogRecord {
     pub packet: Vec<u8>,
 }
 
+/// Lines [`LogParser::parse_line`] skipped without an error, by reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Lines without `IN=` (not iptables `LOG` output: other syslog traffic).
+    pub not_iptables: u64,
+    /// iptables lines whose log prefix lacks the search text (psad skips them too).
+    pub no_search_text: u64,
+}
+
 /// Streaming parser: keeps the year across lines (rolls over on December → January).
 #[derive(Clone, Debug)]
 pub struct LogParser {
     opts: LogOptions,
     year: i32,
     last_month: Option<u32>,
+    skipped: Skipped,
 }
 
 /// Parses a whole log text; lines that are not matching iptables lines are skipped.
@@ -164,7 +174,18 @@ impl LogParser {
             opts,
             year,
             last_month: None,
+            skipped: Skipped::default(),
         }
+    }
+
+    /// Lines skipped so far, by reason.
+    pub fn skipped(&self) -> &Skipped {
+        &self.skipped
+    }
+
+    /// The options the parser was made with.
+    pub fn options(&self) -> &LogOptions {
+        &self.opts
     }
 
     /// Parses one line. `Ok(None)` for lines that are not iptables lines or
@@ -178,6 +199,7 @@ impl LogParser {
         line: &str,
     ) -> Result<Option<LogRecord>, LogError> {
         let Some(in_at) = find_token(line, "IN=") else {
+            self.skipped.not_iptables += 1;
             return Ok(None);
         };
         let head = &line[..in_at];
@@ -187,6 +209,7 @@ impl LogParser {
         let (uptime_us, prefix) = parse_uptime(line_no, rest)?;
         let prefix = prefix.trim().to_string();
         if !self.opts.search.is_empty() && !prefix.contains(self.opts.search.as_str()) {
+            self.skipped.no_search_text += 1;
             return Ok(None);
         }
         let at_us = match self.opts.time {
@@ -792,6 +815,17 @@ mod tests {
         let jan1 = days_from_civil(2024, 1, 1) * 86_400 + 1;
         assert_eq!(r[1].at, Instant::from_micros(jan1 * 1_000_000));
         assert_eq!(PacketView::parse(0, &r[1].packet).unwrap().tos, 0x10);
+        let mut p = LogParser::new(opts(2023));
+        for (i, l) in text.lines().enumerate() {
+            p.parse_line(i + 1, l).unwrap();
+        }
+        assert_eq!(
+            p.skipped(),
+            &Skipped {
+                not_iptables: 1,
+                no_search_text: 1
+            }
+        );
     }
 
     #[test]

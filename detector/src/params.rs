@@ -4,6 +4,13 @@
 //! Parameter names are the upstream configuration names, lower-cased
 //! (`sense_level`, `ignore_conntrack_bug_pkts`, `threshold`), so users can carry
 //! their settings over.
+//!
+//! # Separators
+//! `,` separates the parameters of a spec, so a list-valued parameter
+//! separates its values with `;` (`tcp_ports=1;7;9;11-13`,
+//! `home_net=192.0.2.0/24;198.51.100.0/24`), and `+` (used by callers to join
+//! several specs) appears in no value. The full configuration
+//! [`Params::describe`] prints therefore parses back to the same configuration.
 
 use core::fmt;
 use core::net::Ipv4Addr;
@@ -24,15 +31,23 @@ pub struct ParamSpec {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// No detector has this name.
-    #[error("unknown detector `{name}`; valid detectors: {valid}")]
+    #[error(
+        "unknown detector `{name}`{}; valid detectors: {valid}",
+        did_you_mean(suggestion)
+    )]
     UnknownDetector {
         /// The name given.
         name: String,
         /// Comma-separated valid names.
         valid: String,
+        /// The valid name closest to `name`, if one is close.
+        suggestion: Option<String>,
     },
     /// The detector has no such parameter.
-    #[error("detector `{detector}` has no parameter `{param}`; valid parameters: {valid}")]
+    #[error(
+        "detector `{detector}` has no parameter `{param}`{}; valid parameters: {valid}",
+        did_you_mean(suggestion)
+    )]
     UnknownParam {
         /// Detector name.
         detector: String,
@@ -40,6 +55,8 @@ pub enum ConfigError {
         param: String,
         /// Comma-separated valid parameter names.
         valid: String,
+        /// The valid name closest to `param`, if one is close.
+        suggestion: Option<String>,
     },
     /// The value does not parse or is out of range.
     #[error("detector `{detector}`: bad value `{value}` for `{param}`: {reason}")]
@@ -59,6 +76,24 @@ pub enum ConfigError {
         /// The text given.
         spec: String,
     },
+}
+
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    suggestion
+        .as_ref()
+        .map_or_else(String::new, |s| format!(" (did you mean `{s}`?)"))
+}
+
+/// The candidate closest to `word` by edit distance (Jaro-Winkler similarity
+/// at least 0.8, the threshold clap uses for its own "did you mean"), for
+/// "did you mean" hints on misspelt names.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 /// An IPv4 network in CIDR form, e.g. `192.0.2.0/24`.
@@ -138,6 +173,7 @@ impl Params {
                     detector: detector.to_string(),
                     param: k.clone(),
                     valid: specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+                    suggestion: closest(&key, specs.iter().map(|s| s.name)).map(String::from),
                 });
             };
             map.insert(spec.name, v.trim());
@@ -215,7 +251,9 @@ impl Params {
             .ok_or_else(|| self.bad(name, format!("expected one of: {}", choices.join(", "))))
     }
 
-    /// A port list such as `1,7,9,11-13` (separators `,` `;` or space). Empty text is an empty list.
+    /// A port list such as `1;7;9;11-13` (see the module docs on separators;
+    /// `,` and spaces are read too, for callers that build [`Params`]
+    /// directly). Empty text is an empty list.
     pub fn ports(&self, name: &str) -> Result<Vec<u16>, ConfigError> {
         let mut out = Vec::new();
         for part in self
@@ -236,7 +274,8 @@ impl Params {
         Ok(out)
     }
 
-    /// A list of networks such as `192.0.2.0/24;198.51.100.0/24`. Empty text is an empty list.
+    /// A list of networks such as `192.0.2.0/24;198.51.100.0/24` (separators as
+    /// for [`Params::ports`]). Empty text is an empty list.
     pub fn cidrs(&self, name: &str) -> Result<Vec<Cidr>, ConfigError> {
         self.raw(name)
             .split([',', ';', ' '])
@@ -259,7 +298,7 @@ impl Params {
 /// Splits `name[:param=value,...]` into the name and its pairs.
 ///
 /// Values may not contain `,` themselves; list-valued parameters use `;`
-/// (`home_net=192.0.2.0/24;198.51.100.0/24`).
+/// (`home_net=192.0.2.0/24;198.51.100.0/24`, see the module docs).
 pub fn split_spec(spec: &str) -> Result<(String, Vec<(String, String)>), ConfigError> {
     let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
     let mut pairs = Vec::new();
@@ -311,6 +350,17 @@ mod tests {
     fn unknown_param_lists_valid_ones() {
         let err = Params::resolve("x", SPECS, &[("nope".into(), "1".into())]).unwrap_err();
         assert!(err.to_string().contains("threshold, home_net"), "{err}");
+    }
+
+    #[test]
+    fn misspelt_names_get_a_suggestion() {
+        let err = Params::resolve("x", SPECS, &[("treshold".into(), "1".into())]).unwrap_err();
+        assert!(
+            err.to_string().contains("did you mean `threshold`?"),
+            "{err}"
+        );
+        let err = Params::resolve("x", SPECS, &[("colour".into(), "1".into())]).unwrap_err();
+        assert!(!err.to_string().contains("did you mean"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use crate::detector::{DetectorInfo, Instance};
 use crate::detectors;
-use crate::params::{ConfigError, split_spec};
+use crate::params::{ConfigError, closest, split_spec};
 
 /// All registered detectors, in the order reports list them.
 pub static DETECTORS: &[&DetectorInfo] = &[
@@ -36,6 +36,7 @@ pub fn info(name: &str) -> Result<&'static DetectorInfo, ConfigError> {
                 .map(|d| d.name)
                 .collect::<Vec<_>>()
                 .join(", "),
+            suggestion: closest(name, DETECTORS.iter().map(|d| d.name)).map(String::from),
         })
 }
 
@@ -99,5 +100,36 @@ mod tests {
                 info.name
             );
         }
+    }
+
+    /// The full configuration a report prints (`config`) is a spec that builds
+    /// the same detector: every parameter, defaults filled in, pasted back.
+    #[test]
+    fn every_default_config_round_trips_as_a_spec() {
+        for d in DETECTORS {
+            let first = build(d.name).unwrap_or_else(|e| panic!("{}: {e}", d.name));
+            let again = build(&first.config).unwrap_or_else(|e| panic!("{}: {e}", first.config));
+            assert_eq!(first.config, again.config);
+            for p in d.params {
+                assert!(
+                    !p.default.contains([',', '+']),
+                    "{}: default of `{}` uses a spec separator: {}",
+                    d.name,
+                    p.name,
+                    p.default
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_misspelt_detector_gets_a_suggestion() {
+        let Err(err) = build("scanlog") else {
+            panic!("`scanlog` is not a detector");
+        };
+        assert!(
+            err.to_string().contains("did you mean `scanlogd`?"),
+            "{err}"
+        );
     }
 }

@@ -3,7 +3,9 @@
 
 use smoltcp::time::Duration;
 
-/// Parses `500us`, `250ms`, `1.5s`, `10m`, `2h`, `1d` (a bare number is seconds).
+/// Parses `500us`, `250ms`, `1.5s`, `10m`, `2h`, `1d`. A number needs its
+/// unit (`30` could mean seconds or minutes; only `0` is the same in every
+/// unit).
 pub fn duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t
@@ -14,9 +16,15 @@ pub fn duration(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{s}` is not a duration (e.g. 250ms, 1.5s, 10m, 2h)"))?;
     let scale = match unit.trim() {
+        "" if v == 0.0 => 1.0,
+        "" => {
+            return Err(format!(
+                "`{s}` has no unit; write e.g. `{num}s` or `{num}m` (units: us, ms, s, m, h, d)"
+            ));
+        }
         "us" | "µs" => 1.0,
         "ms" => 1e3,
-        "" | "s" => 1e6,
+        "s" => 1e6,
         "m" | "min" => 60e6,
         "h" => 3600e6,
         "d" => 86400e6,
@@ -89,7 +97,8 @@ mod tests {
         assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(duration("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(duration("3").unwrap(), Duration::from_secs(3));
+        assert!(duration("3").unwrap_err().contains("has no unit"));
+        assert_eq!(duration("0").unwrap(), Duration::ZERO);
         assert!(duration("5 parsecs").is_err());
         assert_eq!(
             duration_range("10m..15m").unwrap(),

@@ -6,7 +6,6 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
 use clap::Args;
 use scanbench::Scenario;
 use scanbench::detect::default_suite;
@@ -15,18 +14,22 @@ use scanbench::explain::{
     field, specs_with,
 };
 use scanbench::labels::FrameLabels;
+use scanbench::report::short;
 use scanbench_detector::Cidr;
+
+use super::{detector_specs, one_scenario, term, usage};
 
 /// `scanbench explain`.
 #[derive(Args)]
 pub struct ExplainArgs {
     /// A scenario file (`*.toml`: simulated, labelled, with counterfactual
-    /// reruns) or a pcap/pcapng capture (real traffic). Without it, `--alert`
+    /// reruns; or the name of a built-in scenario) or a pcap/pcapng capture
+    /// (real traffic). Without it, `--alert`
     /// gives a detector's log line to explain (a field report).
     input: Option<PathBuf>,
-    /// Only alerts of this detector spec (repeatable; the short form
-    /// `screenos[no-session-any]` works too). A spec outside the default
-    /// suite is run as well.
+    /// Only alerts of this detector spec (repeatable), e.g.
+    /// `screenos:count_mode=no-session-any`. A spec outside the default suite
+    /// is run as well.
     #[arg(long = "detector", value_name = "SPEC")]
     detectors: Vec<String>,
     /// With INPUT: only alert N (its number in the unfiltered listing).
@@ -69,10 +72,13 @@ pub fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         return field_report(&a);
     };
     if a.write.is_some() {
-        bail!(
-            "--write goes with a log line (`explain --alert 'LINE' --write DIR`), not with {}",
-            input.display()
-        );
+        return Err(usage(
+            "explain",
+            format!(
+                "--write goes with a log line (`explain --alert 'LINE' --write DIR`), not with {}",
+                input.display()
+            ),
+        ));
     }
     let alert = match &a.alert {
         None => None,
@@ -81,7 +87,12 @@ pub fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| *n >= 1)
-                .with_context(|| format!("--alert `{s}`: expected an alert number (1, 2, ...)"))?,
+                .ok_or_else(|| {
+                    usage(
+                        "explain",
+                        format!("--alert `{s}`: expected an alert number (1, 2, ...)"),
+                    )
+                })?,
         ),
     };
     let filters = Filters {
@@ -89,18 +100,43 @@ pub fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         alert,
         source: a.source,
     };
-    if !input.exists() {
-        bail!("{}: no such file", input.display());
+    for d in &a.detectors {
+        // The checks (and hints) of --detectors; the reports' labels pass too.
+        if !default_suite().iter().any(|s| s == d || short(s) == *d) {
+            detector_specs(
+                "explain",
+                &Some(d.clone()),
+                scanbench::external::Externals::builtin(),
+            )
+            .map_err(|e| {
+                usage(
+                    "explain",
+                    e.to_string().replace("--detectors", "--detector"),
+                )
+            })?;
+        }
     }
+    // A built-in scenario by name (the suite is in the binary).
+    let builtin = if input.exists() {
+        None
+    } else {
+        Some(one_scenario(&input)?)
+    };
     let specs = specs_with(&default_suite(), &filters);
-    let is_scenario = input.extension().is_some_and(|x| x == "toml");
+    let is_scenario = builtin.is_some() || input.extension().is_some_and(|x| x == "toml");
     let (e, damage) = if is_scenario {
-        let scenario = Scenario::load(&input)?;
+        let scenario = match builtin {
+            Some(s) => s,
+            None => Scenario::load(&input)?,
+        };
         let seed = a.seed.unwrap_or(scenario.seed);
         (explain_scenario(&scenario, seed, &specs, &filters)?, None)
     } else {
         if a.seed.is_some() {
-            bail!("--seed applies to scenarios; a capture has no seed");
+            return Err(usage(
+                "explain",
+                "--seed applies to scenarios; a capture has no seed",
+            ));
         }
         let labels = match &a.labels {
             Some(p) => Some(FrameLabels::load(p)?),
@@ -115,11 +151,14 @@ pub fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         };
         explain_capture(&input, &opts, &filters)?
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = term::stdout();
     out.write_all(e.render(a.format).as_bytes())?;
+    out.flush()?;
     if let Some(err) = damage {
-        eprintln!("error: {err} (the explanation covers the capture before the damage)");
-        return Ok(ExitCode::from(1));
+        term::error(format_args!(
+            "{err} (the explanation covers the capture before the damage)"
+        ));
+        return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -127,12 +166,18 @@ pub fn explain(a: ExplainArgs) -> anyhow::Result<ExitCode> {
 /// `explain --alert 'LOG LINE' [--write DIR]`.
 fn field_report(a: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let Some(line) = &a.alert else {
-        bail!("explain needs a scenario file, a capture, or --alert 'LOG LINE'");
+        return Err(usage(
+            "explain",
+            "explain needs a scenario file, a capture, or --alert 'LOG LINE'",
+        ));
     };
     if line.trim().parse::<usize>().is_ok() {
-        bail!(
-            "--alert {line}: an alert number needs a scenario or capture to number the alerts of"
-        );
+        return Err(usage(
+            "explain",
+            format!(
+                "--alert {line}: an alert number needs a scenario or capture to number the alerts of"
+            ),
+        ));
     }
     for (set, name) in [
         (!a.detectors.is_empty(), "--detector"),
@@ -143,15 +188,19 @@ fn field_report(a: &ExplainArgs) -> anyhow::Result<ExitCode> {
         (a.drop_log, "--drop-log"),
     ] {
         if set {
-            bail!("{name} goes with a scenario or capture, not with a log line");
+            return Err(usage(
+                "explain",
+                format!("{name} goes with a scenario or capture, not with a log line"),
+            ));
         }
     }
     let e = explain_log_line(line)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = term::stdout();
     out.write_all(e.render(a.format).as_bytes())?;
+    out.flush()?;
     if let (Some(dir), Some(report)) = (&a.write, &e.field) {
         for p in field::write_scenarios(report, dir)? {
-            eprintln!("wrote {}", p.display());
+            term::note(format_args!("wrote {}", p.display()));
         }
     }
     Ok(ExitCode::SUCCESS)

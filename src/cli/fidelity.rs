@@ -1,6 +1,7 @@
 //! `scanbench fidelity`: each re-implementation next to the real tool it
 //! copies, on the same scenarios, and where they disagree.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,11 +10,12 @@ use clap::Args;
 use scanbench::evaluate::{DetectorRun, evaluate_with};
 use scanbench::external::live::SKIPPED;
 use scanbench::external::{Externals, comparable_line};
-use scanbench::parallel::map_ordered;
+use scanbench::parallel::map_ordered_with;
 use scanbench::simulate::Outputs;
 use scanbench::{Error, Scenario};
 
-use super::{externals, scenario_files};
+use super::progress::Progress;
+use super::{externals, load_scenarios, term, usage};
 
 /// Exit code when a disagreement is not a documented deviation.
 pub const EXIT_DISAGREEMENT: u8 = 3;
@@ -51,7 +53,7 @@ pub const DOCUMENTED: &[(&str, &str, Aspect)] = &[];
 /// `scanbench fidelity`.
 #[derive(Args)]
 pub struct FidelityArgs {
-    /// Scenario files or directories (default: `scenarios/`).
+    /// Scenario files or directories (default: the built-in suite).
     paths: Vec<PathBuf>,
     /// Real tools to compare, by external definition name (comma-separated).
     #[arg(
@@ -69,7 +71,7 @@ pub struct FidelityArgs {
     detector_file: Vec<PathBuf>,
     /// Comparisons run at once (each live replay has its own namespace and
     /// mostly sleeps; default 4).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = 4, value_parser = super::at_least_one::<u16>)]
     jobs: u16,
     /// Keep each real tool's raw output as `DIR/SCENARIO/TOOL.txt`.
     #[arg(long, value_name = "DIR")]
@@ -163,8 +165,8 @@ fn lines(tool: &str, d: &DetectorRun) -> Vec<String> {
     v
 }
 
-/// Prints the first five pairs of sorted lines that differ.
-fn print_line_diff(bench: &[String], real: &[String]) {
+/// Writes the first five pairs of sorted lines that differ.
+fn print_line_diff(out: &mut dyn Write, bench: &[String], real: &[String]) -> std::io::Result<()> {
     let (mut i, mut j, mut shown) = (0, 0, 0);
     while (i < bench.len() || j < real.len()) && shown < 5 {
         match (bench.get(i), real.get(j)) {
@@ -174,50 +176,52 @@ fn print_line_diff(bench: &[String], real: &[String]) {
                 continue;
             }
             (Some(b), Some(r)) if b < r => {
-                println!("    bench only: {b}");
+                writeln!(out, "    bench only: {b}")?;
                 i += 1;
             }
             (Some(_), Some(r)) | (None, Some(r)) => {
-                println!("    real only:  {r}");
+                writeln!(out, "    real only:  {r}")?;
                 j += 1;
             }
             (Some(b), None) => {
-                println!("    bench only: {b}");
+                writeln!(out, "    bench only: {b}")?;
                 i += 1;
             }
             (None, None) => break,
         }
         shown += 1;
     }
+    Ok(())
 }
 
 /// `scanbench fidelity`.
 pub fn fidelity(a: FidelityArgs) -> anyhow::Result<ExitCode> {
-    let paths = if a.paths.is_empty() {
-        vec![PathBuf::from("scenarios")]
-    } else {
-        a.paths.clone()
-    };
     let mut ext = externals(&a.detector_file)?;
     ext.max_replay_secs = (a.max_replay > 0).then_some(a.max_replay);
     ext.save_output = a.save_output.clone();
     let mut tools = Vec::new();
     for t in &a.tools {
         let Some(def) = ext.find(t) else {
-            bail!(
-                "--tools: no external detector `{t}`; known: {}",
-                ext.names()
-            );
+            let known = ext.definitions().iter().map(|d| d.name.as_str());
+            let hint = scanbench_detector::params::closest(t, known)
+                .map_or_else(String::new, |c| format!(" (did you mean `{c}`?)"));
+            return Err(usage(
+                "fidelity",
+                format!(
+                    "--tools: no external detector `{t}`{hint}; known: {}",
+                    ext.names()
+                ),
+            ));
         };
         let Some(counterpart) = def.counterpart.clone() else {
-            bail!("--tools: `{t}` names no bench counterpart");
+            return Err(usage(
+                "fidelity",
+                format!("--tools: `{t}` names no bench counterpart"),
+            ));
         };
         tools.push((t.clone(), counterpart));
     }
-    let scenarios = scenario_files(&paths)?
-        .iter()
-        .map(|f| Scenario::load(f))
-        .collect::<scanbench::Result<Vec<_>>>()?;
+    let scenarios = load_scenarios("fidelity", &a.paths, &[])?;
     let pairs: Vec<Pair<'_>> = scenarios
         .iter()
         .flat_map(|scenario| {
@@ -230,7 +234,8 @@ pub fn fidelity(a: FidelityArgs) -> anyhow::Result<ExitCode> {
         .collect();
     // A real tool's run that failed (the machine too loaded for a live
     // replay: socket drops, a late schedule) is tried once more, and says so.
-    let outcomes = map_ordered(
+    let progress = std::cell::RefCell::new(Progress::new(pairs.len() as u64, "comparison"));
+    let outcomes = map_ordered_with(
         &pairs,
         usize::from(a.jobs),
         |p| match compare(p, &ext) {
@@ -242,33 +247,42 @@ pub fn fidelity(a: FidelityArgs) -> anyhow::Result<ExitCode> {
             },
             other => other,
         },
-        |_, _| {},
+        |i, _| {
+            let p = &pairs[i];
+            progress
+                .borrow_mut()
+                .finished(&format!("{} {}", p.scenario.name, p.tool));
+        },
+        || progress.borrow_mut().tick(),
     );
-    println!(
+    drop(progress);
+    let mut out = term::stdout();
+    writeln!(
+        out,
         "{:<30} {:<16} {:>12} {:>12} {:>7} {:>7}  verdict",
         "scenario", "tool", "flagged b/r", "alerts b/r", "DL b", "DL r"
-    );
+    )?;
     let (mut undocumented, mut failed) = (0, 0);
     for (p, outcome) in pairs.iter().zip(outcomes) {
         let head = format!("{:<30} {:<16}", p.scenario.name, p.tool);
         let (bench, real) = match outcome? {
             Outcome::Skipped(why) => {
-                println!("{head} {why}");
+                writeln!(out, "{head} {why}")?;
                 continue;
             }
             Outcome::Failed(why) => {
                 failed += 1;
-                println!("{head} FAILED: {why}");
+                writeln!(out, "{head} FAILED: {why}")?;
                 continue;
             }
             Outcome::Ran(b) => *b,
             Outcome::Retried(b, why) => {
-                println!("{head} (retried; the first run failed: {why})");
+                writeln!(out, "{head} (retried; the first run failed: {why})")?;
                 *b
             }
         };
         if !bench.applicable {
-            println!("{head} n/a (no sensor at its vantage point)");
+            writeln!(out, "{head} n/a (no sensor at its vantage point)")?;
             continue;
         }
         let (fb, fr) = (flagged(&bench), flagged(&real));
@@ -302,26 +316,29 @@ pub fn fidelity(a: FidelityArgs) -> anyhow::Result<ExitCode> {
             (true, false) => "agree (documented deviations)".to_string(),
             (false, _) => format!("DIFFER: {}", open.join(", ")),
         };
-        println!(
+        writeln!(
+            out,
             "{head} {:>12} {:>12} {:>7} {:>7}  {verdict}",
             format!("{}/{}", fb.len(), fr.len()),
             format!("{}/{}", bench.alerts.len(), real.alerts.len()),
             db.map_or("-".into(), |v| v.to_string()),
             dr.map_or("-".into(), |v| v.to_string()),
-        );
+        )?;
         if !open.is_empty() {
             undocumented += 1;
-            print_line_diff(&lb, &lr);
+            print_line_diff(&mut out, &lb, &lr)?;
         }
     }
     if failed > 0 {
-        eprintln!("{failed} real tool run(s) failed (see FAILED above)");
+        term::error(format_args!(
+            "{failed} real tool run(s) failed (see FAILED above)"
+        ));
         return Ok(ExitCode::FAILURE);
     }
     if undocumented > 0 {
-        eprintln!(
+        term::error(format_args!(
             "{undocumented} (scenario, tool) pair(s) disagree beyond the documented deviations"
-        );
+        ));
         return Ok(ExitCode::from(EXIT_DISAGREEMENT));
     }
     Ok(ExitCode::SUCCESS)

@@ -22,7 +22,7 @@ use scanbench::{Format, Report, Scenario};
 use scanbench_detector::{Cidr, registry};
 use scanbench_sim::{Duration, units};
 
-use super::{CaptureFlags, print_summary, write_alert};
+use super::{CaptureFlags, print_summary, term, write_alert};
 
 /// `scanbench live`.
 #[derive(Args)]
@@ -153,6 +153,7 @@ fn plan(a: &LiveArgs, live: &Live, simulated: Vec<Cidr>) -> anyhow::Result<Plan>
 
 /// `scanbench live`.
 pub fn live(a: LiveArgs) -> anyhow::Result<ExitCode> {
+    a.capture.check("live", a.pcap.is_some(), "--pcap FILE")?;
     let scenario = Scenario::load(&a.scenario)?;
     let Some(table) = scenario.live.clone() else {
         return Err(LiveError::Config(format!(
@@ -163,7 +164,11 @@ pub fn live(a: LiveArgs) -> anyhow::Result<ExitCode> {
         .into());
     };
     let specs = match &a.detectors {
-        Some(_) => super::detector_specs(&a.detectors),
+        Some(_) => super::detector_specs(
+            "live",
+            &a.detectors,
+            scanbench::external::Externals::builtin(),
+        )?,
         None => default_specs(),
     };
     let seed = a.seed.unwrap_or(scenario.seed);
@@ -205,15 +210,17 @@ pub fn live(a: LiveArgs) -> anyhow::Result<ExitCode> {
         wall_clock_stamps: true,
     };
     let session = Session::new(&scenario, opts)?;
-    let mut chatter: Box<dyn Write> = if a.format == Format::Table {
-        Box::new(std::io::stdout())
-    } else {
-        Box::new(std::io::stderr())
-    };
+    let mut chatter = term::chatter(a.format == Format::Table);
     startup(&mut chatter, &a, &scenario, &table, &plan, &ran, &specs)?;
     let mut alert_error = None;
     let result = session.run(driver, &tun, &mut |spec, sa| {
-        if let Err(e) = write_alert(&mut chatter, &short(spec), sa)
+        // Alerts carry virtual time since the start of the live run (the
+        // captures, not the detectors, get wall-clock stamps).
+        let clock = super::Clock {
+            utc: false,
+            end: None,
+        };
+        if let Err(e) = write_alert(&mut chatter, &short(spec), sa, clock)
             && alert_error.is_none()
         {
             alert_error = Some(e);
@@ -238,14 +245,16 @@ pub fn live(a: LiveArgs) -> anyhow::Result<ExitCode> {
     )?;
     print_summary(&mut chatter, &run.summary, true)?;
     drop(chatter);
-    if a.format == Format::Table {
-        println!();
+    let mut out = term::stdout();
+    if a.format == Format::Table && !term::quiet() {
+        writeln!(out)?;
     }
     let report = Report {
         specs,
         runs: vec![run],
     };
-    print!("{}", report.render(a.format));
+    write!(out, "{}", report.render(a.format))?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

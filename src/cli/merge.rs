@@ -1,15 +1,17 @@
 //! `scanbench merge`: the JSON reports of shard runs back into one report.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 use scanbench::report::json;
 use scanbench::shard;
 use scanbench::sweep::render;
 
 use super::sweep::{SweepFormat, rendered, write_outputs};
+use super::{term, usage};
 
 /// `scanbench merge`.
 #[derive(Args)]
@@ -45,16 +47,19 @@ pub fn merge(a: MergeArgs) -> anyhow::Result<ExitCode> {
     }
     if merged["format"] == render::FORMAT {
         let report = render::from_json(&a.files[0], &merged)?;
-        print!("{}", rendered(&report, a.format)?);
+        write!(term::stdout(), "{}", rendered(&report, a.format)?)?;
         if let Some(dir) = &a.out {
             write_outputs(&report, dir)?;
         }
     } else {
         if a.format != SweepFormat::Json {
-            bail!("merged `run` reports are JSON only; render other formats from an unsharded run");
+            return Err(usage(
+                "merge",
+                "merged `run` reports are JSON only; render other formats from an unsharded run",
+            ));
         }
         let text = json::text(&merged);
-        print!("{text}");
+        write!(term::stdout(), "{text}")?;
         if let Some(dir) = &a.out {
             let p = dir.join("report.json");
             std::fs::write(&p, &text).with_context(|| format!("writing {}", p.display()))?;

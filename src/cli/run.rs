@@ -1,5 +1,6 @@
 //! `scanbench run`: scenarios simulated, captures written, detectors scored.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,33 +8,45 @@ use std::time::Instant as WallClock;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use scanbench::detect::DetectorSet;
-use scanbench::evaluate::{ScenarioRun, evaluate_with};
+use scanbench::evaluate::evaluate_with;
 use scanbench::external::Externals;
-use scanbench::parallel::{default_threads, map_ordered};
-use scanbench::report::{json, junit};
+use scanbench::parallel::{default_threads, map_ordered_with};
+use scanbench::report::{TableLayout, json, junit, wrap};
 use scanbench::shard::{self, Shard};
 use scanbench::simulate::{Budget, Outputs};
-use scanbench::{Format, Report, Scenario};
+use scanbench::{Format, Report, Scenario, ScenarioRun};
 
+use super::progress::Progress;
 use super::{
-    CaptureFlags, Progress, detector_specs, externals, load_scenarios, print_alerts, print_summary,
+    CaptureFlags, at_least_one, detector_specs, externals, load_scenarios, print_alerts,
+    print_summary, term, usage,
 };
 
 /// Exit code when `--check` finds a scenario expectation violated.
 pub const EXIT_EXPECTATION_FAILED: u8 = 3;
 
+const RUN_EXAMPLES: &str = "\
+Examples:
+  scanbench run                                     the built-in suite, every detector
+  scanbench run -v                                  ... with every variant column and run details
+  scanbench run --scenarios 'syn-scan-*,sweep' --detectors scanlogd+zeek-scan
+  scanbench run my.toml --pcap my.pcap              a capture and its labels (my.labels.jsonl)
+  scanbench run --seeds 5 --format json > report.json
+  scanbench run --check                             exit 3 if a scenario's [[expect]] claim fails";
+
 /// `scanbench run`.
 #[derive(Args)]
+#[command(after_help = RUN_EXAMPLES)]
 pub struct RunArgs {
-    /// Scenario files or directories (default: `scenarios/`).
+    /// Scenario files or directories (default: the built-in suite, embedded in
+    /// the binary; `scanbench list` names its scenarios).
     paths: Vec<PathBuf>,
     /// Only these scenarios (comma-separated names; `*` matches any text).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     scenarios: Vec<String>,
     /// Detectors: specs joined by `+`, e.g.
     /// `scanlogd+sfportscan:sense_level=medium` (default: every detector and variant).
-    #[arg(long)]
+    #[arg(long, value_name = "SPECS", conflicts_with = "no_detectors")]
     detectors: Option<String>,
     /// External detector definitions (`[[detector]]` TOML, see
     /// docs/external-detectors.md) that `ext:NAME` specs can name; repeatable.
@@ -43,18 +56,18 @@ pub struct RunArgs {
     #[arg(long)]
     seed: Option<u64>,
     /// Run each scenario with this many consecutive seeds and report mean and spread.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one::<u64>, value_name = "N")]
     seeds: u64,
     /// Report format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Write captures, labels and the report (report.json, report.csv,
     /// report.md; with --format html, report.html) for every run into this directory.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Write the capture here (one scenario, one seed; per tap: `NAME.<tap>.pcap`);
     /// `-` is standard output. A `.pcapng` name writes pcapng.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
     #[command(flatten)]
     capture: CaptureFlags,
@@ -66,16 +79,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     snapshots: Option<PathBuf>,
     /// Check each scenario's `[[expect]]` claims; exit 3 if any fails.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_detectors")]
     check: bool,
     /// Parallel runs (default: the number of cores).
-    #[arg(long, short)]
+    #[arg(long, short, value_parser = at_least_one::<usize>, value_name = "N")]
     jobs: Option<usize>,
     /// Run only shard K of N of the (scenario, seed) jobs; the JSON report
     /// names the slice for `scanbench merge` (docs/scale-out.md).
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
-    /// Print per-tap and per-app details for each run.
+    /// Every variant column of the default suite, and per-tap and per-app
+    /// details for each run.
     #[arg(long, short)]
     verbose: bool,
     /// Stop a run with an error once its links have carried this many
@@ -102,18 +116,42 @@ struct Job<'a> {
 
 /// `scanbench run`.
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
-    let scenarios = load_scenarios(&a.paths, &a.scenarios)?;
+    let scenarios = load_scenarios("run", &a.paths, &a.scenarios)?;
+    unique_names(&scenarios)?;
     if a.pcap.is_some() && (scenarios.len() > 1 || a.seeds > 1) {
-        bail!("--pcap names one capture; with several scenarios or seeds use --out DIR");
+        return Err(usage(
+            "run",
+            format!(
+                "--pcap names one capture, but {} scenario(s) x {} seed(s) are selected; use --out DIR for several",
+                scenarios.len(),
+                a.seeds
+            ),
+        ));
     }
+    let claims: usize = scenarios.iter().map(|s| s.expectations.len()).sum();
+    if a.check && claims == 0 {
+        return Err(usage(
+            "run",
+            format!(
+                "--check: none of the {} selected scenario(s) makes a claim (an [[expect]] table), so there is nothing to check",
+                scenarios.len()
+            ),
+        ));
+    }
+    a.capture.check(
+        "run",
+        a.pcap.is_some() || a.out.is_some(),
+        "--pcap FILE or --out DIR",
+    )?;
     // `--pcap x.pcapng` writes pcapng without being told; `--nanos` applies to both.
     let format = a.capture.format(a.pcap.as_deref());
     // `--pcap -`: the capture owns standard output, everything else goes to stderr.
     let pcap_on_stdout = a.pcap.as_deref().is_some_and(scanbench::simulate::is_stdio);
+    let externals = externals(&a.detector_file)?;
     let mut specs = if a.no_detectors {
         Vec::new()
     } else {
-        detector_specs(&a.detectors)
+        detector_specs("run", &a.detectors, &externals)?
     };
     if a.check || a.format == Format::Junit {
         // Every detector an expectation names must run.
@@ -127,9 +165,6 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    // Validate detector specs before simulating anything.
-    let externals = externals(&a.detector_file)?;
-    DetectorSet::with_externals(&specs, &externals)?;
     if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -171,27 +206,21 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         index += 1;
         held.contains(&(index - 1))
     });
-    let started = WallClock::now();
-    let runs = run_jobs(&jobs, &specs, &externals, a.jobs)?;
-    let wall = started.elapsed();
     // Chatter goes to standard error when standard output carries a
-    // machine-readable report.
-    let mut chatter: Box<dyn Write> = if a.format == Format::Table && !pcap_on_stdout {
-        Box::new(std::io::stdout())
-    } else {
-        Box::new(std::io::stderr())
-    };
-    for r in &runs {
-        print_summary(&mut chatter, &r.summary, a.verbose || runs.len() == 1)?;
-    }
+    // machine-readable report or the capture.
+    let table = a.format == Format::Table;
+    let mut chatter = term::chatter(table && !pcap_on_stdout);
+    let started = WallClock::now();
+    let verbose = a.verbose || jobs.len() == 1;
+    let runs = run_jobs(&jobs, &specs, &externals, a.jobs, &mut chatter, verbose)?;
     writeln!(
         chatter,
         "{} run(s) in {:.2} s wall",
         runs.len(),
-        wall.as_secs_f64()
+        started.elapsed().as_secs_f64()
     )?;
     let report = Report { specs, runs };
-    let claims: Vec<junit::Claims> = scenarios
+    let claims_of: Vec<junit::Claims> = scenarios
         .iter()
         .map(|s| (s.path.clone(), Ok(s.expectations.clone())))
         .collect();
@@ -199,27 +228,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         shard: a.shard,
         jobs_total,
         held: &held,
-        claims: &claims,
+        claims: &claims_of,
         snapshots: a.snapshots.as_deref(),
     };
-    if !a.no_detectors {
-        if report.runs.len() == 1 && a.format == Format::Table {
-            print_alerts(&mut chatter, &report.runs[0])?;
-        }
-        drop(chatter);
-        // With --out, the HTML page goes to DIR/report.html only.
-        if !(a.format == Format::Html && a.out.is_some()) {
-            let text = rendering.render(&report, a.format);
-            if pcap_on_stdout {
-                eprint!("\n{text}");
-            } else {
-                if a.format == Format::Table {
-                    println!();
-                }
-                print!("{text}");
-            }
-        }
-    }
+    // Files first: a reader that leaves standard output early loses none.
     if let Some(dir) = &a.out
         && !a.no_detectors
     {
@@ -236,18 +248,91 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             let p = dir.join("report.html");
             std::fs::write(&p, report.render(Format::Html))
                 .with_context(|| format!("writing {}", p.display()))?;
-            eprintln!("wrote {}", p.display());
+            term::note(format_args!("wrote {}", p.display()));
         }
     }
+    if !a.no_detectors {
+        if report.runs.len() == 1 && table {
+            print_alerts(&mut chatter, &report.runs[0])?;
+        }
+        // `--pcap -`: the capture owns standard output; the report goes to
+        // standard error.
+        let mut out: Box<dyn Write> = if pcap_on_stdout {
+            Box::new(term::Stderr)
+        } else {
+            Box::new(term::stdout())
+        };
+        if table {
+            if !term::quiet() {
+                writeln!(out)?;
+            }
+            write!(
+                out,
+                "{}",
+                render_table(&report, a.detectors.is_none() && !a.verbose)
+            )?;
+        } else if !(a.format == Format::Html && a.out.is_some()) {
+            // With --out, the HTML page goes to DIR/report.html only.
+            write!(out, "{}", rendering.render(&report, a.format))?;
+        }
+        out.flush()?;
+    }
+    drop(chatter);
     if a.check {
-        let failures = check(&scenarios, &report);
+        let (checked, failures) = check(&scenarios, &report);
         if failures > 0 {
-            eprintln!("{failures} expectation(s) failed");
+            crate::warn!("--check: {failures} of {checked} claim check(s) failed");
             return Ok(ExitCode::from(EXIT_EXPECTATION_FAILED));
         }
-        eprintln!("all expectations hold");
+        term::note(format_args!(
+            "--check: all {checked} claim check(s) hold ({claims} claim(s) over {} run(s))",
+            report.runs.len()
+        ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs every job on `threads` threads (default: the cores), keeping job
+/// order. Each run's summary line goes to `chatter` in job order, as soon as
+/// it and every run before it are done; progress (a bar, or periodic lines)
+/// shows on standard error meanwhile.
+fn run_jobs(
+    jobs: &[Job<'_>],
+    specs: &[String],
+    externals: &Externals,
+    threads: Option<usize>,
+    chatter: &mut dyn Write,
+    verbose: bool,
+) -> anyhow::Result<Vec<ScenarioRun>> {
+    // Both callbacks below update it, one at a time, on this thread.
+    let progress = std::cell::RefCell::new(Progress::new(jobs.len() as u64, "run"));
+    let mut ready: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+    let mut next = 0;
+    let mut outcome: std::io::Result<()> = Ok(());
+    let results = map_ordered_with(
+        jobs,
+        threads.unwrap_or_else(default_threads),
+        |job| evaluate_with(job.scenario, job.seed, specs, &job.outputs, externals),
+        |i, r| {
+            let mut progress = progress.borrow_mut();
+            progress.finished(&format!("{} seed {}", jobs[i].scenario.name, jobs[i].seed));
+            let mut text = Vec::new();
+            if let Ok(run) = r {
+                // Writing to a Vec cannot fail.
+                let _ = print_summary(&mut text, &run.summary, verbose);
+            }
+            ready.insert(i, text);
+            while let Some(text) = ready.remove(&next) {
+                if outcome.is_ok() {
+                    outcome = progress.suspend(|| chatter.write_all(&text));
+                }
+                next += 1;
+            }
+        },
+        || progress.borrow_mut().tick(),
+    );
+    outcome?;
+    Ok(results.into_iter().collect::<scanbench::Result<_>>()?)
 }
 
 /// What rendering the report needs besides the runs: the shard's slice
@@ -275,32 +360,76 @@ impl Rendering<'_> {
     }
 }
 
-/// Runs every job on `jobs` threads (default: the cores), keeping job order.
-fn run_jobs(
-    jobs: &[Job<'_>],
-    specs: &[String],
-    externals: &Externals,
-    threads: Option<usize>,
-) -> anyhow::Result<Vec<ScenarioRun>> {
-    let mut progress = Progress::new(jobs.len());
-    let results = map_ordered(
-        jobs,
-        threads.unwrap_or_else(default_threads),
-        |job| evaluate_with(job.scenario, job.seed, specs, &job.outputs, externals),
-        |i, _| progress.tick(&format!("{} seed {}", jobs[i].scenario.name, jobs[i].seed)),
-    );
-    Ok(results.into_iter().collect::<scanbench::Result<_>>()?)
+/// Two scenarios with one name would share captures and report rows (and be
+/// averaged as if they were seeds of one scenario).
+///
+/// # Errors
+/// The second file with a name already used, naming both files.
+fn unique_names(scenarios: &[Scenario]) -> anyhow::Result<()> {
+    for (i, s) in scenarios.iter().enumerate() {
+        if let Some(first) = scenarios[..i].iter().find(|t| t.name == s.name) {
+            bail!(
+                "{}: scenario name `{}` is already used by {}; names must be unique (they name captures and report rows)",
+                s.path.display(),
+                s.name,
+                first.path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The terminal table: wrapped to the terminal's width; with `defaults_only`
+/// (the default suite without `-v`), the default configurations only, with a
+/// line naming the variants left out.
+fn render_table(report: &Report, defaults_only: bool) -> String {
+    let variants: Vec<usize> = (0..report.specs.len())
+        .filter(|&i| report.specs[i].contains(':'))
+        .collect();
+    let mut layout = TableLayout {
+        width: term::width(),
+        columns: None,
+    };
+    let mut note = String::new();
+    if defaults_only && !variants.is_empty() {
+        layout.columns = Some(
+            (0..report.specs.len())
+                .filter(|i| !variants.contains(i))
+                .collect(),
+        );
+        let names: Vec<&str> = variants.iter().map(|&i| report.specs[i].as_str()).collect();
+        note = format!(
+            "\n{}\n",
+            wrap(
+                &format!(
+                    "{} variant configuration(s) not shown ({}): -v shows them; --format json|csv|markdown has every one.",
+                    variants.len(),
+                    names.join(", ")
+                ),
+                layout.width
+            )
+        );
+    }
+    let mut out = scanbench::report::table_with(report, &layout);
+    out.push_str(&note);
+    out
 }
 
 /// Checks every scenario's expectations against its runs; prints failures.
-fn check(scenarios: &[Scenario], report: &Report) -> usize {
+/// Returns (claim checks made, failed checks): one check per claim and run.
+fn check(scenarios: &[Scenario], report: &Report) -> (usize, usize) {
+    let mut checked = 0;
     let mut failures = 0;
     for sc in scenarios {
         for run in report.runs.iter().filter(|r| r.file == sc.path) {
             for e in &sc.expectations {
-                for msg in scanbench::check::check(e, run) {
+                checked += 1;
+                let msgs = scanbench::check::check(e, run);
+                if !msgs.is_empty() {
                     failures += 1;
-                    eprintln!(
+                }
+                for msg in msgs {
+                    crate::warn!(
                         "{}:{}: seed {}: \"{}\": {msg}",
                         sc.path.display(),
                         e.line,
@@ -311,5 +440,5 @@ fn check(scenarios: &[Scenario], report: &Report) -> usize {
             }
         }
     }
-    failures
+    (checked, failures)
 }

@@ -10,7 +10,10 @@ use scanbench::report::{html, plot};
 use scanbench::shard::Shard;
 use scanbench::sweep::{Grid, JobStore, SweepReport, render};
 
-use super::{Progress, load_scenarios};
+use std::io::Write;
+
+use super::progress::Progress;
+use super::{load_scenarios, term, usage};
 
 /// Report format of a sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -30,7 +33,7 @@ pub enum SweepFormat {
 pub struct SweepArgs {
     /// The detector, optionally with fixed parameters (`sfportscan:proto=all`).
     detector: String,
-    /// Scenario files or directories (default: `scenarios/`).
+    /// Scenario files or directories (default: the built-in suite).
     paths: Vec<PathBuf>,
     /// A swept parameter: `NAME=FROM..TO[:STEP]` or `NAME=V1,V2,...`
     /// (upstream names, as `list` shows them). Repeat for a grid.
@@ -62,7 +65,7 @@ pub struct SweepArgs {
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
     /// Parallel simulations (default: the number of cores).
-    #[arg(long, short)]
+    #[arg(long, short, value_parser = super::at_least_one::<usize>)]
     jobs: Option<usize>,
 }
 
@@ -91,8 +94,9 @@ pub fn write_outputs(report: &SweepReport, dir: &Path) -> anyhow::Result<()> {
 /// `scanbench sweep`.
 pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     // The grid first: a bad parameter fails before any scenario is read.
-    let grid = Grid::new(&a.detector, &a.params)?;
-    let scenarios = load_scenarios(&a.paths, &a.scenarios)?;
+    // Every grid error is about the detector argument or a --param.
+    let grid = Grid::new(&a.detector, &a.params).map_err(|e| usage("sweep", e.to_string()))?;
+    let scenarios = load_scenarios("sweep", &a.paths, &a.scenarios)?;
     let store = match &a.out {
         Some(dir) => Some(JobStore::open(dir)?),
         None => None,
@@ -106,11 +110,12 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         store.as_ref(),
         &mut |n, total| {
             progress
-                .get_or_insert_with(|| Progress::new(total))
-                .tick(&format!("{n}/{total} simulations"))
+                .get_or_insert_with(|| Progress::new(total as u64, "simulation"))
+                .finished(&format!("{n}/{total} simulations"))
         },
     )?;
-    eprintln!(
+    drop(progress);
+    term::note(format_args!(
         "{} job(s) run, {} found in {}",
         done.ran,
         done.reused,
@@ -120,10 +125,12 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
                 .join("jobs")
                 .display()
                 .to_string())
-    );
+    ));
     // With --out, the HTML page goes to DIR/report.html only.
     if !(a.format == SweepFormat::Html && a.out.is_some()) {
-        print!("{}", rendered(&report, a.format)?);
+        let mut out = term::stdout();
+        write!(out, "{}", rendered(&report, a.format)?)?;
+        out.flush()?;
     }
     if let Some(path) = &a.plot {
         write(path, &plot::sweep_svg(&report)?)?;

@@ -15,7 +15,7 @@ use crate::scenario::Scenario;
 /// What the scenario says about its middleboxes, for the cause phrases.
 #[derive(Clone, Debug, Default)]
 pub struct Context {
-    /// Router name -> how it loses state (`NAT mapping idle timeout 30 min`).
+    /// Router name -> how it loses state (`NAT mapping idle timeout 30m`).
     pub state_loss: BTreeMap<String, String>,
     /// Backend address -> (balancer router, VIP, mode).
     pub backends: BTreeMap<Ipv4Addr, (String, Ipv4Addr, String)>,
@@ -66,20 +66,21 @@ impl Context {
     }
 }
 
-/// `30 min`, `1.5 s`, `4 ms`, `900 us`.
+/// `30m`, `1.5s`, `4ms`, `900us`: rounded to one decimal, in the unit words
+/// every human output uses (`scanbench::time_text`, scenario files).
 pub fn human_us(us: i64) -> String {
     let trim = |x: f64| {
         let s = format!("{x:.1}");
         s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
     };
-    // Pick the unit by the value as it will print: 59.99 s is `1 min`.
+    // Pick the unit by the value as it will print: 59.99 s is `1m`.
     let a = us.unsigned_abs() as f64;
-    for (div, unit) in [(3_600e6, "h"), (60e6, "min"), (1e6, "s"), (1e3, "ms")] {
+    for (div, unit) in [(3_600e6, "h"), (60e6, "m"), (1e6, "s"), (1e3, "ms")] {
         if (a / div * 10.0).round() >= 10.0 {
-            return format!("{} {unit}", trim(us as f64 / div));
+            return format!("{}{unit}", trim(us as f64 / div));
         }
     }
-    format!("{us} us")
+    format!("{us}us")
 }
 
 /// What kind of segment a flag byte makes, in the plural (`SYN-ACKs`).
@@ -379,10 +380,10 @@ mod tests {
 
     #[test]
     fn human_durations() {
-        assert_eq!(human_us(1_800_000_000), "30 min");
-        assert_eq!(human_us(1_500_000), "1.5 s");
-        assert_eq!(human_us(4_000), "4 ms");
-        assert_eq!(human_us(900), "900 us");
-        assert_eq!(human_us(7_200_000_000), "2 h");
+        assert_eq!(human_us(1_800_000_000), "30m");
+        assert_eq!(human_us(1_500_000), "1.5s");
+        assert_eq!(human_us(4_000), "4ms");
+        assert_eq!(human_us(900), "900us");
+        assert_eq!(human_us(7_200_000_000), "2h");
     }
 }

@@ -90,8 +90,9 @@ use roles::Role;
 /// Which alerts to explain.
 #[derive(Clone, Debug, Default)]
 pub struct Filters {
-    /// Only alerts of these detector specs (as given, or in the short form
-    /// `screenos[no-session-any]`); empty: every detector.
+    /// Only alerts of these detector specs (as given, e.g.
+    /// `screenos:count_mode=no-session-any`, or as the reports label them);
+    /// empty: every detector.
     pub detectors: Vec<String>,
     /// Only the alert with this 1-based number.
     pub alert: Option<usize>,
@@ -416,7 +417,7 @@ pub fn explain_capture(
     Ok((e, replayed.error))
 }
 
-/// A role with its numbers, for tables: `late 31 min`.
+/// A role with its numbers, for tables: `late 31m`.
 pub fn role_text(r: &Role) -> String {
     match r {
         Role::Late { idle_us, .. } => format!("late {}", diagnose::human_us(*idle_us)),

@@ -181,6 +181,8 @@ impl<'s> Session<'s> {
                 replayed: false,
                 input_error: None,
                 clamped_timestamps: 0,
+                scored: true,
+                end,
             },
             stopped,
             port: port_stats,

@@ -1,8 +1,9 @@
 //! CSV: one row per (run, detector configuration) with every score figure.
 //! Empty cells mean "not defined" (a ratio with a zero denominator, a
-//! latency with nothing flagged).
+//! latency with nothing flagged, or any figure that needs ground truth in a
+//! run without it).
 
-use super::Report;
+use super::{Report, needs_truth};
 
 /// Column names, in order (documented in `docs/report-format.md`).
 pub const COLUMNS: &[&str] = &[
@@ -53,7 +54,7 @@ pub fn csv(report: &Report) -> String {
         for d in &r.detectors {
             let s = &d.score;
             let worst = s.worst_latency();
-            let cells = [
+            let mut cells = [
                 quote(&r.scenario),
                 r.seed().map_or(String::new(), |s| s.to_string()),
                 quote(&d.spec),
@@ -82,6 +83,14 @@ pub fn csv(report: &Report) -> String {
                 format!("{:.6}", s.duration_us as f64 / 1e6),
                 r.input_error.as_deref().map_or(String::new(), quote),
             ];
+            if !r.scored {
+                // Only `alerts` and `flagged` are facts without ground truth.
+                for (cell, name) in cells.iter_mut().zip(COLUMNS) {
+                    if needs_truth(name) {
+                        cell.clear();
+                    }
+                }
+            }
             out.push_str(&cells.join(","));
             out.push('\n');
         }

@@ -502,7 +502,8 @@ pub fn report(r: &Report) -> String {
         let _ = write!(body, "<th>{}</th>", esc(h));
     }
     body.push_str("</tr></thead><tbody>\n");
-    for row in totals_rows(r) {
+    let all: Vec<usize> = (0..r.specs.len()).collect();
+    for row in totals_rows(r, &all) {
         body.push_str("<tr>");
         for c in row {
             let _ = write!(body, "<td>{}</td>", esc(&c));

@@ -6,7 +6,7 @@ use scanbench_detector::{Alert, Vantage};
 use scanbench_sim::label::Label;
 use serde_json::{Map, Value, json};
 
-use super::Report;
+use super::{Report, needs_truth};
 use crate::evaluate::{DetectorRun, ScenarioRun};
 use crate::score::{Score, ScoredAlert};
 
@@ -30,8 +30,9 @@ pub fn label(l: &Label) -> Value {
     json!({"actor": l.actor, "class": l.class.as_str(), "cause": l.cause})
 }
 
-/// One alert in the report's form.
-pub fn alert(a: &ScoredAlert, config: &str) -> Value {
+/// One alert in the report's form; `scored`: the run has ground truth (else
+/// the fields that judge the alert are `null`).
+pub fn alert(a: &ScoredAlert, config: &str, scored: bool) -> Value {
     let al: &Alert = &a.alert;
     let counters: Map<String, Value> = al
         .evidence
@@ -61,13 +62,13 @@ pub fn alert(a: &ScoredAlert, config: &str) -> Value {
             v["packets"] = json!(c.packets);
             v
         }).collect::<Vec<_>>(),
-        "benign_trigger": a.benign_trigger(),
-        "blames_scanner": a.blames_scanner,
+        "benign_trigger": scored.then(|| a.benign_trigger()),
+        "blames_scanner": scored.then_some(a.blames_scanner),
     })
 }
 
-fn score(s: &Score) -> Value {
-    json!({
+fn score(s: &Score, scored: bool) -> Value {
+    let mut v = json!({
         "alerts": s.alerts,
         "flagged": s.flagged,
         "tp": s.tp,
@@ -90,23 +91,31 @@ fn score(s: &Score) -> Value {
             "time_us": l.micros,
             "probes": l.probes,
         })).collect::<Vec<_>>(),
-    })
+    });
+    if !scored && let Value::Object(m) = &mut v {
+        for (k, x) in m.iter_mut() {
+            if needs_truth(k) {
+                *x = Value::Null;
+            }
+        }
+    }
+    v
 }
 
-fn detector(d: &DetectorRun) -> Value {
+fn detector(d: &DetectorRun, scored: bool) -> Value {
     let name = d.spec.split(':').next().unwrap_or(&d.spec);
     json!({
         "spec": d.spec,
         "detector": {"name": name, "config": d.config},
         "vantage": vantage_name(d.vantage),
         "applicable": d.applicable,
-        "score": score(&d.score),
+        "score": score(&d.score, scored),
         "memory": {
             "memcap_bytes": d.memory.memcap,
             "peak_bytes": d.memory.peak,
             "evictions": d.memory.evictions,
         },
-        "alerts": d.alerts.iter().map(|a| alert(a, &d.config)).collect::<Vec<_>>(),
+        "alerts": d.alerts.iter().map(|a| alert(a, &d.config, scored)).collect::<Vec<_>>(),
     })
 }
 
@@ -124,16 +133,9 @@ fn run(r: &ScenarioRun) -> Value {
             "sha256": tap.sha256,
             "files": tap.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "truth": {
-            "scanners": t.scanners.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-            "benign_sources": t.benign_sources().len(),
-            "benign_connections": t.base().benign_connections,
-            "sessionless_packets": t.base().sessionless_packets,
-            "wire_frames": t.wire.frames(),
-            "drop_log_frames": t.drop_log.frames(),
-        },
+        "truth": truth(r),
         "non_ipv4_frames": r.malformed,
-        "detectors": r.detectors.iter().map(detector).collect::<Vec<_>>(),
+        "detectors": r.detectors.iter().map(|d| detector(d, r.scored)).collect::<Vec<_>>(),
     });
     // Replays only (a simulation's input is never cut): null, or why the
     // input ended early.
@@ -149,6 +151,20 @@ fn run(r: &ScenarioRun) -> Value {
         v["truth"]["untracked_frames"] = json!(untracked);
     }
     v
+}
+
+/// The run's ground truth; the figures that need labels are `null` without them.
+fn truth(r: &ScenarioRun) -> Value {
+    let t = &r.truth;
+    let known = |v: Value| if r.scored { v } else { Value::Null };
+    json!({
+        "scanners": known(json!(t.scanners.iter().map(|a| a.to_string()).collect::<Vec<_>>())),
+        "benign_sources": known(json!(t.benign_sources().len())),
+        "benign_connections": known(json!(t.base().benign_connections)),
+        "sessionless_packets": known(json!(t.base().sessionless_packets)),
+        "wire_frames": t.wire.frames(),
+        "drop_log_frames": t.drop_log.frames(),
+    })
 }
 
 /// The JSON document.

@@ -129,7 +129,8 @@ fn claim_case(run: &ScenarioRun, e: &Expectation) -> Case {
 }
 
 /// The blocks of a verdict text: the header, then one per detector
-/// configuration, keyed by the text before the first `:` of their first line.
+/// configuration, keyed by the text before the first `: ` of their first line
+/// (the configuration's label, which may hold `:` but never `: `).
 fn blocks(text: &str) -> Vec<(String, String)> {
     text.trim_end()
         .split("\n\n")
@@ -138,7 +139,7 @@ fn blocks(text: &str) -> Vec<(String, String)> {
             let key = if i == 0 {
                 "(taps and ground truth)".to_string()
             } else {
-                b.split(':').next().unwrap_or(b).to_string()
+                b.split(": ").next().unwrap_or(b).to_string()
             };
             (key, b.trim_end().to_string())
         })

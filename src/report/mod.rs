@@ -15,8 +15,11 @@ mod verdicts;
 
 pub use self::csv::csv;
 pub use self::json::{JSON_VERSION, json};
-pub use self::table::{cut_short_notes, eviction_notes, markdown, short, table};
+pub use self::table::{
+    TableLayout, cut_short_notes, eviction_notes, markdown, short, table, table_with, wrap,
+};
 pub use self::verdicts::verdicts;
+pub use crate::time_text::{duration_text, relative_text, utc_text};
 
 use crate::evaluate::ScenarioRun;
 
@@ -70,6 +73,32 @@ impl Report {
         }
         out
     }
+}
+
+/// Score figures (JSON keys, CSV columns) that need ground truth.
+const TRUTH_FIGURES: &[&str] = &[
+    "tp",
+    "fp",
+    "fn",
+    "scanners",
+    "benign_sources",
+    "recall",
+    "fp_rate",
+    "benign_alerts",
+    "benign_alerts_per_hour",
+    "fp_alerts",
+    "benign_connections",
+    "fp_per_benign_connection",
+    "sessionless_packets",
+    "fp_per_sessionless_packet",
+];
+
+/// Whether the figure `name` (a JSON score key or CSV column) needs ground
+/// truth, so a run without it reports it absent: the figures above and every
+/// latency (`latency`, `latency_s`, `latency_probes`). `alerts` and `flagged`
+/// are facts of the detector's output and never need it.
+pub(crate) fn needs_truth(name: &str) -> bool {
+    TRUTH_FIGURES.contains(&name) || name == "latency" || name.starts_with("latency_")
 }
 
 /// Mean and population standard deviation of `xs` (0, 0 when empty).

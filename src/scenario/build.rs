@@ -127,10 +127,21 @@ impl Scenario {
                     (lo, hi)
                 }
             };
+            let prefix = match &h.prefix {
+                Some(p) if *p.get_ref() > 32 => {
+                    return Err(self.err(
+                        p.span(),
+                        "prefix",
+                        format!("{} is not a prefix length 0..=32", p.get_ref()),
+                    ));
+                }
+                Some(p) => *p.get_ref(),
+                None => 24,
+            };
             let spec = HostSpec {
                 name: h.name.get_ref().clone(),
                 addr,
-                prefix: h.prefix.unwrap_or(24).min(32),
+                prefix,
                 ephemeral,
                 drop_ports: h.drop_ports.clone(),
             };
@@ -189,10 +200,10 @@ impl Scenario {
             let nb = self.node(&net, &Spanned::new(sp.clone(), b.clone()), "between")?;
             let mut spec = LinkSpec::default();
             if let Some(v) = &l.latency {
-                spec.latency = self.dur(v, "latency")?;
+                spec.latency = self.within_run(v, "latency")?;
             }
             if let Some(v) = &l.jitter {
-                spec.jitter = self.dur(v, "jitter")?;
+                spec.jitter = self.within_run(v, "jitter")?;
             }
             if let Some(v) = &l.loss {
                 if !(0.0..=1.0).contains(v.get_ref()) {

@@ -13,6 +13,7 @@ use super::Scenario;
 use super::file::{LabelFile, ScanFile};
 use super::line_of;
 use crate::error::{Error, Result};
+use crate::time_text::duration_text;
 
 impl Scenario {
     pub(super) fn err(&self, span: Range<usize>, field: &str, msg: impl Into<String>) -> Error {
@@ -25,6 +26,24 @@ impl Scenario {
 
     pub(super) fn dur(&self, s: &Spanned<String>, field: &str) -> Result<Duration> {
         units::duration(s.get_ref()).map_err(|m| self.err(s.span(), field, m))
+    }
+
+    /// A link delay: no longer than the whole run (a packet delayed past the
+    /// end is never delivered, and `1000d` is a typo, not a network).
+    pub(super) fn within_run(&self, s: &Spanned<String>, field: &str) -> Result<Duration> {
+        let d = self.dur(s, field)?;
+        if d > self.duration {
+            return Err(self.err(
+                s.span(),
+                field,
+                format!(
+                    "{} is longer than the whole scenario (`duration` = {})",
+                    duration_text(d.total_micros()),
+                    duration_text(self.duration.total_micros())
+                ),
+            ));
+        }
+        Ok(d)
     }
 
     pub(super) fn instant(&self, s: &Option<Spanned<String>>, field: &str) -> Result<Instant> {
@@ -106,12 +125,16 @@ impl Scenario {
             };
             let (a, p) = t.split_once('/').unwrap_or((t, "32"));
             let a: Ipv4Addr = a.trim().parse().map_err(|_| bad())?;
-            let p: u32 = p
-                .trim()
-                .parse()
-                .ok()
-                .filter(|p| (16..=32).contains(p))
-                .ok_or_else(bad)?;
+            let p: u32 = p.trim().parse().ok().filter(|p| *p <= 32).ok_or_else(bad)?;
+            if p < 16 {
+                return Err(self.err(
+                    s.span(),
+                    "targets",
+                    format!(
+                        "`{t}` is too large: a CIDR block must be /16 or narrower (at most 65534 targets); list several blocks instead"
+                    ),
+                ));
+            }
             let base = u32::from(a) & (u32::MAX.checked_shl(32 - p).unwrap_or(0));
             let n = 1u32 << (32 - p);
             if n == 1 {

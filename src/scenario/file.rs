@@ -13,8 +13,9 @@ use super::expect::ExpectFile;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
-    /// Short name; defaults to the file stem.
-    pub name: Option<String>,
+    /// Short name; defaults to the file stem. It names captures and report
+    /// rows, so it must be usable as a file name.
+    pub name: Option<Spanned<String>>,
     /// What real-world situation this models.
     #[serde(default)]
     pub description: String,
@@ -95,8 +96,8 @@ pub struct HostFile {
     pub name: Spanned<String>,
     /// IPv4 address.
     pub addr: Spanned<String>,
-    /// Subnet prefix length (default 24).
-    pub prefix: Option<u8>,
+    /// Subnet prefix length 0..=32 (default 24).
+    pub prefix: Option<Spanned<u8>>,
     /// Ephemeral port range, `lo-hi` (default Linux's `32768-60999`).
     pub ephemeral_ports: Option<Spanned<String>>,
     /// Inbound TCP ports silently dropped (scanners see them filtered).

@@ -94,7 +94,7 @@ impl Scenario {
                     format!("{addr} is {why}; a host needs a unicast address"),
                 ));
             }
-            let prefix = h.prefix.unwrap_or(24).min(32);
+            let prefix = h.prefix.as_ref().map_or(24, |p| *p.get_ref()).min(32);
             if prefix <= 30 {
                 let host_bits = u32::from(addr) & (u32::MAX >> prefix);
                 if host_bits == 0 || host_bits == u32::MAX >> prefix {
@@ -374,6 +374,9 @@ name = "b"
 addr = "192.0.2.2"
 [[link]]
 between = ["a", "b"]
+[[tap]]
+name = "t"
+link = ["a", "b"]
 "#;
 
     fn load(extra: &str) -> Result<Scenario> {

@@ -19,13 +19,16 @@ use scanbench_sim::Duration;
 use crate::error::{Error, Result};
 
 pub mod build;
+mod checks;
 pub mod expect;
 mod fields;
 pub mod file;
 pub mod limits;
 pub mod live;
 mod scale;
+pub mod suite;
 pub mod switch;
+mod toml_error;
 
 pub use build::Built;
 pub use expect::Expectation;
@@ -76,18 +79,20 @@ impl Scenario {
     /// Parses and validates scenario text; `path` is used in messages.
     pub fn parse(path: &Path, source: String) -> Result<Scenario> {
         let file: ScenarioFile = toml::from_str(&source).map_err(|e| {
-            let line = e.span().map(|s| line_of(&source, s.start));
+            let at = e.span().map(|s| s.start);
             Error::Scenario {
                 path: path.to_path_buf(),
-                line,
-                message: e.message().trim().to_string(),
+                line: at.map(|at| line_of(&source, at)),
+                message: toml_error::explain(e.message(), &source, at),
             }
         })?;
-        let name = file.name.clone().unwrap_or_else(|| {
-            path.file_stem()
+        let name = match &file.name {
+            Some(n) => n.get_ref().clone(),
+            None => path
+                .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "scenario".into())
-        });
+                .unwrap_or_else(|| "scenario".into()),
+        };
         let mut sc = Scenario {
             path: path.to_path_buf(),
             name,
@@ -101,13 +106,22 @@ impl Scenario {
             file,
             source,
         };
+        sc.check_name()?;
         sc.duration = sc.dur(&sc.file.duration, "duration")?;
+        if sc.duration == Duration::ZERO {
+            return Err(sc.err(
+                sc.file.duration.span(),
+                "duration",
+                "must be longer than 0s: nothing would happen",
+            ));
+        }
         sc.home_net = sc.home_net()?;
         sc.expectations = sc.expectations()?;
         sc.live = sc.live_table()?;
         sc.check_limits()?;
         // Build once so every reference and value is checked at load time.
         sc.build(sc.seed)?;
+        sc.check_whole()?;
         Ok(sc)
     }
 

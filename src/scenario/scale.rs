@@ -89,7 +89,7 @@ impl Scenario {
                 ));
             }
             let base = next_addr[c].unwrap_or(self.addr(&host.addr, "addr")?);
-            let prefix = host.prefix.unwrap_or(24).min(32);
+            let prefix = host.prefix.as_ref().map_or(24, |p| *p.get_ref()).min(32);
             let addr = free_addr(base, prefix, &used).ok_or_else(|| {
                 self.err(
                     host.addr.span(),

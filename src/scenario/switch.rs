@@ -283,6 +283,9 @@ mode = "missing-snat-asymmetric"
 between = ["c", "lb"]
 [[link]]
 between = ["lb", "b"]
+[[tap]]
+name = "client"
+link = ["c", "lb"]
 [[web-server]]
 host = "b"
 [[poller]]

@@ -189,6 +189,7 @@ impl CaptureError {
             | ErrorKind::UnsupportedVersion { offset, .. }
             | ErrorKind::Corrupted { offset, .. }
             | ErrorKind::Io { offset, .. } => offset,
+            ErrorKind::Open { .. } => 0,
         }
     }
 }
@@ -265,6 +266,13 @@ pub enum ErrorKind {
         what: &'static str,
         /// The evidence.
         detail: String,
+    },
+    /// The file could not be opened (it does not exist, or may not be read).
+    #[error("{source}")]
+    Open {
+        /// The operating system's reason.
+        #[source]
+        source: io::Error,
     },
     /// The operating system failed to read.
     #[error("read error at byte offset {offset}: {source}")]
@@ -479,7 +487,7 @@ impl<R: Read> CaptureReader<R> {
         let name = path.display().to_string();
         let file = File::open(path).map_err(|source| CaptureError {
             file: name.clone(),
-            kind: ErrorKind::Io { offset: 0, source },
+            kind: ErrorKind::Open { source },
         })?;
         CaptureReader::new(wrap(BufReader::with_capacity(1 << 16, file)), name)
     }

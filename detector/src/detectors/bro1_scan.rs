@@ -1,11 +1,11 @@
 //! Bro 1.x `policy/scan.bro` (the pre-SumStats scan detector, Bro 1.5 era;
-//! V. Paxson et al.). Spec: DETECTORS.md §3.2.
+//! V. Paxson et al.); docs/detectors/bro1-scan.md.
 //!
 //! Sources: the Bro 1.x `scan.bro` ($Id r6883, 2009-08-19; only its opening
 //! was readable) as carried into its Bro 2.0 port (grigorescu/bro-scripts
 //! `scan.bro`, "Scan detector ported from Bro 1.x", whose tables, thresholds
-//! and `check_scan` we follow); DETECTORS.md §3.2 for the 1.x-only
-//! `Hot::allow_services` clause; Bro 1.x `policy/hot.bro` (r7057,
+//! and `check_scan` we follow); the 1.x `scan.bro` (svn r7088) for the
+//! 1.x-only `Hot::allow_services` clause; Bro 1.x `policy/hot.bro` (r7057,
 //! `Hot::allow_services`) and `policy/bro.init` (r6887, zeek/zeek commit
 //! 61757ac: `tcp_attempt_delay`, `tcp_inactivity_timeout`,
 //! `table_expire_interval`, port names). Connection events come from the shared
@@ -99,17 +99,17 @@ const NAME: &str = "bro1-scan";
 static PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "report_peer_scan",
-        default: "20,100,1000,10000,50000,100000,250000,500000,1000000",
+        default: "20;100;1000;10000;50000;100000;250000;500000;1000000",
         help: "distinct hosts at which an inbound source raises AddressScan (scan.bro report_peer_scan)",
     },
     ParamSpec {
         name: "report_outbound_peer_scan",
-        default: "100,1000,10000",
+        default: "100;1000;10000",
         help: "same for a source inside local_nets (scan.bro report_outbound_peer_scan)",
     },
     ParamSpec {
         name: "report_port_scan",
-        default: "50,250,1000,5000,10000,25000,65000",
+        default: "50;250;1000;5000;10000;25000;65000",
         help: "ports on one victim, counted once a possible scan source, raising PortScan (scan.bro report_port_scan)",
     },
     ParamSpec {
@@ -124,7 +124,7 @@ static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "backscatter_ports",
-        default: "53,80,179,6666,6667",
+        default: "53;80;179;6666;6667",
         help: "source services of reverse flows diverted to backscatter accounting; TCP part of {http, 53/tcp, 53/udp, bgp, 6666/tcp, 6667/tcp} (scan.bro backscatter_ports; the 2.0 port adds 8080)",
     },
     ParamSpec {
@@ -144,7 +144,7 @@ static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "troll_skip_service",
-        default: "20,21,22,25,80",
+        default: "20;21;22;25;80",
         help: "privileged ports not counted for LowPortTrolling (scan.bro troll_skip_service)",
     },
     ParamSpec {
@@ -174,7 +174,7 @@ static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "allow_services",
-        default: "20,22,25,70,80,113",
+        default: "20;22;25;70;80;113",
         help: "established connections to these never count as peers; TCP part of Hot::allow_services {ssh, http, gopher, ident, smtp, 20/tcp} (hot.bro)",
     },
     ParamSpec {
@@ -184,7 +184,7 @@ static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "skip_outbound_services",
-        default: "20,21,22,25,70,80,81,113,443,8000,8001,8080",
+        default: "20;21;22;25;70;80;81;113;443;8000;8001;8080",
         help: "outbound services ignored: Hot::allow_services, ftp, addl_web (scan.bro skip_outbound_services)",
     },
     ParamSpec {
@@ -284,7 +284,7 @@ fn counts(p: &Params, name: &str) -> Result<Vec<u64>, ConfigError> {
         .map(|s| {
             s.replace('_', "")
                 .parse::<u64>()
-                .map_err(|_| bad(p, name, "expected counts such as 20,100,1000"))
+                .map_err(|_| bad(p, name, "expected counts such as 20;100;1000"))
         })
         .collect()
 }

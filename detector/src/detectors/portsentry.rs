@@ -33,10 +33,10 @@
 //! |---|---|---|
 //! | `mode` | `stealth` | `stcp`/`atcp` = the `-stcp`/`-atcp` options; `stealth` = `-stcp` plus `-sudp` |
 //! | `profile` | `1.2` | `1.2` (Debian's package) or `2.x` (the rewrite: its example port lists and log line) |
-//! | `tcp_ports` | `1,11,15,79,111,119,143,540,635,1080,1524,2000,5742,6667,12345,12346,20034,27665,31337,32771,32772,32773,32774,40421,49724,54320` | Debian 1.2 `portsentry.conf` `TCP_PORTS` |
-//! | `udp_ports` | `1,7,9,69,161,162,513,635,640,641,700,37444,34555,31335,32770,32771,32772,32773,32774,31337,54321` | Debian 1.2 `portsentry.conf` `UDP_PORTS` |
+//! | `tcp_ports` | `1;11;15;79;111;119;143;540;635;1080;1524;2000;5742;6667;12345;12346;20034;27665;31337;32771;32772;32773;32774;40421;49724;54320` | Debian 1.2 `portsentry.conf` `TCP_PORTS` |
+//! | `udp_ports` | `1;7;9;69;161;162;513;635;640;641;700;37444;34555;31335;32770;32771;32772;32773;32774;31337;54321` | Debian 1.2 `portsentry.conf` `UDP_PORTS` |
 //! | `advanced_ports_tcp` | 1024 | 1.2 `ADVANCED_PORTS_TCP` |
-//! | `advanced_exclude_tcp` | `113,139` | 1.2 `ADVANCED_EXCLUDE_TCP` |
+//! | `advanced_exclude_tcp` | `113;139` | 1.2 `ADVANCED_EXCLUDE_TCP` |
 //! | `scan_trigger` | 0 | `SCAN_TRIGGER` default ("react immediately") |
 //! | `watch_hosts` | empty = any destination | the host PortSentry runs on (a capture may hold many) |
 //! | `ignore` | `127.0.0.1/32;0.0.0.0/32` | Debian `portsentry.ignore.static` |
@@ -88,14 +88,14 @@ use crate::view::Transport;
 use crate::{Alert, AlertKind, Detector, Evidence, Instant, Memory, PacketView, Rule};
 
 /// Debian's PortSentry 1.2 `portsentry.conf` `TCP_PORTS` (26 ports).
-pub const DEFAULT_TCP_PORTS: &str = "1,11,15,79,111,119,143,540,635,1080,1524,2000,5742,6667,12345,12346,20034,27665,31337,32771,32772,32773,32774,40421,49724,54320";
+pub const DEFAULT_TCP_PORTS: &str = "1;11;15;79;111;119;143;540;635;1080;1524;2000;5742;6667;12345;12346;20034;27665;31337;32771;32772;32773;32774;40421;49724;54320";
 /// Debian's PortSentry 1.2 `portsentry.conf` `UDP_PORTS`.
-pub const DEFAULT_UDP_PORTS: &str = "1,7,9,69,161,162,513,635,640,641,700,37444,34555,31335,32770,32771,32772,32773,32774,31337,54321";
+pub const DEFAULT_UDP_PORTS: &str = "1;7;9;69;161;162;513;635;640;641;700;37444;34555;31335;32770;32771;32772;32773;32774;31337;54321";
 /// 2.x `examples/portsentry.conf` `TCP_PORTS` (the `2.x` profile).
 pub const TCP_PORTS_2X: &str =
-    "1,7,9,11,13,15,17,19,20,21,70,79,111,113,119,389,512-515,540,543-544,873,989,990,992,1080";
+    "1;7;9;11;13;15;17;19;20;21;70;79;111;113;119;389;512-515;540;543-544;873;989;990;992;1080";
 /// 2.x `examples/portsentry.conf` `UDP_PORTS` (the `2.x` profile).
-pub const UDP_PORTS_2X: &str = "7,9,13,19,111,389,513,517-518";
+pub const UDP_PORTS_2X: &str = "7;9;13;19;111;389;513;517-518";
 
 static PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -111,12 +111,12 @@ static PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "tcp_ports",
         default: DEFAULT_TCP_PORTS,
-        help: "watched TCP ports (Debian 1.2 portsentry.conf TCP_PORTS)",
+        help: "watched TCP ports, `;`-separated (Debian 1.2 portsentry.conf TCP_PORTS)",
     },
     ParamSpec {
         name: "udp_ports",
         default: DEFAULT_UDP_PORTS,
-        help: "watched UDP ports (Debian 1.2 portsentry.conf UDP_PORTS)",
+        help: "watched UDP ports, `;`-separated (Debian 1.2 portsentry.conf UDP_PORTS)",
     },
     ParamSpec {
         name: "advanced_ports_tcp",
@@ -125,8 +125,8 @@ static PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         name: "advanced_exclude_tcp",
-        default: "113,139",
-        help: "atcp: ports never watched (1.2 ADVANCED_EXCLUDE_TCP)",
+        default: "113;139",
+        help: "atcp: ports never watched, `;`-separated (1.2 ADVANCED_EXCLUDE_TCP)",
     },
     ParamSpec {
         name: "scan_trigger",
@@ -165,7 +165,7 @@ fn build(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
     let list = |name: &str, default: &str, two: &str| -> Result<BTreeSet<u16>, ConfigError> {
         if profile_2x && p.raw(name) == default {
             let mut v = Vec::new();
-            for part in two.split(',') {
+            for part in two.split(';') {
                 let (a, b) = part.split_once('-').unwrap_or((part, part));
                 let (a, b): (u16, u16) = (a.parse().unwrap_or(0), b.parse().unwrap_or(0));
                 v.extend(a..=b);

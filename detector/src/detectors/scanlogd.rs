@@ -3,7 +3,7 @@
 //!
 //! Source: openwall/scanlogd `scanlogd.c` (`process_packet`, `do_log`,
 //! `safe_log`, `hashfunc`) and `params.h`, version 2.2.x (git 2022); man page
-//! `scanlogd.8`. Spec: DETECTORS.md §5.
+//! `scanlogd.8`; docs/detectors/scanlogd.md.
 //!
 //! # Algorithm
 //!

@@ -1,12 +1,12 @@
 //! Juniper NetScreen ScreenOS / Junos SRX `port-scan` and `ip-sweep` screens.
 //!
 //! Closed source: the behaviour comes from vendor documentation only
-//! (DETECTORS.md §1): Junos CLI reference pages *port-scan (Security Screen)*
+//! (docs/detectors/screenos.md): Junos CLI reference pages *port-scan (Security Screen)*
 //! and *ip-sweep*, Junos Security Configuration Guide 10.0 *Understanding Port
 //! Scanning*, JUNIPER-JS-SCREENING-MIB object descriptions, and the ScreenOS
 //! alarm texts `system-alert-00016` / `00017`.
 //!
-//! # Algorithm (DETECTORS.md §1.2)
+//! # Algorithm (the vendor's rule; switches where it is silent)
 //!
 //! - **Port scan.** Per (source, destination) the screen keeps the distinct
 //!   destination ports of qualifying TCP packets seen within `threshold` µs.
@@ -40,8 +40,8 @@
 //! |---|---|---|
 //! | `threshold` | 5000 µs (1000..=1_000_000) | Junos CLI *port-scan*: "threshold ... default 5000 microseconds, range 1000-1,000,000" |
 //! | `ports_needed` | 10 | Junos *Understanding Port Scanning*: "10 different ports" |
-//! | `count_mode` | `syn-set` | DETECTORS.md §1.2 (hypothesis switch) |
-//! | `window` | `sliding` | DETECTORS.md §1.2 (not documented by the vendor: sliding is the conservative reading) |
+//! | `count_mode` | `syn-set` | the vendor's "containing TCP SYN segments"; the others are hypotheses to test |
+//! | `window` | `sliding` | not documented by the vendor: sliding is the conservative reading |
 //! | `block_timeout` | `threshold` (µs) | "rejects all further packets ... for the remainder of the timeout period" **[unverified]** length |
 //! | `ip_sweep_threshold` | 5000 µs (1000..=1_000_000) | Junos CLI *ip-sweep* |
 //! | `ip_sweep_needed` | 10 | Junos CLI *ip-sweep*: "10 different destination addresses" |
@@ -96,7 +96,7 @@ static PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "count_mode",
         default: "syn-set",
-        help: "which TCP packets count: syn-set | syn-only | no-session-any (DETECTORS.md 1.2)",
+        help: "which TCP packets count: syn-set | syn-only | no-session-any (vendor: \"containing TCP SYN segments\"; docs/detectors/screenos.md)",
     },
     ParamSpec {
         name: "window",

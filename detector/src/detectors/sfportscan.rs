@@ -6,7 +6,7 @@
 //! payload), `Stream5/snort_stream5_tcp.c` + `doc/README.stream5` (sessions,
 //! 30 s timeout, midstream pickup), `doc/README.sfportscan`; Snort 3
 //! `src/network_inspectors/port_scan/ps_detect.cc`, `ps_module.cc`,
-//! `port_scan.cc`, `lua/snort_defaults.lua`, `lua/snort.lua`. DETECTORS.md §2.
+//! `port_scan.cc`, `lua/snort_defaults.lua`, `lua/snort.lua`; docs/detectors/sfportscan.md.
 //!
 //! # Algorithm (portscan.c)
 //! Two tracker kinds per protocol: the **scanned** tracker (key: victim; used
@@ -61,7 +61,7 @@
 //! | name | default | source |
 //! |---|---|---|
 //! | `sense_level` | `low` | `spp_sfportscan.c` default (Snort 3's shipped `snort.lua` uses medium) |
-//! | `proto` | `tcp;udp` | DETECTORS.md §2.1 (`ParsePortscan` default); values `tcp udp icmp ip all` |
+//! | `proto` | `tcp;udp` | `spp_sfportscan.c` `ParsePortscan` default; values `tcp udp icmp ip all` |
 //! | `scan_type` | `all` | `spp_sfportscan.c`; values `portscan portsweep decoy_portscan distributed_portscan all` |
 //! | `memcap` | 1048576 bytes | `spp_sfportscan.c` (Snort 3: 10485760) |
 //! | `include_midstream` | `false` | `spp_sfportscan.c` |
@@ -194,7 +194,7 @@ static PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "snort_version",
         default: "2",
-        help: "2 (portscan.c 2.9.6) or 3 (port_scan inspector differences, DETECTORS.md 2.5)",
+        help: "2 (portscan.c 2.9.6) or 3 (port_scan inspector differences: ps_module.cc, snort_defaults.lua)",
     },
     ParamSpec {
         name: "alert_all",

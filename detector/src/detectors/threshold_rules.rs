@@ -5,7 +5,7 @@
 //! threshold|limit|both, track by_src|by_dst, count N, seconds T`) and *Rules ›
 //! Flow keywords / Header keywords* (`flags:S,12`: SYN set, every other flag
 //! clear except CWR (`1`) and ECE (`2`), which are ignored); ET Open rules
-//! sid 2001219 and 2002910 as reproduced in public rule sets; DETECTORS.md §7.2.
+//! sid 2001219 and 2002910 as reproduced in public rule sets; docs/detectors/suricata-et.md.
 //!
 //! # Rule model
 //! A rule matches a TCP packet whose destination port is in the rule's port
@@ -33,7 +33,7 @@
 //!
 //! | key | rule | source |
 //! |---|---|---|
-//! | `et-ssh` | sid 2001219 rev 20 *ET SCAN Potential SSH Scan*: port 22, `flags:S,12`, `type both, track by_src, count 5, seconds 120` | ET Open (DETECTORS.md §7.2) |
+//! | `et-ssh` | sid 2001219 rev 20 *ET SCAN Potential SSH Scan*: port 22, `flags:S,12`, `type both, track by_src, count 5, seconds 120` | ET Open `emerging-scan.rules` |
 //! | `et-vnc` | sid 2002910 rev 6 *ET SCAN Potential VNC Scan 5800-5820*: ports 5800:5820, `flags:S,12`, `type both, track by_src, count 5, seconds 60` | ET Open (rev 5 in 2010 copies, rev 6 in recent fast.log samples) |
 //!
 //! Compact rule form (no commas: the detector spec separates parameters with

@@ -1,7 +1,7 @@
 //! TRW, Threshold Random Walk (Jung, Paxson, Berger, Balakrishnan, *Fast
 //! Portscan Detection Using Sequential Hypothesis Testing*, IEEE S&P 2004), as
 //! the authors' Bro implementation wires it (`policy/trw-impl.bro`, Bro 1.x,
-//! zeek/zeek first import). Spec: DETECTORS.md §4.1.
+//! zeek/zeek first import); docs/detectors/trw.md.
 //!
 //! Two detectors live here:
 //!
@@ -13,7 +13,7 @@
 //!   else is a success. A remote that a local host contacted successfully is
 //!   *friendly* and never flagged. Partial connections (no SYN from the
 //!   originator: history not starting with `S`) are not scored, as the Bro
-//!   wiring never calls TRW for them (DETECTORS.md §4.4, S2).
+//!   wiring never calls TRW for them (lost-state traffic, docs/detectors/trw.md).
 //! - `trw-packet`: the naive packet-level variant many re-implementations use
 //!   (Dshell's `trw` plugin, per Mell & Harang 2013): the first packet of any
 //!   new TCP flow is an "attempt" by its sender; a SYN-ACK or any non-RST reply
@@ -50,7 +50,8 @@
 //! - Friendly-remote exceptions: triggered services (ident 113, finger 79,
 //!   ftp-data 20) and OTH do not make a remote friendly; other exceptions of
 //!   trw-impl.bro are not modelled. **[unverified]**: we could not read
-//!   trw-impl.bro itself; this follows DETECTORS.md §4.1.
+//!   trw-impl.bro itself; this follows the paper's model as the Bro wiring is described
+//!   (docs/detectors/trw.md).
 //! - Honeypot locals (always failures) are not modelled.
 //! - Λ is kept as an `f64`; the evidence shows it ×1000 as an integer.
 //! - State is bounded by `memcap`. `trw`: half for the connection table

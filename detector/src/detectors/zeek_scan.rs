@@ -1,5 +1,5 @@
 //! Zeek `policy/misc/scan.zeek` (SumStats version, Zeek 2.x–6.0; written by
-//! S. Khattak and S. Hall). Spec: DETECTORS.md §3.1.
+//! S. Khattak and S. Hall); docs/detectors/zeek-scan.md.
 //!
 //! Source: zeek/zeek `scripts/policy/misc/scan.zeek` (v6.0.x),
 //! `scripts/base/frameworks/sumstats/main.zeek`, `scripts/base/frameworks/

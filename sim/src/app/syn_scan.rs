@@ -193,8 +193,8 @@ struct Outstanding {
     seq: u32,
 }
 
-/// A reply's (source, source port, SYN-ACK, RST, ack number, sequence number).
-type Reply = (Ipv4Addr, u16, bool, bool, u32, u32);
+/// A reply's (source, source port, SYN-ACK, RST, ack number).
+type Reply = (Ipv4Addr, u16, bool, bool, u32);
 
 /// The SYN-scan app.
 pub struct SynScan {
@@ -345,11 +345,10 @@ impl SynScan {
                     t.syn() && t.ack(),
                     t.rst(),
                     t.ack_number().0 as u32,
-                    t.seq_number().0 as u32,
                 ));
             }
         }
-        for (from, port, syn_ack, rst, ack, seq) in replies.drain(..) {
+        for (from, port, syn_ack, rst, ack) in replies.drain(..) {
             let Some(o) = self.outstanding.get(&(from, port)).copied() else {
                 continue;
             };
@@ -359,12 +358,15 @@ impl SynScan {
                 continue;
             }
             let state = if syn_ack {
-                // Tear down the half-open connection as the scanner's kernel would.
+                // Tear down the half-open connection as the scanner's kernel
+                // would (RFC 793 reset generation, Linux tcp_v4_send_reset):
+                // seq from the segment's ACK field, no ACK flag, and so an
+                // acknowledgment number of 0.
                 let teardown = Tcp {
                     src_port: self.src_port,
                     dst_port: port,
                     seq: ack,
-                    ack: seq.wrapping_add(1),
+                    ack: 0,
                     flags: 0x04,
                     window: 0,
                     ..Tcp::default()
