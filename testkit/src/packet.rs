@@ -129,11 +129,20 @@ impl Tcp<'_> {
 
     /// The segment (header, options, payload) with its checksum left 0.
     pub fn segment(&self) -> Vec<u8> {
+        let mut seg = vec![0u8; self.header_len() + self.payload.len()];
+        self.write_segment(&mut seg);
+        seg
+    }
+
+    /// Writes the header, options and as much payload as fits into `seg`,
+    /// which holds zeros and is at least [`Tcp::header_len`] bytes long; the
+    /// checksum is left 0.
+    fn write_segment(&self, seg: &mut [u8]) {
         let hl = self.header_len();
-        let mut seg = vec![0u8; hl + self.payload.len()];
         let opts = &self.options[..self.options.len().min(40)];
         seg[20..20 + opts.len()].copy_from_slice(opts);
-        seg[hl..].copy_from_slice(self.payload);
+        let payload = seg.len().saturating_sub(hl);
+        seg[hl..].copy_from_slice(&self.payload[..payload]);
         let mut t = TcpPacket::new_unchecked(&mut seg[..]);
         t.set_src_port(self.src_port);
         t.set_dst_port(self.dst_port);
@@ -145,7 +154,6 @@ impl Tcp<'_> {
         // Written raw, after the header length (which shares byte 12 with the
         // reserved bits), so that any flag mix survives.
         seg[13] = self.flags;
-        seg
     }
 
     /// The complete IPv4 packet, IP and TCP checksums filled.
@@ -173,21 +181,7 @@ impl Tcp<'_> {
         buf.fill(0);
         buf[..IPV4_HEADER_LEN].copy_from_slice(&ip.header(proto::TCP, total as u16));
         let seg = &mut buf[IPV4_HEADER_LEN..];
-        let hl = self.header_len();
-        let opts = &self.options[..self.options.len().min(40)];
-        seg[20..20 + opts.len()].copy_from_slice(opts);
-        let payload = seg.len().saturating_sub(hl);
-        seg[hl..].copy_from_slice(&self.payload[..payload]);
-        let mut t = TcpPacket::new_unchecked(&mut seg[..]);
-        t.set_src_port(self.src_port);
-        t.set_dst_port(self.dst_port);
-        t.set_seq_number(TcpSeqNumber(self.seq as i32));
-        t.set_ack_number(TcpSeqNumber(self.ack as i32));
-        t.set_header_len(hl as u8);
-        t.set_window_len(self.window);
-        t.set_urgent_at(self.urgent);
-        // As in `segment`: the raw flag byte after the header length.
-        seg[13] = self.flags;
+        self.write_segment(seg);
         let (src, dst) = ip.addrs();
         TcpPacket::new_unchecked(seg).fill_checksum(&src, &dst);
     }
