@@ -84,6 +84,47 @@ pub struct VantageTruth {
     /// their new connection): 0 unless the input was huge.
     pub untracked_frames: u64,
     opened: HashSet<ConnKey>,
+    /// Sources known to be in [`Self::sources`], so most frames skip the
+    /// ordered set.
+    recent: RecentSources,
+}
+
+/// A direct-mapped cache of addresses known to be in a set that only grows:
+/// a hit proves membership without searching the set (a capture's frames
+/// come from a few sources in bursts), a miss says nothing.
+#[derive(Clone)]
+struct RecentSources(Box<[Option<Ipv4Addr>]>);
+
+impl RecentSources {
+    /// Slots (a power of two).
+    const SLOTS: usize = 1 << 10;
+
+    fn slot(addr: Ipv4Addr) -> usize {
+        // Fibonacci hashing: the top bits of the product mix every byte.
+        (u32::from(addr).wrapping_mul(0x9e37_79b9) >> (32 - Self::SLOTS.trailing_zeros())) as usize
+    }
+
+    fn contains(&self, addr: Ipv4Addr) -> bool {
+        self.0[Self::slot(addr)] == Some(addr)
+    }
+
+    /// Notes `addr`, which must be in the set from now on.
+    fn insert(&mut self, addr: Ipv4Addr) {
+        self.0[Self::slot(addr)] = Some(addr);
+    }
+}
+
+impl Default for RecentSources {
+    fn default() -> Self {
+        RecentSources(vec![None; Self::SLOTS].into_boxed_slice())
+    }
+}
+
+impl std::fmt::Debug for RecentSources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.0.iter().filter(|a| a.is_some()).count();
+        write!(f, "RecentSources({held} of {})", self.0.len())
+    }
 }
 
 impl VantageTruth {
@@ -196,9 +237,14 @@ impl GroundTruth {
                 break 'track full;
             };
             let scanner = self.scanners.contains(&p.src);
-            if v.sources.len() < limits.sources || scanner {
+            if v.recent.contains(p.src) {
+                // Known already.
+            } else if v.sources.len() < limits.sources || scanner {
                 v.sources.insert(p.src);
-            } else if !v.sources.contains(&p.src) {
+                v.recent.insert(p.src);
+            } else if v.sources.contains(&p.src) {
+                v.recent.insert(p.src);
+            } else {
                 // A source past the cap is not known here at all: no frames,
                 // no first time, never a probing source.
                 break 'track false;

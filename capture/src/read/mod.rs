@@ -387,10 +387,15 @@ impl<R: Read> Source<R> {
     /// than the file holds; below it (every real packet) the bytes are read
     /// straight into place, which costs a fraction of `read_to_end`'s probing.
     fn fill_vec(&mut self, buf: &mut Vec<u8>, len: usize) -> Result<usize, ErrorKind> {
-        buf.clear();
         if len <= EAGER_FILL {
             let offset = self.offset;
-            buf.resize(len, 0);
+            // Every byte is overwritten or cut off below: only bytes the
+            // buffer never held are zeroed (not each record's).
+            if buf.len() < len {
+                buf.resize(len, 0);
+            } else {
+                buf.truncate(len);
+            }
             let n = self.fill(buf).map_err(|e| match e {
                 // As the `take` path reports it: where the record's bytes start.
                 ErrorKind::Io { source, .. } => ErrorKind::Io { offset, source },
@@ -399,6 +404,7 @@ impl<R: Read> Source<R> {
             buf.truncate(n);
             return Ok(n);
         }
+        buf.clear();
         match (&mut self.r).take(len as u64).read_to_end(buf) {
             Ok(n) => {
                 self.offset += n as u64;
