@@ -168,6 +168,11 @@ impl GroundTruth {
         }
     }
 
+    /// Whether any frame at `vantage` has its label recorded.
+    pub fn labelled(&self, vantage: Vantage) -> bool {
+        !self.at(vantage).frame_labels.is_empty()
+    }
+
     /// The label of frame `frame` at `vantage`, if recorded.
     pub fn label(&self, vantage: Vantage, frame: u64) -> Option<&Label> {
         let id = *self
