@@ -389,6 +389,35 @@ mod tests {
         assert_eq!(t.inferred_scanners(), BTreeSet::from([scanner]));
     }
 
+    /// A source whose cache slot another source took is still known (past
+    /// the cap as before it), and a new source past the cap still is not.
+    #[test]
+    fn the_source_cache_changes_nothing_when_sources_collide() {
+        let a = ip("192.0.2.1");
+        let slot = RecentSources::slot(a);
+        let b = (0..=u16::MAX)
+            .map(|i| Ipv4Addr::from(0xc612_0000 | u32::from(i)))
+            .find(|x| RecentSources::slot(*x) == slot)
+            .expect("198.18.0.0/16 has an address in every slot");
+        let mut t = GroundTruth::default();
+        t.limits.sources = 2;
+        let benign = Label::new("client", Class::Benign, "browse");
+        for (i, src) in [a, b, a, ip("192.0.2.3")].iter().enumerate() {
+            let bytes = syn(&src.to_string(), i as u16);
+            t.record(
+                Vantage::Wire,
+                i as u64,
+                Instant::ZERO,
+                &bytes,
+                Some(&benign),
+            );
+        }
+        assert_eq!(t.wire.sources, BTreeSet::from([a, b]));
+        assert_eq!(t.wire.sent[&a], [0, 2]);
+        // Only the third source's frame.
+        assert_eq!(t.untracked_frames(), 1);
+    }
+
     /// The default caps hold every frame of a capture below them.
     #[test]
     fn below_the_caps_nothing_is_left_out() {
