@@ -6,7 +6,7 @@
 //! bytes exactly as read, in order; nothing else depends on the thread.
 
 use std::io::{self, Read};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
@@ -19,6 +19,10 @@ const QUEUED: usize = 16;
 pub struct HashingReader<R> {
     inner: R,
     chunks: Option<SyncSender<Vec<u8>>>,
+    /// Chunks the hashing thread is done with, to fill again: no allocation
+    /// per read (a read larger than the allocator's mmap threshold would cost
+    /// a system call and fresh pages each time).
+    spent: Receiver<Vec<u8>>,
     hasher: Option<JoinHandle<Sha256>>,
 }
 
@@ -26,16 +30,20 @@ impl<R: Read> HashingReader<R> {
     /// Hashes what is read from `inner`.
     pub fn new(inner: R) -> Self {
         let (tx, rx) = sync_channel::<Vec<u8>>(QUEUED);
+        let (back, spent) = channel();
         let hasher = std::thread::spawn(move || {
             let mut h = Sha256::new();
             while let Ok(chunk) = rx.recv() {
                 h.update(&chunk);
+                // The reader may have finished: then the chunk is dropped.
+                let _ = back.send(chunk);
             }
             h
         });
         HashingReader {
             inner,
             chunks: Some(tx),
+            spent,
             hasher: Some(hasher),
         }
     }
@@ -64,8 +72,11 @@ impl<R: Read> Read for HashingReader<R> {
         if n > 0
             && let Some(tx) = &self.chunks
         {
+            let mut chunk = self.spent.try_recv().unwrap_or_default();
+            chunk.clear();
+            chunk.extend_from_slice(&buf[..n]);
             // The hashing thread only stops when this side hangs up.
-            let _ = tx.send(buf[..n].to_vec());
+            let _ = tx.send(chunk);
         }
         Ok(n)
     }

@@ -199,7 +199,7 @@ fn run_scenario(
         wire: wire.is_some(),
         drop_log: drop_log.is_some(),
     };
-    let detectors = score_set(&set, specs, &truth, sensors);
+    let detectors = score_set(&mut set, specs, &truth, sensors);
     Ok(ScenarioRun {
         scenario: scenario.name.clone(),
         file: scenario.path.clone(),
@@ -224,9 +224,10 @@ pub struct Sensing {
     pub drop_log: bool,
 }
 
-/// Explains and scores every detector of `set` (built from `specs`, in order).
+/// Explains and scores every detector of `set` (built from `specs`, in
+/// order), moving its alerts into the runs.
 pub fn score_set(
-    set: &DetectorSet,
+    set: &mut DetectorSet,
     specs: &[String],
     truth: &GroundTruth,
     sensing: Sensing,
@@ -236,8 +237,9 @@ pub fn score_set(
         .enumerate()
         .map(|(i, spec)| {
             let vantage = set.vantage(i);
-            let alerts: Vec<ScoredAlert> = set.alerts[i]
-                .iter()
+            // Moved, not copied: the set's alerts are not read again.
+            let alerts: Vec<ScoredAlert> = std::mem::take(&mut set.alerts[i])
+                .into_iter()
                 .map(|a| explain(a, vantage, truth))
                 .collect();
             DetectorRun {

@@ -4,12 +4,14 @@
 //! capture order, so splitting a [`DetectorSet`] into groups, one thread each,
 //! changes nothing but the wall time. The reading thread parses each frame
 //! once (for the ground truth, and to count and drop malformed frames) and
-//! copies the good ones into batches; every batch goes to every group, whose
-//! thread parses each frame once into a `PacketView` that all the group's
-//! detectors share. (A view borrows the bytes it was parsed from; handing one
-//! thread's views to another would need a self-referential batch, which safe
-//! Rust does not give. The parse is cheap next to the detectors: see
-//! `scanbench bench replay`.)
+//! copies the good ones into batches, each beside its parsed view; every
+//! batch goes to every group, whose detectors all read the same view.
+//!
+//! A view borrows the bytes it was parsed from, and a batch that held views
+//! of its own bytes would be self-referential, which safe Rust does not
+//! give. So a batch holds each view detached ([`DetachedView`]: its fields,
+//! and its payload as a range of the frame's bytes), and the group's thread
+//! attaches it to the batch's copy of the bytes: no frame is parsed twice.
 //!
 //! Memory is bounded: a batch holds at most [`BATCH_FRAMES`] frames or
 //! [`BATCH_BYTES`] bytes, and at most [`IN_FLIGHT`] batches wait per group.
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
+use scanbench_detector::view::DetachedView;
 use scanbench_detector::{Alert, Instant, PacketView, Vantage};
 
 use crate::detect::{DetectorSet, Slot, observe_all};
@@ -71,6 +74,9 @@ struct Batch {
 struct BatchFrame {
     vantage: Vantage,
     at: Instant,
+    /// The reader's view of the frame (`None`: its payload is not part of
+    /// the bytes it came with, so the group parses the bytes itself).
+    view: Option<DetachedView>,
     index: u64,
     /// End of this frame's bytes in `Batch::bytes` (it starts where the
     /// previous one ends).
@@ -133,6 +139,7 @@ impl Fanout {
         self.batch.frames.push(BatchFrame {
             vantage,
             at,
+            view: view.detach(bytes),
             index: view.frame,
             end: self.batch.bytes.len(),
         });
@@ -202,18 +209,23 @@ fn run_group(mut g: Group, rx: Receiver<Arc<Batch>>, back: Sender<Batch>) -> Gro
         for f in &batch.frames {
             let bytes = &batch.bytes[start..f.end];
             start = f.end;
-            // The reader already dropped frames that do not parse.
-            if let Ok(view) = PacketView::parse(f.index, bytes) {
-                observe_all(
-                    &mut g.instances,
-                    &g.vantages,
-                    &mut g.alerts,
-                    f.vantage,
-                    f.at,
-                    &view,
-                    bytes,
-                );
-            }
+            let view = match f.view.and_then(|v| v.attach(bytes)) {
+                Some(v) => v,
+                // The reader already dropped frames that do not parse.
+                None => match PacketView::parse(f.index, bytes) {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                },
+            };
+            observe_all(
+                &mut g.instances,
+                &g.vantages,
+                &mut g.alerts,
+                f.vantage,
+                f.at,
+                &view,
+                bytes,
+            );
         }
         // The last thread done with a batch returns it (exactly one gets it
         // from `into_inner`; if the reader has finished, it is dropped).

@@ -191,7 +191,7 @@ impl Feed {
             wire: self.vantage == Vantage::Wire,
             drop_log: self.vantage == Vantage::DropLog,
         };
-        let detectors = score_set(&set, &opts.specs, &self.truth, sensing);
+        let detectors = score_set(&mut set, &opts.specs, &self.truth, sensing);
         let summary = RunSummary {
             scenario: name.to_string(),
             seed: 0,

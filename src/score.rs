@@ -212,13 +212,16 @@ fn lower_median(xs: &[u64]) -> Option<u64> {
 }
 
 /// Links `alert` (read at `vantage`) to the labels of its packets.
-pub fn explain(alert: &Alert, vantage: Vantage, truth: &GroundTruth) -> ScoredAlert {
-    let mut frames: BTreeSet<u64> = alert.evidence.frames.iter().copied().collect();
-    frames.extend(alert.trigger_frame);
+pub fn explain(alert: Alert, vantage: Vantage, truth: &GroundTruth) -> ScoredAlert {
     let mut counts: BTreeMap<&Label, u64> = BTreeMap::new();
-    for f in frames {
-        if let Some(l) = truth.label(vantage, f) {
-            *counts.entry(l).or_default() += 1;
+    // Without labels at this vantage point no frame has a cause.
+    if truth.labelled(vantage) {
+        let mut frames: BTreeSet<u64> = alert.evidence.frames.iter().copied().collect();
+        frames.extend(alert.trigger_frame);
+        for f in frames {
+            if let Some(l) = truth.label(vantage, f) {
+                *counts.entry(l).or_default() += 1;
+            }
         }
     }
     let mut causes: Vec<CauseCount> = counts
@@ -239,7 +242,7 @@ pub fn explain(alert: &Alert, vantage: Vantage, truth: &GroundTruth) -> ScoredAl
             .and_then(|f| truth.label(vantage, f))
             .cloned(),
         blames_scanner: truth.scanners.contains(&alert.scanner),
-        alert: alert.clone(),
+        alert,
         causes,
     }
 }

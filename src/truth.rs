@@ -84,6 +84,47 @@ pub struct VantageTruth {
     /// their new connection): 0 unless the input was huge.
     pub untracked_frames: u64,
     opened: HashSet<ConnKey>,
+    /// Sources known to be in [`Self::sources`], so most frames skip the
+    /// ordered set.
+    recent: RecentSources,
+}
+
+/// A direct-mapped cache of addresses known to be in a set that only grows:
+/// a hit proves membership without searching the set (a capture's frames
+/// come from a few sources in bursts), a miss says nothing.
+#[derive(Clone)]
+struct RecentSources(Box<[Option<Ipv4Addr>]>);
+
+impl RecentSources {
+    /// Slots (a power of two).
+    const SLOTS: usize = 1 << 10;
+
+    fn slot(addr: Ipv4Addr) -> usize {
+        // Fibonacci hashing: the top bits of the product mix every byte.
+        (u32::from(addr).wrapping_mul(0x9e37_79b9) >> (32 - Self::SLOTS.trailing_zeros())) as usize
+    }
+
+    fn contains(&self, addr: Ipv4Addr) -> bool {
+        self.0[Self::slot(addr)] == Some(addr)
+    }
+
+    /// Notes `addr`, which must be in the set from now on.
+    fn insert(&mut self, addr: Ipv4Addr) {
+        self.0[Self::slot(addr)] = Some(addr);
+    }
+}
+
+impl Default for RecentSources {
+    fn default() -> Self {
+        RecentSources(vec![None; Self::SLOTS].into_boxed_slice())
+    }
+}
+
+impl std::fmt::Debug for RecentSources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.0.iter().filter(|a| a.is_some()).count();
+        write!(f, "RecentSources({held} of {})", self.0.len())
+    }
 }
 
 impl VantageTruth {
@@ -125,6 +166,11 @@ impl GroundTruth {
             Vantage::Wire => &self.wire,
             Vantage::DropLog => &self.drop_log,
         }
+    }
+
+    /// Whether any frame at `vantage` has its label recorded.
+    pub fn labelled(&self, vantage: Vantage) -> bool {
+        !self.at(vantage).frame_labels.is_empty()
     }
 
     /// The label of frame `frame` at `vantage`, if recorded.
@@ -196,9 +242,14 @@ impl GroundTruth {
                 break 'track full;
             };
             let scanner = self.scanners.contains(&p.src);
-            if v.sources.len() < limits.sources || scanner {
+            if v.recent.contains(p.src) {
+                // Known already.
+            } else if v.sources.len() < limits.sources || scanner {
                 v.sources.insert(p.src);
-            } else if !v.sources.contains(&p.src) {
+                v.recent.insert(p.src);
+            } else if v.sources.contains(&p.src) {
+                v.recent.insert(p.src);
+            } else {
                 // A source past the cap is not known here at all: no frames,
                 // no first time, never a probing source.
                 break 'track false;
@@ -336,6 +387,35 @@ mod tests {
         assert_eq!(w.untracked_frames, 5);
         assert_eq!(t.untracked_frames(), 5);
         assert_eq!(t.inferred_scanners(), BTreeSet::from([scanner]));
+    }
+
+    /// A source whose cache slot another source took is still known (past
+    /// the cap as before it), and a new source past the cap still is not.
+    #[test]
+    fn the_source_cache_changes_nothing_when_sources_collide() {
+        let a = ip("192.0.2.1");
+        let slot = RecentSources::slot(a);
+        let b = (0..=u16::MAX)
+            .map(|i| Ipv4Addr::from(0xc612_0000 | u32::from(i)))
+            .find(|x| RecentSources::slot(*x) == slot)
+            .expect("198.18.0.0/16 has an address in every slot");
+        let mut t = GroundTruth::default();
+        t.limits.sources = 2;
+        let benign = Label::new("client", Class::Benign, "browse");
+        for (i, src) in [a, b, a, ip("192.0.2.3")].iter().enumerate() {
+            let bytes = syn(&src.to_string(), i as u16);
+            t.record(
+                Vantage::Wire,
+                i as u64,
+                Instant::ZERO,
+                &bytes,
+                Some(&benign),
+            );
+        }
+        assert_eq!(t.wire.sources, BTreeSet::from([a, b]));
+        assert_eq!(t.wire.sent[&a], [0, 2]);
+        // Only the third source's frame.
+        assert_eq!(t.untracked_frames(), 1);
     }
 
     /// The default caps hold every frame of a capture below them.

@@ -13,6 +13,9 @@ use core::net::Ipv4Addr;
 
 use smoltcp::wire::{Ipv4Packet, TcpPacket};
 
+mod detached;
+pub use detached::DetachedView;
+
 /// IP protocol numbers the detectors care about.
 pub mod proto {
     /// ICMP.

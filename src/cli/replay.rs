@@ -187,7 +187,7 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     }
     let report = Report {
         specs,
-        runs: vec![replayed.run.clone()],
+        runs: vec![replayed.run],
     };
     let mut out = term::stdout();
     if table {

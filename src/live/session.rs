@@ -169,7 +169,7 @@ impl<'s> Session<'s> {
             wire: self.sensors.0.is_some(),
             drop_log: self.sensors.1.is_some(),
         };
-        let detectors = score_set(&self.set, &self.opts.specs, &truth, sensing);
+        let detectors = score_set(&mut self.set, &self.opts.specs, &truth, sensing);
         Ok(LiveRun {
             run: ScenarioRun {
                 scenario: self.scenario.name.clone(),
@@ -209,7 +209,7 @@ impl Feed<'_> {
             let alerts = &self.sensors.set.alerts[i];
             let vantage = self.sensors.set.vantage(i);
             for a in &alerts[self.reported[i]..] {
-                (self.on_alert)(spec, &explain(a, vantage, self.sensors.truth));
+                (self.on_alert)(spec, &explain(a.clone(), vantage, self.sensors.truth));
             }
             self.reported[i] = alerts.len();
         }

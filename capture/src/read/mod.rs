@@ -4,8 +4,9 @@
 //! Layers:
 //! - [`CaptureReader`] sniffs the format from the first four bytes and
 //!   streams [`Frame`]s: one record is read, decoded and handed out at a time,
-//!   so memory does not grow with the file (one scratch buffer, sized by the
-//!   largest record).
+//!   so memory does not grow with the file (a 256 KiB read-ahead buffer, out
+//!   of which classic pcap records are handed without a copy, and one scratch
+//!   buffer, sized by the largest record that is copied).
 //! - `pcap` (classic libpcap, both byte orders, µs and ns magics) and `pcapng`
 //!   (sections of either byte order, several interfaces, EPB/SPB/OPB,
 //!   `if_tsresol`/`if_tsoffset`) turn bytes into link-layer records.
@@ -339,7 +340,8 @@ impl<R: Read> Read for Input<R> {
 }
 
 /// A link-layer record as stored in the file, before link decoding.
-/// The captured bytes are in the reader's scratch buffer.
+/// The captured bytes are in the source's read-ahead or the reader's
+/// scratch buffer.
 struct RawRecord {
     /// Byte offset of the record or block (for error messages).
     offset: u64,
@@ -347,27 +349,66 @@ struct RawRecord {
     linktype: u32,
     orig_len: u64,
     comment: Option<String>,
-    /// Where the captured link-layer bytes sit in the scratch buffer.
-    data: std::ops::Range<usize>,
+    /// Where the captured link-layer bytes sit.
+    data: Place,
 }
 
+/// Bytes a [`Source`] reads ahead; records up to this length are handed out
+/// where they were read, without a copy.
+const READ_AHEAD: usize = 256 << 10;
+
 /// A byte source that knows its offset, so every error can name it.
+///
+/// It reads ahead into its own buffer (at most what one read of `r` returns,
+/// and never waits for more bytes than the record in hand needs, so a pipe
+/// still yields each frame as soon as it has arrived), and a record that
+/// fits in the buffer is handed out in place ([`Self::record`]).
 struct Source<R> {
     r: R,
+    /// Bytes consumed so far (the unconsumed read-ahead not counted).
     offset: u64,
+    /// Bytes read from `r`: `buf[pos..end]` are not consumed yet.
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+}
+
+/// Where a record's bytes are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Place {
+    /// In the source's read-ahead buffer.
+    InPlace(std::ops::Range<usize>),
+    /// In the reader's scratch buffer.
+    Scratch(std::ops::Range<usize>),
 }
 
 impl<R: Read> Source<R> {
-    /// Reads until `buf` is full or the input ends; returns the bytes read.
-    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
-        let mut n = 0;
-        while n < buf.len() {
-            match self.r.read(&mut buf[n..]) {
+    fn new(r: R) -> Self {
+        Source {
+            r,
+            offset: 0,
+            buf: vec![0; READ_AHEAD].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+        }
+    }
+
+    /// Makes at least `len` (at most the buffer's size) bytes available
+    /// unless the input ends first; returns how many are.
+    fn ensure(&mut self, len: usize) -> Result<usize, ErrorKind> {
+        let len = len.min(self.buf.len());
+        if self.end - self.pos >= len {
+            return Ok(self.end - self.pos);
+        }
+        if self.pos + len > self.buf.len() {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        while self.end - self.pos < len {
+            match self.r.read(&mut self.buf[self.end..]) {
                 Ok(0) => break,
-                Ok(k) => {
-                    n += k;
-                    self.offset += k as u64;
-                }
+                Ok(k) => self.end += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(source) => {
                     return Err(ErrorKind::Io {
@@ -377,6 +418,29 @@ impl<R: Read> Source<R> {
                 }
             }
         }
+        Ok(self.end - self.pos)
+    }
+
+    /// Consumes up to `n` available bytes; returns their place in the buffer.
+    fn consume(&mut self, n: usize) -> std::ops::Range<usize> {
+        let n = n.min(self.end - self.pos);
+        let start = self.pos;
+        self.pos += n;
+        self.offset += n as u64;
+        start..self.pos
+    }
+
+    /// Reads until `buf` is full or the input ends; returns the bytes read.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        let mut n = 0;
+        while n < buf.len() {
+            if self.ensure(buf.len() - n)? == 0 {
+                break;
+            }
+            let got = self.consume(buf.len() - n);
+            buf[n..n + got.len()].copy_from_slice(&self.buf[got.clone()]);
+            n += got.len();
+        }
         Ok(n)
     }
 
@@ -384,31 +448,54 @@ impl<R: Read> Source<R> {
     /// the bytes read. Past [`EAGER_FILL`] bytes the buffer grows only as
     /// bytes arrive (std's `read_to_end` through `take`, which also skips
     /// zero-filling), so a lying length field on a short file costs no more
-    /// than the file holds; below it (every real packet) the bytes are read
-    /// straight into place, which costs a fraction of `read_to_end`'s probing.
+    /// than the file holds.
     fn fill_vec(&mut self, buf: &mut Vec<u8>, len: usize) -> Result<usize, ErrorKind> {
-        buf.clear();
+        // A read error names where the record's bytes start.
+        let offset = self.offset;
+        let at_start = |e| match e {
+            ErrorKind::Io { source, .. } => ErrorKind::Io { offset, source },
+            other => other,
+        };
         if len <= EAGER_FILL {
-            let offset = self.offset;
-            buf.resize(len, 0);
-            let n = self.fill(buf).map_err(|e| match e {
-                // As the `take` path reports it: where the record's bytes start.
-                ErrorKind::Io { source, .. } => ErrorKind::Io { offset, source },
-                other => other,
-            })?;
+            // Every byte is overwritten or cut off below: only bytes the
+            // buffer never held are zeroed (not each record's).
+            if buf.len() < len {
+                buf.resize(len, 0);
+            } else {
+                buf.truncate(len);
+            }
+            let n = self.fill(buf).map_err(at_start)?;
             buf.truncate(n);
             return Ok(n);
         }
-        match (&mut self.r).take(len as u64).read_to_end(buf) {
+        buf.clear();
+        // What was read ahead, then the rest straight from the input.
+        let ahead = self.consume(len);
+        buf.extend_from_slice(&self.buf[ahead]);
+        let rest = (len - buf.len()) as u64;
+        match (&mut self.r).take(rest).read_to_end(buf) {
             Ok(n) => {
                 self.offset += n as u64;
-                Ok(n)
+                Ok(buf.len())
             }
-            Err(source) => Err(ErrorKind::Io {
-                offset: self.offset,
-                source,
-            }),
+            Err(source) => Err(ErrorKind::Io { offset, source }),
         }
+    }
+
+    /// Reads a record of `len` bytes: in place if it fits in the read-ahead
+    /// buffer, else into `scratch` (as [`Self::fill_vec`]). Returns where,
+    /// and how many bytes the input had (fewer than `len` if it ended).
+    fn record(&mut self, scratch: &mut Vec<u8>, len: usize) -> Result<(Place, usize), ErrorKind> {
+        if len > self.buf.len() {
+            let n = self.fill_vec(scratch, len)?;
+            return Ok((Place::Scratch(0..n), n));
+        }
+        // A read error names where the record's bytes start (nothing of
+        // it is consumed yet).
+        self.ensure(len)?;
+        let range = self.consume(len);
+        let n = range.len();
+        Ok((Place::InPlace(range), n))
     }
 
     /// Reads a fixed-size header into `h`: `false` at a clean end of input
@@ -429,17 +516,20 @@ impl<R: Read> Source<R> {
 
     /// Discards `len` bytes; returns how many were there.
     fn skip(&mut self, len: u64) -> Result<u64, ErrorKind> {
-        let mut scratch = [0u8; 4096];
         let mut left = len;
         while left > 0 {
-            let step = left.min(scratch.len() as u64) as usize;
-            let n = self.fill(&mut scratch[..step])?;
-            left -= n as u64;
-            if n < step {
+            let step = left.min(self.buf.len() as u64) as usize;
+            if self.ensure(step)? == 0 {
                 break;
             }
+            left -= self.consume(step).len() as u64;
         }
         Ok(len - left)
+    }
+
+    /// The input, after what was read ahead.
+    fn into_inner(self) -> R {
+        self.r
     }
 }
 
@@ -502,7 +592,7 @@ impl<R: Read> CaptureReader<R> {
     /// pcap whose link type cannot be decoded.
     pub fn new(r: R, name: impl Into<String>) -> Result<Self, CaptureError> {
         let name = name.into();
-        let mut src = Source { r, offset: 0 };
+        let mut src = Source::new(r);
         let mut stats = CaptureStats::new(CaptureFormat::Pcapng);
         let format = Self::sniff(&mut src, &mut stats).map_err(|kind| CaptureError {
             file: name.clone(),
@@ -553,8 +643,8 @@ impl<R: Read> CaptureReader<R> {
         self.next_frame_ref().map(|r| r.map(|f| f.to_owned()))
     }
 
-    /// The next IPv4 frame, borrowed from the reader's scratch buffer (no
-    /// copy, no allocation): the fast path for `replay`. `None` at the end
+    /// The next IPv4 frame, borrowed from the reader's buffers (no copy of
+    /// a classic pcap record, no allocation): the fast path for `replay`. `None` at the end
     /// of the file or after an error.
     pub fn next_frame_ref(&mut self) -> Option<Result<FrameRef<'_>, CaptureError>> {
         while !self.done {
@@ -563,7 +653,10 @@ impl<R: Read> CaptureReader<R> {
                 Ok(Some(rec)) => {
                     let index = self.stats.records;
                     self.stats.records += 1;
-                    let data = &self.scratch[rec.data.clone()];
+                    let data = match &rec.data {
+                        Place::InPlace(r) => &self.src.buf[r.clone()],
+                        Place::Scratch(r) => &self.scratch[r.clone()],
+                    };
                     let Some(ip) = link::ipv4_range(rec.linktype, data) else {
                         self.stats.skipped_non_ipv4 += 1;
                         continue;
@@ -572,12 +665,15 @@ impl<R: Read> CaptureReader<R> {
                     if (data.len() as u64) < rec.orig_len {
                         self.stats.snapped += 1;
                     }
-                    let start = rec.data.start;
                     self.comment = rec.comment;
+                    let bytes = match rec.data {
+                        Place::InPlace(r) => &self.src.buf[r][ip],
+                        Place::Scratch(r) => &self.scratch[r][ip],
+                    };
                     return Some(Ok(FrameRef {
                         index,
                         ts_nanos: rec.ts_nanos,
-                        bytes: &self.scratch[start + ip.start..start + ip.end],
+                        bytes,
                         comment: self.comment.as_deref(),
                     }));
                 }
@@ -625,10 +721,12 @@ impl<R: Read> CaptureReader<R> {
         self.src.offset
     }
 
-    /// The underlying reader, positioned after the last byte consumed (to
-    /// read or hash the rest of the input after an error).
+    /// The underlying reader, positioned after the bytes read so far: the
+    /// reader reads ahead, up to 256 KiB past the last byte consumed
+    /// ([`Self::offset`]). To hash a whole input after an error, hash what
+    /// passes through the reader given to [`Self::new`] and then the rest.
     pub fn into_inner(self) -> R {
-        self.src.r
+        self.src.into_inner()
     }
 }
 

@@ -113,7 +113,7 @@ impl Reader {
                 ),
             });
         }
-        let got = src.fill_vec(buf, incl_len as usize)?;
+        let (data, got) = src.record(buf, incl_len as usize)?;
         if got < incl_len as usize {
             return Err(ErrorKind::TruncatedRecord {
                 offset,
@@ -129,7 +129,7 @@ impl Reader {
             linktype: self.linktype,
             orig_len: u64::from(orig_len),
             comment: None,
-            data: 0..got,
+            data,
         }))
     }
 }

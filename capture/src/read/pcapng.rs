@@ -13,7 +13,7 @@
 //! after it. Options are metadata and are read leniently: a malformed option
 //! list ends the list, it does not reject the packet.
 
-use super::{CaptureStats, ErrorKind, MAX_RECORD, RawRecord, Source};
+use super::{CaptureStats, ErrorKind, MAX_RECORD, Place, RawRecord, Source};
 use crate::format::block::{
     BYTE_ORDER_MAGIC, EPB as EPB_TYPE, IDB as IDB_TYPE, OPB as OPB_TYPE, SHB as SHB_TYPE,
     SPB as SPB_TYPE,
@@ -298,7 +298,7 @@ impl Reader {
             linktype: iface.linktype,
             orig_len: u64::from(orig_len),
             comment: self.comment(&body[opts_at..]),
-            data: 20..20 + cap_len,
+            data: Place::Scratch(20..20 + cap_len),
         })
     }
 
@@ -320,7 +320,7 @@ impl Reader {
             linktype: iface.linktype,
             orig_len: u64::from(orig_len),
             comment: None,
-            data: 4..4 + cap_len,
+            data: Place::Scratch(4..4 + cap_len),
         })
     }
 

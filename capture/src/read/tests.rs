@@ -718,3 +718,71 @@ proptest! {
         }
     }
 }
+
+/// A reader that returns at most `step` bytes per read, as a pipe may.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    step: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.step).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+/// Records far more than the read-ahead buffer holds, of lengths that
+/// straddle its end everywhere, and records longer than the buffer, read
+/// in reads of any size: the same frames, stats and offsets as one read.
+#[test]
+fn read_ahead_is_invisible_at_any_read_size() {
+    let mut frames = Vec::new();
+    for i in 0..3000u32 {
+        let len = 20 + (i as usize * 37) % 1500;
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        p.resize(len, (i % 251) as u8);
+        p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        frames.push((i64::from(i), p, None));
+    }
+    // Longer than the read-ahead (the IPv4 packet inside is its first 64 KiB).
+    let mut big = frames[5].1.clone();
+    big.resize(READ_AHEAD + 1000, 7);
+    frames.insert(1500, (1500, big, None));
+    for format in ALL_FORMATS {
+        let file = write(format, &frames);
+        let (want, err, stats) = read_all(&file);
+        assert!(err.is_none(), "{format:?}: {err:?}");
+        assert_eq!(want.len(), frames.len());
+        for step in [1, 7, 1000, READ_AHEAD - 3, usize::MAX] {
+            let mut r = CaptureReader::new(Trickle { bytes: &file, step }, "t.cap").unwrap();
+            let mut got = Vec::new();
+            while let Some(f) = r.next_frame() {
+                got.push(f.unwrap());
+            }
+            assert_eq!(got, want, "{format:?}, reads of {step}");
+            assert_eq!(Some(r.stats().clone()), stats);
+            assert_eq!(r.offset(), file.len() as u64);
+        }
+    }
+}
+
+/// A cut inside a long capture is reported at the damaged record's offset,
+/// whatever was read ahead.
+#[test]
+fn truncation_after_the_read_ahead_names_the_record() {
+    let frames: Vec<_> = (0..20_000u32)
+        .map(|i| (i64::from(i), ip((i % 251) as u8), None))
+        .collect();
+    let file = write(PcapFormat::Pcap { nanos: false }, &frames);
+    // Record i starts at 24 + i * (16 + 28); cut record 15,000 in its bytes.
+    let start = 24 + 15_000 * 44;
+    let (got, err, _) = read_all(&file[..start + 20]);
+    assert_eq!(got.len(), 15_000);
+    let err = err.unwrap();
+    assert_eq!(err.offset(), start as u64, "{err}");
+}
