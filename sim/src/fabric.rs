@@ -823,6 +823,12 @@ impl Network {
         self.outbox = packets;
     }
 
+    /// The socket buffers kept for reuse (tests fill it with dirty buffers).
+    #[cfg(test)]
+    pub(crate) fn socket_buffers(&mut self) -> &mut SocketBufferPool {
+        &mut self.socket_buffers
+    }
+
     /// Per-host, per-app and per-middlebox counters.
     pub fn app_stats(&self) -> Vec<NodeCounters> {
         let mut out = Vec::new();

@@ -58,6 +58,15 @@ impl SocketBufferPool {
             .unwrap_or_else(|| vec![0; len].into_boxed_slice())
     }
 
+    /// Adds `n` buffers of `len` bytes, every byte `fill`: stale contents
+    /// for the tests to prove unobserved.
+    #[cfg(test)]
+    pub(crate) fn add_dirty(&mut self, len: usize, n: usize, fill: u8) {
+        for _ in 0..n {
+            self.put(vec![fill; len].into_boxed_slice());
+        }
+    }
+
     /// Keeps `buf` for reuse.
     fn put(&mut self, buf: Box<[u8]>) {
         let len = buf.len();
@@ -178,17 +187,118 @@ impl LentSockets {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
+    use smoltcp::time::{Duration, Instant};
+
     use super::*;
+    use crate::app::http_client::{HttpClient, HttpClientSpec, Schedule};
+    use crate::app::web_server::{WebServer, WebServerSpec};
+    use crate::rng::stream;
+    use crate::{Class, Frame, HostSpec, Label, LinkSpec, Network, TapPoint};
 
     fn open(s: &mut tcp::Socket<'static>) -> Result<(), ()> {
         s.listen(80).map_err(|_| ())
     }
 
+    /// An empty socket set, pool and lending record.
+    fn fixture() -> (SocketSet<'static>, SocketBufferPool, LentSockets) {
+        (
+            SocketSet::new(vec![]),
+            SocketBufferPool::default(),
+            LentSockets::default(),
+        )
+    }
+
+    /// A socket with buffers of its own (not lent).
+    fn own_socket(len: usize) -> tcp::Socket<'static> {
+        tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; len]),
+            tcp::SocketBuffer::new(vec![0; len]),
+        )
+    }
+
+    fn label(actor: &str) -> Label {
+        Label {
+            actor: actor.into(),
+            class: Class::Benign,
+            cause: "test".into(),
+        }
+    }
+
+    /// Every frame on the server's link of a day's worth of polling from
+    /// clients on lossy links (so segments arrive after holes and the
+    /// receive buffers are written out of order), with the network's pool
+    /// first filled with `dirty` buffers of the clients' sizes.
+    fn polling(dirty: Option<u8>) -> Vec<(i64, Vec<u8>)> {
+        let server_addr = Ipv4Addr::new(198, 51, 100, 10);
+        let mut net = Network::new(3);
+        if let Some(fill) = dirty {
+            net.socket_buffers().add_dirty(65535, 8, fill);
+            net.socket_buffers().add_dirty(1024, 8, fill);
+        }
+        let r = net.add_router("r", vec![]).expect("router");
+        let s = net
+            .add_host(HostSpec::new("server", server_addr), label("server"))
+            .expect("server");
+        let l = net.add_link(s, r, LinkSpec::default()).expect("link");
+        net.add_tap("server", TapPoint::Link(l)).expect("tap");
+        let spec = WebServerSpec {
+            body_bytes: 20_000,
+            ..WebServerSpec::default()
+        };
+        net.add_app(s, Box::new(WebServer::new(spec)), label("server"))
+            .expect("app");
+        for i in 0..4u8 {
+            let name = format!("c{i}");
+            let c = net
+                .add_host(
+                    HostSpec::new(&name, Ipv4Addr::new(192, 0, 2, 10 + i)),
+                    label(&name),
+                )
+                .expect("client");
+            let link = LinkSpec {
+                loss: 0.1,
+                ..LinkSpec::default()
+            };
+            net.add_link(c, r, link).expect("link");
+            let mut spec = HttpClientSpec::once(server_addr, 80, Instant::ZERO);
+            spec.parallel = 2;
+            spec.schedule = Schedule::Periodic {
+                start: Instant::from_millis(i64::from(i) * 100),
+                min: Duration::from_millis(200),
+                max: Duration::from_millis(900),
+                until: None,
+            };
+            net.add_app(
+                c,
+                Box::new(HttpClient::new(spec, stream(3, &name))),
+                label(&name),
+            )
+            .expect("app");
+        }
+        let mut frames = Vec::new();
+        let mut sink = |f: &Frame<'_>| frames.push((f.at.total_micros(), f.bytes.to_vec()));
+        net.run_until(Instant::from_secs(30), &mut sink)
+            .expect("run");
+        frames
+    }
+
+    #[test]
+    fn stale_bytes_in_reused_buffers_change_no_packet() {
+        let clean = polling(None);
+        assert!(clean.len() > 2_000, "busy enough: {}", clean.len());
+        for fill in [0xa5, 0xff] {
+            assert!(
+                polling(Some(fill)) == clean,
+                "dirty buffers ({fill:#x}) changed the capture"
+            );
+        }
+    }
+
     #[test]
     fn a_removed_sockets_buffers_are_reused() {
-        let mut set = SocketSet::new(vec![]);
-        let mut pool = SocketBufferPool::default();
-        let mut lent = LentSockets::default();
+        let (mut set, mut pool, mut lent) = fixture();
         let h = lent.add(&mut set, &mut pool, (4096, 512), open).unwrap();
         assert_eq!(set.get::<tcp::Socket>(h).recv_capacity(), 4096);
         assert!(pool.free.is_empty());
@@ -203,9 +313,7 @@ mod tests {
 
     #[test]
     fn a_failed_open_returns_the_buffers() {
-        let mut set = SocketSet::new(vec![]);
-        let mut pool = SocketBufferPool::default();
-        let mut lent = LentSockets::default();
+        let (mut set, mut pool, mut lent) = fixture();
         let r = lent.add(&mut set, &mut pool, (256, 256), |_| Err("no"));
         assert_eq!(r, Err("no"));
         assert_eq!(
@@ -217,14 +325,8 @@ mod tests {
 
     #[test]
     fn a_socket_not_lent_is_only_removed() {
-        let mut set = SocketSet::new(vec![]);
-        let mut pool = SocketBufferPool::default();
-        let mut lent = LentSockets::default();
-        let s = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; 64]),
-            tcp::SocketBuffer::new(vec![0; 64]),
-        );
-        let h = set.add(s);
+        let (mut set, mut pool, mut lent) = fixture();
+        let h = set.add(own_socket(64));
         lent.remove(&mut set, &mut pool, h);
         assert_eq!(set.iter().count(), 0);
         assert!(pool.free.is_empty());
@@ -232,18 +334,12 @@ mod tests {
 
     #[test]
     fn a_handle_reused_by_another_socket_leaks_rather_than_reuses() {
-        let mut set = SocketSet::new(vec![]);
-        let mut pool = SocketBufferPool::default();
-        let mut lent = LentSockets::default();
+        let (mut set, mut pool, mut lent) = fixture();
         let h = lent.add(&mut set, &mut pool, (128, 128), open).unwrap();
         // Breaking the invariant: the lent socket leaves the set and a socket
         // of other sizes takes its handle.
         let escaped = set.remove(h);
-        let other = tcp::Socket::new(
-            tcp::SocketBuffer::new(vec![0; 64]),
-            tcp::SocketBuffer::new(vec![0; 64]),
-        );
-        assert_eq!(set.add(other), h);
+        assert_eq!(set.add(own_socket(64)), h);
         lent.remove(&mut set, &mut pool, h);
         assert!(
             pool.free.is_empty(),
