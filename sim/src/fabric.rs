@@ -26,6 +26,7 @@ use crate::link::{Direction, LinkSpec};
 use crate::middlebox::{Action, Middlebox, MiddleboxCtx, Packet};
 use crate::queue::{Due, EventQueue, InFlight};
 use crate::rng::stream;
+use crate::socket_buffers::SocketBufferPool;
 
 mod external;
 use external::External;
@@ -199,6 +200,8 @@ pub struct Network {
     delayed_free: Vec<u32>,
     /// Packet buffers for reuse.
     pool: BufferPool,
+    /// Socket buffers for reuse, shared by the hosts.
+    socket_buffers: SocketBufferPool,
     /// A host's packets between its run and their transmission (kept to reuse its allocation).
     outbox: Vec<Packet>,
     labels: Labels,
@@ -231,6 +234,7 @@ impl Network {
             delayed: Vec::new(),
             delayed_free: Vec::new(),
             pool: BufferPool::default(),
+            socket_buffers: SocketBufferPool::default(),
             outbox: Vec::new(),
             labels: Labels::default(),
             flows: FlowLabels::default(),
@@ -783,7 +787,7 @@ impl Network {
         let NodeKind::Host(h) = &mut n.kind else {
             return;
         };
-        let next = h.run(now, &mut self.pool);
+        let next = h.run(now, &mut self.pool, &mut self.socket_buffers);
         let (link, side) = n.ports[0];
         let mut packets = std::mem::take(&mut self.outbox);
         for bytes in h.dev.tx.drain(..) {
@@ -817,6 +821,12 @@ impl Network {
             self.transmit(link, side, pkt, sink);
         }
         self.outbox = packets;
+    }
+
+    /// The socket buffers kept for reuse (tests fill it with dirty buffers).
+    #[cfg(test)]
+    pub(crate) fn socket_buffers(&mut self) -> &mut SocketBufferPool {
+        &mut self.socket_buffers
     }
 
     /// Per-host, per-app and per-middlebox counters.

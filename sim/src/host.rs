@@ -14,6 +14,7 @@ use crate::device::{BufferPool, SimDevice};
 use crate::label::LabelId;
 use crate::ports::EphemeralPorts;
 use crate::rng::SimRng;
+use crate::socket_buffers::{LentSockets, SocketBufferPool};
 
 /// Static description of a host.
 #[derive(Clone, Debug)]
@@ -60,6 +61,8 @@ pub struct Host {
     ports: EphemeralPorts,
     pub(crate) port_labels: PortClaims,
     retired: Vec<(SocketHandle, Option<u16>)>,
+    /// Sockets whose buffers are lent from the network's pool.
+    lent: LentSockets,
     /// Label for packets that match neither a known flow nor a claimed port.
     pub(crate) default_label: LabelId,
     /// Packets dropped by `drop_ports`.
@@ -92,6 +95,7 @@ impl Host {
             ports,
             port_labels: PortClaims::default(),
             retired: Vec::new(),
+            lent: LentSockets::default(),
             default_label,
             dropped_inbound: 0,
         }
@@ -112,15 +116,25 @@ impl Host {
 
     /// Polls stack and apps at `now`; emitted packets are left in `dev.tx`,
     /// built in buffers from `pool`, which gets back the buffers of the
-    /// packets read. Returns when the host next needs to run.
-    pub(crate) fn run(&mut self, now: Instant, pool: &mut BufferPool) -> Option<Instant> {
+    /// packets read, and sockets' buffers from `buffers`. Returns when the
+    /// host next needs to run.
+    pub(crate) fn run(
+        &mut self,
+        now: Instant,
+        pool: &mut BufferPool,
+        buffers: &mut SocketBufferPool,
+    ) -> Option<Instant> {
         pool.lend(&mut self.dev);
-        let next = self.run_stack_and_apps(now);
+        let next = self.run_stack_and_apps(now, buffers);
         pool.reclaim(&mut self.dev);
         next
     }
 
-    fn run_stack_and_apps(&mut self, now: Instant) -> Option<Instant> {
+    fn run_stack_and_apps(
+        &mut self,
+        now: Instant,
+        buffers: &mut SocketBufferPool,
+    ) -> Option<Instant> {
         let sole_app = self.apps.len() == 1;
         for slot in &mut self.apps {
             let mut ctx = HostCtx {
@@ -132,6 +146,8 @@ impl Host {
                 port_labels: &mut self.port_labels,
                 label: slot.label,
                 retired: &mut self.retired,
+                buffers,
+                lent: &mut self.lent,
                 sole_app,
             };
             slot.app.before_ingress(&mut ctx, &self.dev.rx);
@@ -148,6 +164,8 @@ impl Host {
                 port_labels: &mut self.port_labels,
                 label: slot.label,
                 retired: &mut self.retired,
+                buffers,
+                lent: &mut self.lent,
                 sole_app,
             };
             if let Some(t) = slot.app.poll(&mut ctx) {
@@ -155,7 +173,7 @@ impl Host {
             }
         }
         self.iface.poll(now, &mut self.dev, &mut self.sockets);
-        self.reap();
+        self.reap(buffers);
         let stack = self.iface.poll_at(now, &self.sockets);
         match (next, stack) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -164,20 +182,29 @@ impl Host {
     }
 
     /// Removes retired sockets once they have nothing left to send.
-    fn reap(&mut self) {
+    fn reap(&mut self, buffers: &mut SocketBufferPool) {
         let sockets = &mut self.sockets;
         let ports = &mut self.ports;
+        let lent = &mut self.lent;
         self.retired.retain(|(h, port)| {
             let s = sockets.get::<tcp::Socket>(*h);
             let done = s.state() == tcp::State::Closed && s.remote_endpoint().is_none();
             if done {
-                sockets.remove(*h);
+                lent.remove(sockets, buffers, *h);
                 if let Some(p) = port {
                     ports.release(*p);
                 }
             }
             !done
         });
+    }
+}
+
+impl Drop for Host {
+    /// Drops the sockets before the buffers lent to them.
+    fn drop(&mut self) {
+        let sockets = std::mem::replace(&mut self.sockets, SocketSet::new(vec![]));
+        self.lent.free_with(sockets);
     }
 }
 

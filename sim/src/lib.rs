@@ -35,6 +35,7 @@ pub mod ports;
 mod queue;
 mod radix;
 pub mod rng;
+mod socket_buffers;
 pub mod units;
 
 pub use error::{Error, Result};

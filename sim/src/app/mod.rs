@@ -23,6 +23,7 @@ use smoltcp::time::Instant;
 use crate::claims::PortClaims;
 use crate::label::LabelId;
 use crate::ports::EphemeralPorts;
+use crate::socket_buffers::{LentSockets, SocketBufferPool};
 
 /// What an app sees of its host while it runs.
 pub struct HostCtx<'a> {
@@ -32,13 +33,18 @@ pub struct HostCtx<'a> {
     pub addr: Ipv4Addr,
     /// The host's smoltcp interface.
     pub iface: &'a mut Interface,
-    /// The host's sockets (shared by all apps on the host).
-    pub sockets: &'a mut SocketSet<'static>,
+    /// The host's sockets (shared by all apps on the host). An app takes out
+    /// of the set only sockets it made itself, never one of
+    /// [`HostCtx::connect`] (whose buffers are lent: `socket_buffers`).
+    pub(crate) sockets: &'a mut SocketSet<'static>,
     /// The host's ephemeral port allocator.
     pub ports: &'a mut EphemeralPorts,
     pub(crate) port_labels: &'a mut PortClaims,
     pub(crate) label: LabelId,
     pub(crate) retired: &'a mut Vec<(SocketHandle, Option<u16>)>,
+    /// The network's free socket buffers, and this host's sockets using them.
+    pub(crate) buffers: &'a mut SocketBufferPool,
+    pub(crate) lent: &'a mut LentSockets,
     /// Whether this app is the only one on its host, so that every socket in
     /// `sockets` is its own.
     pub(crate) sole_app: bool,
@@ -65,7 +71,9 @@ impl HostCtx<'_> {
 
     /// Opens a TCP connection to `remote` from a fresh ephemeral port, with
     /// buffers of `rx` and `tx` bytes: the steps every client app repeats.
-    /// On failure the port is back in the pool.
+    /// On failure the port is back in the pool. The buffers are reused from
+    /// sockets the host dropped (`socket_buffers`), so the socket stays in
+    /// the set until it is retired.
     pub fn connect(
         &mut self,
         remote: (Ipv4Addr, u16),
@@ -73,15 +81,17 @@ impl HostCtx<'_> {
         tx: usize,
     ) -> Result<(SocketHandle, u16), ConnectError> {
         let port = self.ephemeral_port().ok_or(ConnectError::NoFreePort)?;
-        let mut s = smoltcp::socket::tcp::Socket::new(
-            smoltcp::socket::tcp::SocketBuffer::new(vec![0; rx]),
-            smoltcp::socket::tcp::SocketBuffer::new(vec![0; tx]),
-        );
-        if s.connect(self.iface.context(), remote, port).is_err() {
-            self.release_port(port);
-            return Err(ConnectError::Rejected);
+        let cx = self.iface.context();
+        let opened = self.lent.add(self.sockets, self.buffers, (rx, tx), |s| {
+            s.connect(cx, remote, port)
+        });
+        match opened {
+            Ok(h) => Ok((h, port)),
+            Err(_) => {
+                self.release_port(port);
+                Err(ConnectError::Rejected)
+            }
         }
-        Ok((self.sockets.add(s), port))
     }
 
     /// Hands a socket the app is done with to the host, which removes it (and

@@ -4,8 +4,11 @@
 //! and a table whose entries expire, indexed by deadline so the next expiry is
 //! found without scanning.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::hash::Hash;
 use std::net::Ipv4Addr;
+
+use rustc_hash::FxHashMap;
 
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::Ipv4Packet;
@@ -357,22 +360,24 @@ impl Timeouts {
 }
 
 /// A map whose entries carry a deadline, with an index by deadline.
-/// Iteration (key order, deadline order) is deterministic.
-pub(crate) struct Timed<K: Ord + Copy, V> {
-    map: BTreeMap<K, (V, Instant)>,
+/// Iteration (key order, deadline order) is deterministic. Lookups, several
+/// per packet through a firewall, hash; the rare walks over every entry
+/// (faults that drop sessions) sort by key.
+pub(crate) struct Timed<K: Ord + Copy + Hash, V> {
+    map: FxHashMap<K, (V, Instant)>,
     index: BTreeSet<(Instant, K)>,
 }
 
-impl<K: Ord + Copy, V> Default for Timed<K, V> {
+impl<K: Ord + Copy + Hash, V> Default for Timed<K, V> {
     fn default() -> Self {
         Timed {
-            map: BTreeMap::new(),
+            map: FxHashMap::default(),
             index: BTreeSet::new(),
         }
     }
 }
 
-impl<K: Ord + Copy, V> Timed<K, V> {
+impl<K: Ord + Copy + Hash, V> Timed<K, V> {
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
@@ -421,12 +426,17 @@ impl<K: Ord + Copy, V> Timed<K, V> {
         Some((k, v))
     }
 
+    /// Every entry, in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.map.iter().map(|(k, (v, _))| (k, v))
+        let mut all: Vec<(&K, &V)> = self.map.iter().map(|(k, (v, _))| (k, v)).collect();
+        all.sort_unstable_by_key(|&(k, _)| *k);
+        all.into_iter()
     }
 
+    /// Empties the table; returns the keys it held, in key order.
     pub(crate) fn clear(&mut self) -> Vec<K> {
-        let keys: Vec<K> = self.map.keys().copied().collect();
+        let mut keys: Vec<K> = self.map.keys().copied().collect();
+        keys.sort_unstable();
         self.map.clear();
         self.index.clear();
         keys
