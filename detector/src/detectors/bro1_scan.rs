@@ -1419,8 +1419,8 @@ impl Bro1Scan {
             let Some(t) = next else { break };
             self.run_sweeps(t, out);
             if flow_t == Some(t) {
-                if let Some(ev) = evs.get(i).cloned() {
-                    self.on_event(&ev, out);
+                if let Some(ev) = evs.get(i) {
+                    self.on_event(ev, out);
                 }
                 i += 1;
             } else {
