@@ -338,6 +338,12 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
     /// Removes and returns the oldest entry if its time is before `t`
     /// (expiry: call until `None`).
     pub fn pop_before(&mut self, t: i64) -> Option<(K, V, i64)> {
+        // Every entry's time is at or after the time it is filed under, so
+        // nothing is due while the earliest filing is not: the per-packet
+        // "anything expired?" costs two comparisons.
+        if self.order.lower_bound().is_none_or(|lb| lb >= t) {
+            return None;
+        }
         let (_, at) = self.settle()?;
         if at >= t {
             return None;
@@ -418,6 +424,23 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     /// The value of `k`, to change in place (its place in the order stays).
     pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
         let &i = self.index.get(k)?;
+        self.nodes.get_mut(i as usize).map(|n| &mut n.value)
+    }
+
+    /// Where `k`'s entry sits, for [`Lru::at`] and [`Lru::at_mut`]: one
+    /// look-up for a run of accesses. Valid until the next insert or removal
+    /// (which may move entries); a stale position names another entry.
+    pub fn position(&self, k: &K) -> Option<u32> {
+        self.index.get(k).copied()
+    }
+
+    /// The value at position `i` (see [`Lru::position`]).
+    pub fn at(&self, i: u32) -> Option<&V> {
+        self.nodes.get(i as usize).map(|n| &n.value)
+    }
+
+    /// The value at position `i`, to change in place (see [`Lru::position`]).
+    pub fn at_mut(&mut self, i: u32) -> Option<&mut V> {
         self.nodes.get_mut(i as usize).map(|n| &mut n.value)
     }
 
@@ -805,6 +828,13 @@ mod tests {
                 assert_eq!(order, want, "seed {seed} step {step}");
                 assert_eq!(lru.len(), want.len());
                 assert_eq!(lru.front().map(|(k, v)| (*k, *v)), want.first().copied());
+                // Every key's position names its own value.
+                for (k, (_, v)) in &stamps {
+                    let at = lru.position(k);
+                    assert_eq!(at.and_then(|i| lru.at(i)), Some(v));
+                    assert_eq!(at.and_then(|i| lru.at_mut(i)).map(|x| *x), Some(*v));
+                }
+                assert_eq!(lru.position(&99), None);
             }
         }
     }

@@ -109,6 +109,20 @@ impl<K: Ord + Clone> Order<K> {
         }
     }
 
+    /// A time no later than every live pair's: the smaller of the queue's
+    /// and the B-tree's first times, dead queued pairs not skipped (the
+    /// queue is sorted, so a dead front only makes the bound lower). `None`
+    /// if nothing is filed. Lets an expiry check stop without touching the
+    /// entries.
+    pub(super) fn lower_bound(&self) -> Option<i64> {
+        let queued = self.queue.front().map(|(t, _)| *t);
+        let tree = self.tree.first().map(|(t, _)| *t);
+        match (queued, tree) {
+            (Some(q), Some(t)) => Some(q.min(t)),
+            (q, t) => q.or(t),
+        }
+    }
+
     /// Removes and returns the smallest pair; call right after
     /// [`Order::first`], which clears dead pairs off the queue's front.
     pub(super) fn pop_first(&mut self) -> Option<(i64, K)> {
