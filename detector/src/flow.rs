@@ -51,6 +51,8 @@
 //! - Timers are evaluated when time advances (a packet or `advance`), with the
 //!   exact deadline as the event time.
 
+use core::num::NonZeroU64;
+
 use arrayvec::{ArrayString, ArrayVec};
 use core::net::Ipv4Addr;
 
@@ -60,7 +62,7 @@ mod timers;
 
 use crate::view::proto;
 use crate::{Instant, Memory, PacketView};
-use timers::{Slot, TimerQueue};
+use timers::TimerQueue;
 
 /// Ports for which a Zeek default analyzer registers, used for role flipping
 /// (`likely_server_ports`). Sorted. **[unverified]** exact membership.
@@ -176,9 +178,10 @@ pub struct Conn {
     pub frames: ArrayVec<u64, { Conn::MAX_FRAMES }>,
     /// When it was closed (both FIN) or reset, if it was.
     closing: Option<i64>,
-    /// Its pending timers' keys in the timer queue, by [`Timer`], so an
-    /// evicted connection takes its timers with it.
-    armed: [Option<Slot>; 3],
+    /// Its pending timers' sequence numbers in the timer queue, by
+    /// [`Timer`]: a queued timer is live only while its connection names it
+    /// here, so an evicted connection takes its timers with it.
+    armed: [Option<NonZeroU64>; 3],
 }
 
 impl Conn {
@@ -400,11 +403,11 @@ impl FlowTracker {
 
     fn arm(&mut self, at: i64, k: Key, id: u64, t: Timer) {
         self.seq += 1;
-        let slot = (at, self.seq);
-        self.timers.push(t as usize, slot, (k, id, t));
+        let seq = self.seq;
+        self.timers.push(t as usize, (at, seq), (k, id, t));
         if let Some(c) = self.conns.get_mut(&k).filter(|c| c.id == id) {
             // One pending timer per kind: a re-armed one replaces its slot.
-            if c.armed[t as usize].replace(slot).is_some() {
+            if core::mem::replace(&mut c.armed[t as usize], NonZeroU64::new(seq)).is_some() {
                 self.timers.cancelled();
             }
         }
@@ -419,7 +422,7 @@ impl FlowTracker {
         self.timers.sweep(|slot, &(k, id, t)| {
             conns
                 .get(&k)
-                .is_some_and(|c| c.id == id && c.armed[t as usize] == Some(slot))
+                .is_some_and(|c| c.id == id && c.armed[t as usize] == NonZeroU64::new(slot.1))
         });
     }
 
@@ -436,7 +439,7 @@ impl FlowTracker {
             let Some(c) = self
                 .conns
                 .get_mut(&k)
-                .filter(|c| c.id == id && c.armed[t as usize] == Some(slot))
+                .filter(|c| c.id == id && c.armed[t as usize] == NonZeroU64::new(slot.1))
             else {
                 self.timers.skipped();
                 continue;

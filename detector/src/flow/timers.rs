@@ -35,6 +35,8 @@ pub(super) struct TimerQueue<T, const LANES: usize> {
     late: BTreeMap<Slot, T>,
     /// Cancelled timers still queued.
     cancelled: usize,
+    /// The earliest slot queued (asked for on every packet).
+    head: Option<Slot>,
 }
 
 impl<T, const LANES: usize> TimerQueue<T, LANES> {
@@ -44,6 +46,7 @@ impl<T, const LANES: usize> TimerQueue<T, LANES> {
             lanes: core::array::from_fn(|_| VecDeque::new()),
             late: BTreeMap::new(),
             cancelled: 0,
+            head: None,
         }
     }
 
@@ -61,25 +64,35 @@ impl<T, const LANES: usize> TimerQueue<T, LANES> {
         } else {
             self.late.insert(slot, value);
         }
+        if self.head.is_none_or(|h| slot < h) {
+            self.head = Some(slot);
+        }
     }
 
     /// The earliest slot queued.
     pub(super) fn first(&self) -> Option<Slot> {
+        self.head
+    }
+
+    /// The earliest slot queued, found from the lanes' and the B-tree's heads.
+    fn find_head(&self) -> Option<Slot> {
         let heads = self.lanes.iter().filter_map(|q| q.front().map(|(s, _)| *s));
         heads.chain(self.late.keys().next().copied()).min()
     }
 
     /// Takes the earliest timer out.
     pub(super) fn pop_first(&mut self) -> Option<(Slot, T)> {
-        let first = self.first()?;
-        if let Some(q) = self
+        let first = self.head?;
+        let popped = match self
             .lanes
             .iter_mut()
             .find(|q| q.front().is_some_and(|(s, _)| *s == first))
         {
-            return q.pop_front();
-        }
-        self.late.pop_first()
+            Some(q) => q.pop_front(),
+            None => self.late.pop_first(),
+        };
+        self.head = self.find_head();
+        popped
     }
 
     /// Notes that one queued timer is no longer live.
@@ -104,6 +117,7 @@ impl<T, const LANES: usize> TimerQueue<T, LANES> {
         }
         self.late.retain(|s, v| live(*s, v));
         self.cancelled = 0;
+        self.head = self.find_head();
     }
 
     /// Empties the queue.
@@ -111,6 +125,7 @@ impl<T, const LANES: usize> TimerQueue<T, LANES> {
         self.lanes.iter_mut().for_each(VecDeque::clear);
         self.late.clear();
         self.cancelled = 0;
+        self.head = None;
     }
 }
 
@@ -164,6 +179,7 @@ mod tests {
                 },
             }
             assert!(q.len() <= 2 * model.len() + SWEEP_FLOOR + 1);
+            assert_eq!(q.first(), q.find_head());
         }
     }
 
