@@ -561,8 +561,7 @@ impl FlowTracker {
             );
         }
         let cfg = self.cfg;
-        self.conns.touch(&k, t);
-        let Some(c) = self.conns.get_mut(&k) else {
+        let Some(c) = self.conns.touch_mut(&k, t) else {
             return;
         };
         let is_orig = c.orig == (pkt.src, tcp.src_port);

@@ -1524,9 +1524,8 @@ impl Bro1Scan {
             self.sides
                 .insert(k, sides, now, entry_cost::<Key, Sides>(0));
         }
-        self.sides.touch(&k, now);
         let attempt_delay = self.cfg.attempt_delay_us;
-        let Some(s) = self.sides.get_mut(&k) else {
+        let Some(s) = self.sides.touch_mut(&k, now) else {
             return;
         };
         let me = usize::from(s.orig != src);

@@ -427,8 +427,7 @@ impl Screen {
             let cost = self.window_cost();
             self.windows.insert(wkey, Window::default(), now, cost);
         }
-        self.windows.touch(&wkey, now);
-        let w = self.windows.get_mut(&wkey)?;
+        let w = self.windows.touch_mut(&wkey, now)?;
         let n = w.add(key, now, pkt.frame, t, a);
         if n < needed {
             return None;
