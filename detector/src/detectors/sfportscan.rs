@@ -1157,11 +1157,20 @@ impl SfPortscan {
         }
     }
 
+    /// The alerts a tracker's `alerts` state calls for, if any: the check
+    /// runs twice per packet, the alerts rarely.
     fn report(&self, p: &Pkt<'_>, at: Option<TRef>, out: &mut Vec<Alert>) {
         let Some(t) = at.and_then(|i| self.trackers.at(i)) else {
             return;
         };
-        let pr = &t.proto;
+        if matches!(t.proto.alerts, AlertState::OpenPort | AlertState::Fired(..)) {
+            self.write_alerts(p, &t.proto, out);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_alerts(&self, p: &Pkt<'_>, pr: &PsProto, out: &mut Vec<Alert>) {
         let v = p.view;
         let (scanner_ip, victim_ip) = if p.reverse {
             (v.dst, v.src)
