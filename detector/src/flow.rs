@@ -51,17 +51,17 @@
 //! - Timers are evaluated when time advances (a packet or `advance`), with the
 //!   exact deadline as the event time.
 
+use core::net::Ipv4Addr;
 use core::num::NonZeroU64;
 
 use arrayvec::{ArrayString, ArrayVec};
-use core::net::Ipv4Addr;
 
 use crate::state::TimedMap;
+use crate::view::proto;
+use crate::{Instant, Memory, PacketView};
 
 mod timers;
 
-use crate::view::proto;
-use crate::{Instant, Memory, PacketView};
 use timers::TimerQueue;
 
 /// Ports for which a Zeek default analyzer registers, used for role flipping
@@ -357,7 +357,7 @@ pub struct FlowTracker {
     conns: TimedMap<Key, Conn>,
     /// (deadline, sequence) → (connection key, connection id, timer), one
     /// lane per [`Timer`]; a timer is live while its connection's `armed`
-    /// names its slot.
+    /// names its sequence number.
     timers: TimerQueue<(Key, u64, Timer), 3>,
     seq: u64,
     next_id: u64,
