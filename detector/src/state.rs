@@ -203,6 +203,15 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
         self.settle()
     }
 
+    /// The entry with the oldest time if that time is at or before `t` (a
+    /// deadline that is due): one comparison while nothing is.
+    pub fn oldest_due(&mut self, t: i64) -> Option<(&K, i64)> {
+        if t < i64::MAX && self.order.none_before(t + 1) {
+            return None;
+        }
+        self.settle().filter(|(_, at)| *at <= t)
+    }
+
     /// Inserts (or replaces) `k` with time `at`, charging `bytes`. Entries
     /// with the oldest times are evicted first until the budget holds it;
     /// they are returned so the caller can drop what hangs off them. An entry
@@ -727,6 +736,8 @@ mod tests {
                     }
                     _ => {
                         let want = e.order.first().map(|(t, k)| (*k, *t));
+                        let due = want.filter(|(_, t)| *t <= at);
+                        assert_eq!(m.oldest_due(at).map(|(k, t)| (*k, t)), due);
                         assert_eq!(m.oldest().map(|(k, t)| (*k, t)), want);
                         if r(2) == 0 {
                             assert_eq!(m.pop_oldest(), e.pop_oldest());

@@ -1407,11 +1407,7 @@ impl Bro1Scan {
         let mut i = 0;
         loop {
             let flow_t = evs.get(i).map(|e| e.time.total_micros());
-            let syn_t = self
-                .synack_timers
-                .oldest()
-                .map(|(_, at)| at)
-                .filter(|t| *t <= now);
+            let syn_t = self.synack_timers.oldest_due(now).map(|(_, at)| at);
             let next = match (flow_t, syn_t) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
