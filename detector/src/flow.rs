@@ -52,11 +52,17 @@
 //!   exact deadline as the event time.
 
 use core::net::Ipv4Addr;
-use std::collections::BTreeMap;
+use core::num::NonZeroU64;
 
-use crate::state::{TimedMap, entry_cost};
+use arrayvec::{ArrayString, ArrayVec};
+
+use crate::state::TimedMap;
 use crate::view::proto;
 use crate::{Instant, Memory, PacketView};
+
+mod timers;
+
+use timers::TimerQueue;
 
 /// Ports for which a Zeek default analyzer registers, used for role flipping
 /// (`likely_server_ports`). Sorted. **[unverified]** exact membership.
@@ -156,8 +162,9 @@ pub struct Conn {
     pub orig_state: EndpointState,
     /// Responder endpoint state.
     pub resp_state: EndpointState,
-    /// Zeek history string (`^` first if roles were flipped).
-    pub history: String,
+    /// Zeek history string (`^` first if roles were flipped), inline: each
+    /// letter is recorded once, so it never outgrows [`Conn::HISTORY_LEN`].
+    pub history: ArrayString<{ Conn::HISTORY_LEN }>,
     /// Payload bytes from the originator.
     pub orig_bytes: u64,
     /// Payload bytes from the responder.
@@ -166,18 +173,22 @@ pub struct Conn {
     pub start: Instant,
     /// Last packet time.
     pub last: Instant,
-    /// Frames of the first packets of this connection (capped at [`Conn::MAX_FRAMES`]).
-    pub frames: Vec<u64>,
+    /// Frames of the first packets of this connection (capped at
+    /// [`Conn::MAX_FRAMES`], inline).
+    pub frames: ArrayVec<u64, { Conn::MAX_FRAMES }>,
     /// When it was closed (both FIN) or reset, if it was.
     closing: Option<i64>,
-    /// Its pending timers' keys in the timer queue, by [`Timer`], so an
-    /// evicted connection takes its timers with it.
-    armed: [Option<(i64, u64)>; 3],
+    /// Its pending timers' sequence numbers in the timer queue, by
+    /// [`Timer`]: a queued timer is live only while its connection names it
+    /// here, so an evicted connection takes its timers with it.
+    armed: [Option<NonZeroU64>; 3],
 }
 
 impl Conn {
     /// Cap on [`Conn::frames`].
     pub const MAX_FRAMES: usize = 8;
+    /// Longest history: `^` and the six letters `SHADFR` from each side.
+    pub const HISTORY_LEN: usize = 13;
 
     /// True if `letter` occurs in the history.
     pub fn has(&self, letter: char) -> bool {
@@ -257,7 +268,8 @@ impl Conn {
             letter.to_ascii_lowercase()
         };
         if !self.history.contains(l) {
-            self.history.push(l);
+            // Never full: each of the HISTORY_LEN letters is pushed once.
+            let _ = self.history.try_push(l);
         }
     }
 }
@@ -343,22 +355,23 @@ pub struct FlowTracker {
     cfg: FlowConfig,
     /// Connections by their last packet (the least recently active is evicted first).
     conns: TimedMap<Key, Conn>,
-    /// (deadline, sequence) → (connection key, connection id, timer).
-    timers: BTreeMap<(i64, u64), (Key, u64, Timer)>,
+    /// (deadline, sequence) → (connection key, connection id, timer), one
+    /// lane per [`Timer`]; a timer is live while its connection's `armed`
+    /// names its sequence number.
+    timers: TimerQueue<(Key, u64, Timer), 3>,
     seq: u64,
     next_id: u64,
 }
 
-/// Bytes a connection owns beyond its struct: the history letters and up
-/// to [`Conn::MAX_FRAMES`] frame numbers, with allocator slack.
-const CONN_HEAP: usize = 32 + Conn::MAX_FRAMES * 8 + 32;
-/// Bytes one timer-queue entry is charged (to its connection: at most three).
-const TIMER_COST: usize = (2 * 16 + size_of::<(Key, u64, Timer)>() + 16) * 5 / 2;
-
 impl FlowTracker {
     /// What one connection is charged against the memcap: its table entry,
-    /// its heap and its three timer-queue entries.
-    pub const CONN_COST: u64 = entry_cost::<Key, Conn>(CONN_HEAP + 3 * TIMER_COST);
+    /// its heap and its three timer-queue entries. A documented constant, not
+    /// a measurement: it is what [`crate::state::entry_cost`] gave when a
+    /// connection kept its history and frames on the heap (a 192-byte
+    /// `Conn` and a 12-byte key: 600 bytes in the table, 128 of heap with
+    /// allocator slack, 3 x 180 for its timer entries), so memcaps keep
+    /// meaning the same number of connections.
+    pub const CONN_COST: u64 = 1268;
     /// Default memcap: 64 MiB, about 80,000 connections.
     pub const DEFAULT_MEMCAP: u64 = 64 << 20;
 
@@ -367,7 +380,7 @@ impl FlowTracker {
         FlowTracker {
             cfg,
             conns: TimedMap::new(cfg.memcap),
-            timers: BTreeMap::new(),
+            timers: TimerQueue::new(),
             seq: 0,
             next_id: 0,
         }
@@ -390,39 +403,47 @@ impl FlowTracker {
 
     fn arm(&mut self, at: i64, k: Key, id: u64, t: Timer) {
         self.seq += 1;
-        let slot = (at, self.seq);
-        self.timers.insert(slot, (k, id, t));
+        let seq = self.seq;
+        self.timers.push(t as usize, (at, seq), (k, id, t));
         if let Some(c) = self.conns.get_mut(&k).filter(|c| c.id == id) {
             // One pending timer per kind: a re-armed one replaces its slot.
-            if let Some(old) = c.armed[t as usize].replace(slot) {
-                self.timers.remove(&old);
+            if core::mem::replace(&mut c.armed[t as usize], NonZeroU64::new(seq)).is_some() {
+                self.timers.cancelled();
             }
         }
     }
 
-    /// Drops the pending timers of a connection that left the table.
+    /// Cancels the pending timers of a connection that left the table.
     fn disarm(&mut self, c: &Conn) {
-        for slot in c.armed.iter().flatten() {
-            self.timers.remove(slot);
+        for _ in c.armed.iter().flatten() {
+            self.timers.cancelled();
         }
+        let conns = &self.conns;
+        self.timers.sweep(|slot, &(k, id, t)| {
+            conns
+                .get(&k)
+                .is_some_and(|c| c.id == id && c.armed[t as usize] == NonZeroU64::new(slot.1))
+        });
     }
 
     /// Runs every timer due at or before `now`.
     pub fn advance(&mut self, now: Instant, events: &mut Vec<ConnEvent>) {
         let now = now.total_micros();
-        while let Some((&(at, s), _)) = self.timers.iter().next() {
+        while let Some((at, _)) = self.timers.first() {
             if at > now {
                 break;
             }
-            let Some((k, id, t)) = self.timers.remove(&(at, s)) else {
+            let Some((slot, (k, id, t))) = self.timers.pop_first() else {
                 break;
             };
-            let Some(c) = self.conns.get_mut(&k) else {
+            let Some(c) = self
+                .conns
+                .get_mut(&k)
+                .filter(|c| c.id == id && c.armed[t as usize] == NonZeroU64::new(slot.1))
+            else {
+                self.timers.skipped();
                 continue;
             };
-            if c.id != id {
-                continue;
-            }
             c.armed[t as usize] = None;
             let c = &*c;
             let time = Instant::from_micros(at);
@@ -511,12 +532,18 @@ impl FlowTracker {
                     resp,
                     orig_state: EndpointState::Inactive,
                     resp_state: EndpointState::Inactive,
-                    history: if flip { "^".into() } else { String::new() },
+                    history: {
+                        let mut h = ArrayString::new();
+                        if flip {
+                            let _ = h.try_push('^');
+                        }
+                        h
+                    },
                     orig_bytes: 0,
                     resp_bytes: 0,
                     start: now,
                     last: now,
-                    frames: Vec::new(),
+                    frames: ArrayVec::new(),
                     closing: None,
                     armed: [None; 3],
                 },
@@ -534,15 +561,12 @@ impl FlowTracker {
             );
         }
         let cfg = self.cfg;
-        self.conns.touch(&k, t);
-        let Some(c) = self.conns.get_mut(&k) else {
+        let Some(c) = self.conns.touch_mut(&k, t) else {
             return;
         };
         let is_orig = c.orig == (pkt.src, tcp.src_port);
         c.last = now;
-        if c.frames.len() < Conn::MAX_FRAMES {
-            c.frames.push(pkt.frame);
-        }
+        let _ = c.frames.try_push(pkt.frame);
         let len = tcp.payload.len() as u64;
         if is_orig {
             c.orig_bytes = c.orig_bytes.saturating_add(len);
@@ -571,7 +595,8 @@ impl FlowTracker {
         } else {
             (c.resp_state, c.orig_state)
         };
-        let mut emit: Vec<ConnEventKind> = Vec::new();
+        // At most two: established or not, then rejected or reset.
+        let mut emit: ArrayVec<ConnEventKind, 2> = ArrayVec::new();
         let mut arm_attempt = false;
         let was = me;
         if me == Inactive {
@@ -586,7 +611,7 @@ impl FlowTracker {
                     }
                     me = Established;
                     if peer != Partial {
-                        emit.push(ConnEventKind::Established);
+                        let _ = emit.try_push(ConnEventKind::Established);
                     }
                 }
             }
@@ -600,7 +625,7 @@ impl FlowTracker {
                 } else {
                     matches!(peer, SynSent | SynAckSent)
                 };
-                emit.push(if reject {
+                let _ = emit.try_push(if reject {
                     ConnEventKind::Rejected
                 } else {
                     ConnEventKind::Reset
@@ -612,7 +637,7 @@ impl FlowTracker {
             if f.syn() && f.ack() && !is_orig && peer == SynSent && me != Established {
                 peer = Established;
                 me = Established;
-                emit.push(ConnEventKind::Established);
+                let _ = emit.try_push(ConnEventKind::Established);
             } else if f.ack()
                 && !f.syn()
                 && matches!(me, SynSent | SynAckSent)
@@ -627,7 +652,7 @@ impl FlowTracker {
                 // A RST from the responder before any reply rejects the attempt.
                 let reject = !is_orig && matches!(peer, SynSent | SynAckSent);
                 me = Reset;
-                emit.push(if reject {
+                let _ = emit.try_push(if reject {
                     ConnEventKind::Rejected
                 } else {
                     ConnEventKind::Reset
@@ -730,7 +755,7 @@ mod tests {
     fn removed(ev: &[ConnEvent]) -> Vec<(String, ConnState)> {
         ev.iter()
             .filter(|e| e.kind == ConnEventKind::Removed)
-            .map(|e| (e.conn.history.clone(), e.conn.conn_state()))
+            .map(|e| (e.conn.history.to_string(), e.conn.conn_state()))
             .collect()
     }
 
@@ -812,7 +837,7 @@ mod tests {
             .find(|e| e.kind == ConnEventKind::Rejected)
             .unwrap();
         assert_eq!(rej.conn.orig, (c, 50123));
-        assert_eq!(rej.conn.history, "^hR");
+        assert_eq!(rej.conn.history.as_str(), "^hR");
         tr.advance(Instant::from_secs(60), &mut ev);
         assert_eq!(removed(&ev), vec![("^hR".into(), ConnState::RSTO)]);
     }

@@ -203,6 +203,15 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
         self.settle()
     }
 
+    /// The entry with the oldest time if that time is at or before `t` (a
+    /// deadline that is due): one comparison while nothing is.
+    pub fn oldest_due(&mut self, t: i64) -> Option<(&K, i64)> {
+        if t < i64::MAX && self.order.none_before(t + 1) {
+            return None;
+        }
+        self.settle().filter(|(_, at)| *at <= t)
+    }
+
     /// Inserts (or replaces) `k` with time `at`, charging `bytes`. Entries
     /// with the oldest times are evicted first until the budget holds it;
     /// they are returned so the caller can drop what hangs off them. An entry
@@ -338,6 +347,12 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
     /// Removes and returns the oldest entry if its time is before `t`
     /// (expiry: call until `None`).
     pub fn pop_before(&mut self, t: i64) -> Option<(K, V, i64)> {
+        // Every entry's time is at or after the time it is filed under, so
+        // nothing is due while no filing is: the per-packet "anything
+        // expired?" is usually one comparison.
+        if self.order.none_before(t) {
+            return None;
+        }
         let (_, at) = self.settle()?;
         if at >= t {
             return None;
@@ -418,6 +433,23 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     /// The value of `k`, to change in place (its place in the order stays).
     pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
         let &i = self.index.get(k)?;
+        self.nodes.get_mut(i as usize).map(|n| &mut n.value)
+    }
+
+    /// Where `k`'s entry sits, for [`Lru::at`] and [`Lru::at_mut`]: one
+    /// look-up for a run of accesses. Valid until the next insert or removal
+    /// (which may move entries); a stale position names another entry.
+    pub fn position(&self, k: &K) -> Option<u32> {
+        self.index.get(k).copied()
+    }
+
+    /// The value at position `i` (see [`Lru::position`]).
+    pub fn at(&self, i: u32) -> Option<&V> {
+        self.nodes.get(i as usize).map(|n| &n.value)
+    }
+
+    /// The value at position `i`, to change in place (see [`Lru::position`]).
+    pub fn at_mut(&mut self, i: u32) -> Option<&mut V> {
         self.nodes.get_mut(i as usize).map(|n| &mut n.value)
     }
 
@@ -704,6 +736,8 @@ mod tests {
                     }
                     _ => {
                         let want = e.order.first().map(|(t, k)| (*k, *t));
+                        let due = want.filter(|(_, t)| *t <= at);
+                        assert_eq!(m.oldest_due(at).map(|(k, t)| (*k, t)), due);
                         assert_eq!(m.oldest().map(|(k, t)| (*k, t)), want);
                         if r(2) == 0 {
                             assert_eq!(m.pop_oldest(), e.pop_oldest());
@@ -805,6 +839,13 @@ mod tests {
                 assert_eq!(order, want, "seed {seed} step {step}");
                 assert_eq!(lru.len(), want.len());
                 assert_eq!(lru.front().map(|(k, v)| (*k, *v)), want.first().copied());
+                // Every key's position names its own value.
+                for (k, (_, v)) in &stamps {
+                    let at = lru.position(k);
+                    assert_eq!(at.and_then(|i| lru.at(i)), Some(v));
+                    assert_eq!(at.and_then(|i| lru.at_mut(i)).map(|x| *x), Some(*v));
+                }
+                assert_eq!(lru.position(&99), None);
             }
         }
     }

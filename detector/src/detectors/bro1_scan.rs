@@ -1407,11 +1407,7 @@ impl Bro1Scan {
         let mut i = 0;
         loop {
             let flow_t = evs.get(i).map(|e| e.time.total_micros());
-            let syn_t = self
-                .synack_timers
-                .oldest()
-                .map(|(_, at)| at)
-                .filter(|t| *t <= now);
+            let syn_t = self.synack_timers.oldest_due(now).map(|(_, at)| at);
             let next = match (flow_t, syn_t) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -1419,8 +1415,8 @@ impl Bro1Scan {
             let Some(t) = next else { break };
             self.run_sweeps(t, out);
             if flow_t == Some(t) {
-                if let Some(ev) = evs.get(i).cloned() {
-                    self.on_event(&ev, out);
+                if let Some(ev) = evs.get(i) {
+                    self.on_event(ev, out);
                 }
                 i += 1;
             } else {
@@ -1524,9 +1520,8 @@ impl Bro1Scan {
             self.sides
                 .insert(k, sides, now, entry_cost::<Key, Sides>(0));
         }
-        self.sides.touch(&k, now);
         let attempt_delay = self.cfg.attempt_delay_us;
-        let Some(s) = self.sides.get_mut(&k) else {
+        let Some(s) = self.sides.touch_mut(&k, now) else {
             return;
         };
         let me = usize::from(s.orig != src);

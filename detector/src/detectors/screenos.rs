@@ -331,7 +331,11 @@ impl Screen {
             .pop_before(now.saturating_sub(self.interval))
             .is_some()
         {}
-        let mut ended = Vec::new();
+        // Nearly every packet ends no block: no list to make and sort.
+        let Some((src, b, _)) = self.blocks.pop_before(now) else {
+            return Vec::new();
+        };
+        let mut ended = vec![(src, b)];
         while let Some((src, b, _)) = self.blocks.pop_before(now) {
             ended.push((src, b));
         }
@@ -427,8 +431,7 @@ impl Screen {
             let cost = self.window_cost();
             self.windows.insert(wkey, Window::default(), now, cost);
         }
-        self.windows.touch(&wkey, now);
-        let w = self.windows.get_mut(&wkey)?;
+        let w = self.windows.touch_mut(&wkey, now)?;
         let n = w.add(key, now, pkt.frame, t, a);
         if n < needed {
             return None;

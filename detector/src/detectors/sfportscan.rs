@@ -681,6 +681,11 @@ struct Tracker {
 /// (protocol index, is-scanner-tracker, address).
 type TKey = (ProtoIdx, bool, Ipv4Addr);
 
+/// A tracker's position in the table ([`Lru::position`]) for the rest of
+/// one packet's work, once both of its trackers are found or made: no
+/// tracker is inserted or removed until the next packet.
+type TRef = u32;
+
 /// (protocol, lower endpoint, higher endpoint).
 type SKey = (u8, (Ipv4Addr, u16), (Ipv4Addr, u16));
 
@@ -904,8 +909,8 @@ impl SfPortscan {
         Some(key)
     }
 
-    fn with<F: FnOnce(&mut Tracker)>(&mut self, key: Option<TKey>, f: F) {
-        if let Some(t) = key.and_then(|k| self.trackers.get_mut(&k)) {
+    fn with<F: FnOnce(&mut Tracker)>(&mut self, at: Option<TRef>, f: F) {
+        if let Some(t) = at.and_then(|i| self.trackers.at_mut(i)) {
             f(t);
         }
     }
@@ -967,7 +972,7 @@ fn sid_and_msg(proto_idx: ProtoIdx, st: ScanType, filtered: bool) -> (u32, Strin
 }
 
 impl SfPortscan {
-    fn update(&mut self, p: &Pkt<'_>, scanner: Option<TKey>, scanned: Option<TKey>) {
+    fn update(&mut self, p: &Pkt<'_>, scanner: Option<TRef>, scanned: Option<TRef>) {
         for k in [scanner, scanned] {
             self.with(k, |t| {
                 if t.proto.alerts != AlertState::None {
@@ -986,7 +991,7 @@ impl SfPortscan {
             s.with(scanned, |t| t.proto.completed());
             s.with(scanner, |t| t.proto.completed());
         };
-        let priority = |s: &mut Self, which: [Option<TKey>; 2]| {
+        let priority = |s: &mut Self, which: [Option<TRef>; 2]| {
             for k in which {
                 s.with(k, |t| {
                     t.proto.priority(frame);
@@ -1067,7 +1072,7 @@ impl SfPortscan {
     }
 
     /// `ps_alert_*`: tests the thresholds, setting `alerts` on a tracker that trips.
-    fn evaluate(&mut self, proto_idx: ProtoIdx, scanner: Option<TKey>, scanned: Option<TKey>) {
+    fn evaluate(&mut self, proto_idx: ProtoIdx, scanner: Option<TRef>, scanned: Option<TRef>) {
         let snort3 = self.cfg.snort3;
         if self.cfg.alert_all {
             for k in [scanner, scanned] {
@@ -1079,16 +1084,16 @@ impl SfPortscan {
         // The scanner tracker's counts the scanned tracker's tests read
         // (no test changes them).
         let sc = scanner
-            .and_then(|k| self.trackers.get(&k))
+            .and_then(|i| self.trackers.at(i))
             .map(|t| (t.proto.u_port_count, t.proto.priority_count));
-        let fired = |me: &mut Self, key: Option<TKey>, st: ScanType| -> bool {
+        let fired = |me: &mut Self, at: Option<TRef>, st: ScanType| -> bool {
             let conf = match st {
                 ScanType::OneToOne => confs[0],
                 ScanType::Decoy => confs[1],
                 ScanType::Sweep => confs[2],
                 ScanType::Distributed => confs[3],
             };
-            let Some(t) = key.and_then(|k| me.trackers.get_mut(&k)) else {
+            let Some(t) = at.and_then(|i| me.trackers.at_mut(i)) else {
                 return false;
             };
             let pr = &mut t.proto;
@@ -1152,11 +1157,20 @@ impl SfPortscan {
         }
     }
 
-    fn report(&self, p: &Pkt<'_>, key: Option<TKey>, out: &mut Vec<Alert>) {
-        let Some(t) = key.and_then(|k| self.trackers.get(&k)) else {
+    /// The alerts a tracker's `alerts` state calls for, if any: the check
+    /// runs twice per packet, the alerts rarely.
+    fn report(&self, p: &Pkt<'_>, at: Option<TRef>, out: &mut Vec<Alert>) {
+        let Some(t) = at.and_then(|i| self.trackers.at(i)) else {
             return;
         };
-        let pr = &t.proto;
+        if matches!(t.proto.alerts, AlertState::OpenPort | AlertState::Fired(..)) {
+            self.write_alerts(p, &t.proto, out);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_alerts(&self, p: &Pkt<'_>, pr: &PsProto, out: &mut Vec<Alert>) {
         let v = p.view;
         let (scanner_ip, victim_ip) = if p.reverse {
             (v.dst, v.src)
@@ -1331,7 +1345,7 @@ impl Detector for SfPortscan {
         };
         let types = cfg.scan_types;
         let no_session_rst = pkt.tcp().is_some_and(|t| t.flags.rst()) && !stream.has_session;
-        let mut last: (Option<TKey>, Option<TKey>, bool) = (None, None, reverse);
+        let mut last: (Option<TRef>, Option<TRef>, bool) = (None, None, reverse);
         for _pass in 0..2 {
             let (scanner_ip, scanned_ip) = if reverse {
                 (pkt.dst, pkt.src)
@@ -1351,6 +1365,9 @@ impl Detector for SfPortscan {
             if scanner.is_none() && scanned.is_none() {
                 return;
             }
+            // Both exist now; finding the second may have moved the first.
+            let scanner = scanner.and_then(|k| self.trackers.position(&k));
+            let scanned = scanned.and_then(|k| self.trackers.position(&k));
             let p = Pkt {
                 now,
                 view: pkt,

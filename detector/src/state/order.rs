@@ -42,6 +42,10 @@ pub(super) struct Order<K> {
     tree: BTreeSet<(i64, K)>,
     /// Dead pairs in the queue.
     dead: usize,
+    /// No later than every live pair's time: lowered by every filing,
+    /// brought up to [`Order::lower_bound`] when that answers a question
+    /// it could not (`i64::MAX` when nothing is filed).
+    floor: i64,
 }
 
 impl<K> Default for Order<K> {
@@ -50,6 +54,7 @@ impl<K> Default for Order<K> {
             queue: VecDeque::new(),
             tree: BTreeSet::new(),
             dead: 0,
+            floor: i64::MAX,
         }
     }
 }
@@ -57,6 +62,7 @@ impl<K> Default for Order<K> {
 impl<K: Ord + Clone> Order<K> {
     /// Files `k` under `at`; returns where, for the entry to remember.
     pub(super) fn file(&mut self, at: i64, k: K) -> Filing {
+        self.floor = self.floor.min(at);
         let in_order = self
             .queue
             .back()
@@ -109,6 +115,30 @@ impl<K: Ord + Clone> Order<K> {
         }
     }
 
+    /// A time no later than every live pair's: the smaller of the queue's
+    /// and the B-tree's first times, dead queued pairs not skipped (the
+    /// queue is sorted, so a dead front only makes the bound lower). `None`
+    /// if nothing is filed. Lets an expiry check stop without touching the
+    /// entries.
+    fn lower_bound(&self) -> Option<i64> {
+        let queued = self.queue.front().map(|(t, _)| *t);
+        let tree = self.tree.first().map(|(t, _)| *t);
+        match (queued, tree) {
+            (Some(q), Some(t)) => Some(q.min(t)),
+            (q, t) => q.or(t),
+        }
+    }
+
+    /// True if no live pair is filed before `t`: one comparison while the
+    /// floor says so, the queue's and the B-tree's fronts otherwise.
+    pub(super) fn none_before(&mut self, t: i64) -> bool {
+        if self.floor >= t {
+            return true;
+        }
+        self.floor = self.lower_bound().unwrap_or(i64::MAX);
+        self.floor >= t
+    }
+
     /// Removes and returns the smallest pair; call right after
     /// [`Order::first`], which clears dead pairs off the queue's front.
     pub(super) fn pop_first(&mut self) -> Option<(i64, K)> {
@@ -135,5 +165,6 @@ impl<K: Ord + Clone> Order<K> {
         self.queue.clear();
         self.tree.clear();
         self.dead = 0;
+        self.floor = i64::MAX;
     }
 }
