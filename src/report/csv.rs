@@ -3,36 +3,26 @@
 //! latency with nothing flagged, or any figure that needs ground truth in a
 //! run without it).
 
-use super::{Report, needs_truth};
+use super::{Figure, Report, TRUTH_FIGURES, needs_truth};
 
-/// Column names, in order (documented in `docs/report-format.md`).
-pub const COLUMNS: &[&str] = &[
-    "scenario",
-    "seed",
-    "detector",
-    "config",
-    "vantage",
-    "alerts",
-    "flagged",
-    "tp",
-    "fp",
-    "fn",
-    "scanners",
-    "benign_sources",
-    "recall",
-    "fp_rate",
-    "benign_alerts",
-    "benign_alerts_per_hour",
-    "fp_alerts",
-    "benign_connections",
-    "fp_per_benign_connection",
-    "sessionless_packets",
-    "fp_per_sessionless_packet",
-    "latency_s",
-    "latency_probes",
-    "duration_s",
-    "input_error",
+/// The columns before the truth figures: the run, the detector, and the two
+/// facts of its output that need no ground truth.
+const LEAD: &[&str] = &[
+    "scenario", "seed", "detector", "config", "vantage", "alerts", "flagged",
 ];
+
+/// The columns after the truth figures.
+const TAIL: &[&str] = &["latency_s", "latency_probes", "duration_s", "input_error"];
+
+/// Column names, in order (documented in `docs/report-format.md`): [`LEAD`],
+/// the truth figures, [`TAIL`].
+pub fn columns() -> impl Iterator<Item = &'static str> {
+    let truth = TRUTH_FIGURES.iter().map(|(name, _)| *name);
+    LEAD.iter()
+        .copied()
+        .chain(truth)
+        .chain(TAIL.iter().copied())
+}
 
 fn quote(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -46,15 +36,22 @@ fn opt(x: Option<f64>) -> String {
     x.map_or(String::new(), |v| format!("{v:.6}"))
 }
 
+fn figure(f: Figure) -> String {
+    match f {
+        Figure::Count(n) => n.to_string(),
+        Figure::Ratio(x) => opt(x),
+    }
+}
+
 /// The CSV rendering.
 pub fn csv(report: &Report) -> String {
-    let mut out = COLUMNS.join(",");
+    let mut out = columns().collect::<Vec<_>>().join(",");
     out.push('\n');
     for r in &report.runs {
         for d in &r.detectors {
             let s = &d.score;
             let worst = s.worst_latency();
-            let mut cells = [
+            let mut cells = vec![
                 quote(&r.scenario),
                 r.seed().map_or(String::new(), |s| s.to_string()),
                 quote(&d.spec),
@@ -62,30 +59,19 @@ pub fn csv(report: &Report) -> String {
                 super::json::vantage_name(d.vantage).to_string(),
                 s.alerts.to_string(),
                 s.flagged.to_string(),
-                s.tp.to_string(),
-                s.fp.to_string(),
-                s.fn_.to_string(),
-                s.scanners.to_string(),
-                s.benign_sources.to_string(),
-                opt(s.recall()),
-                opt(s.fp_rate()),
-                s.benign_alerts.to_string(),
-                opt(s.benign_alerts_per_hour()),
-                s.fp_alerts.to_string(),
-                s.benign_connections.to_string(),
-                opt(s.fp_per_benign_connection()),
-                s.sessionless_packets.to_string(),
-                opt(s.fp_per_sessionless_packet()),
+            ];
+            cells.extend(TRUTH_FIGURES.iter().map(|(_, read)| figure(read(s))));
+            cells.extend([
                 opt(worst.map(|l| l.micros as f64 / 1e6)),
                 worst
                     .and_then(|l| l.probes)
                     .map_or(String::new(), |p| p.to_string()),
                 format!("{:.6}", s.duration_us as f64 / 1e6),
                 r.input_error.as_deref().map_or(String::new(), quote),
-            ];
+            ]);
             if !r.scored {
                 // Only `alerts` and `flagged` are facts without ground truth.
-                for (cell, name) in cells.iter_mut().zip(COLUMNS) {
+                for (cell, name) in cells.iter_mut().zip(columns()) {
                     if needs_truth(name) {
                         cell.clear();
                     }

@@ -6,7 +6,7 @@ use scanbench_detector::{Alert, Vantage};
 use scanbench_sim::label::Label;
 use serde_json::{Map, Value, json};
 
-use super::{Report, needs_truth};
+use super::{Figure, Report, TRUTH_FIGURES, needs_truth};
 use crate::evaluate::{DetectorRun, ScenarioRun};
 use crate::score::{Score, ScoredAlert};
 
@@ -71,20 +71,6 @@ fn score(s: &Score, scored: bool) -> Value {
     let mut v = json!({
         "alerts": s.alerts,
         "flagged": s.flagged,
-        "tp": s.tp,
-        "fp": s.fp,
-        "fn": s.fn_,
-        "scanners": s.scanners,
-        "benign_sources": s.benign_sources,
-        "recall": s.recall(),
-        "fp_rate": s.fp_rate(),
-        "benign_alerts": s.benign_alerts,
-        "benign_alerts_per_hour": s.benign_alerts_per_hour(),
-        "fp_alerts": s.fp_alerts,
-        "benign_connections": s.benign_connections,
-        "fp_per_benign_connection": s.fp_per_benign_connection(),
-        "sessionless_packets": s.sessionless_packets,
-        "fp_per_sessionless_packet": s.fp_per_sessionless_packet(),
         "latency": s.latency.iter().map(|l| json!({
             "scanner": l.scanner.to_string(),
             "time": secs(l.micros),
@@ -92,10 +78,19 @@ fn score(s: &Score, scored: bool) -> Value {
             "probes": l.probes,
         })).collect::<Vec<_>>(),
     });
-    if !scored && let Value::Object(m) = &mut v {
-        for (k, x) in m.iter_mut() {
-            if needs_truth(k) {
-                *x = Value::Null;
+    if let Value::Object(m) = &mut v {
+        for (key, read) in TRUTH_FIGURES {
+            let value = match read(s) {
+                Figure::Count(n) => json!(n),
+                Figure::Ratio(x) => json!(x),
+            };
+            m.insert((*key).to_string(), value);
+        }
+        if !scored {
+            for (k, x) in m.iter_mut() {
+                if needs_truth(k) {
+                    *x = Value::Null;
+                }
             }
         }
     }

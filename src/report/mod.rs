@@ -22,6 +22,7 @@ pub use self::verdicts::verdicts;
 pub use crate::time_text::{duration_text, relative_text, utc_text};
 
 use crate::evaluate::ScenarioRun;
+use crate::score::Score;
 
 /// The runs of one invocation, in the order they were requested.
 #[derive(Clone, Debug, Default)]
@@ -75,22 +76,46 @@ impl Report {
     }
 }
 
-/// Score figures (JSON keys, CSV columns) that need ground truth.
-const TRUTH_FIGURES: &[&str] = &[
-    "tp",
-    "fp",
-    "fn",
-    "scanners",
-    "benign_sources",
-    "recall",
-    "fp_rate",
-    "benign_alerts",
-    "benign_alerts_per_hour",
-    "fp_alerts",
-    "benign_connections",
-    "fp_per_benign_connection",
-    "sessionless_packets",
-    "fp_per_sessionless_packet",
+/// A score figure's value: a count, or a ratio that may be undefined (a zero
+/// denominator).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Figure {
+    Count(u64),
+    Ratio(Option<f64>),
+}
+
+/// How a figure is read from a [`Score`].
+pub(crate) type ReadFigure = fn(&Score) -> Figure;
+
+/// The score figures that need ground truth, in CSV column order: each one's
+/// JSON key and CSV column, and how to read it from a [`Score`]. The one list
+/// both renderings take them from, so a new figure cannot reach one and miss
+/// the other.
+pub(crate) const TRUTH_FIGURES: &[(&str, ReadFigure)] = &[
+    ("tp", |s| Figure::Count(s.tp)),
+    ("fp", |s| Figure::Count(s.fp)),
+    ("fn", |s| Figure::Count(s.fn_)),
+    ("scanners", |s| Figure::Count(s.scanners)),
+    ("benign_sources", |s| Figure::Count(s.benign_sources)),
+    ("recall", |s| Figure::Ratio(s.recall())),
+    ("fp_rate", |s| Figure::Ratio(s.fp_rate())),
+    ("benign_alerts", |s| Figure::Count(s.benign_alerts)),
+    ("benign_alerts_per_hour", |s| {
+        Figure::Ratio(s.benign_alerts_per_hour())
+    }),
+    ("fp_alerts", |s| Figure::Count(s.fp_alerts)),
+    ("benign_connections", |s| {
+        Figure::Count(s.benign_connections)
+    }),
+    ("fp_per_benign_connection", |s| {
+        Figure::Ratio(s.fp_per_benign_connection())
+    }),
+    ("sessionless_packets", |s| {
+        Figure::Count(s.sessionless_packets)
+    }),
+    ("fp_per_sessionless_packet", |s| {
+        Figure::Ratio(s.fp_per_sessionless_packet())
+    }),
 ];
 
 /// Whether the figure `name` (a JSON score key or CSV column) needs ground
@@ -98,7 +123,9 @@ const TRUTH_FIGURES: &[&str] = &[
 /// latency (`latency`, `latency_s`, `latency_probes`). `alerts` and `flagged`
 /// are facts of the detector's output and never need it.
 pub(crate) fn needs_truth(name: &str) -> bool {
-    TRUTH_FIGURES.contains(&name) || name == "latency" || name.starts_with("latency_")
+    TRUTH_FIGURES.iter().any(|(n, _)| *n == name)
+        || name == "latency"
+        || name.starts_with("latency_")
 }
 
 /// Mean and population standard deviation of `xs` (0, 0 when empty).
