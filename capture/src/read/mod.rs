@@ -546,6 +546,11 @@ impl<R: Read> Source<R> {
             let n = self.fill_vec(scratch, len)?;
             return Ok((Place::Scratch(0..n), n));
         }
+        // Most records are read ahead already.
+        if self.end - self.pos >= len {
+            let range = self.consume(len);
+            return Ok((Place::InPlace(range), len));
+        }
         // A read error names where the record's bytes start (nothing of
         // it is consumed yet).
         self.ensure(len)?;
@@ -557,6 +562,12 @@ impl<R: Read> Source<R> {
     /// Reads a fixed-size header into `h`: `false` at a clean end of input
     /// (no byte left), an error naming `what` if the input ends inside it.
     fn header(&mut self, h: &mut [u8], what: &'static str) -> Result<bool, ErrorKind> {
+        // Most headers are read ahead already: one copy, no loop.
+        if let Some(ahead) = self.buf[self.pos..self.end].get(..h.len()) {
+            h.copy_from_slice(ahead);
+            self.consume(h.len());
+            return Ok(true);
+        }
         let offset = self.offset;
         match self.fill(h)? {
             0 => Ok(false),
