@@ -93,19 +93,6 @@ struct Batch {
     frames: Vec<BatchFrame>,
 }
 
-impl Batch {
-    /// The bytes of `f`, a frame of this batch (`None` only if the batch is
-    /// inconsistent, which the reader never makes it).
-    fn bytes_of(&self, f: &BatchFrame) -> Option<&[u8]> {
-        let data = match (&self.block, f.in_block) {
-            (Some(block), true) => block.bytes(),
-            (None, true) => return None,
-            (_, false) => &self.bytes,
-        };
-        data.get(f.range.clone())
-    }
-}
-
 struct BatchFrame {
     vantage: Vantage,
     at: Instant,
@@ -305,8 +292,11 @@ impl Fanout {
 
 fn run_group(mut g: Group, rx: Receiver<Arc<Batch>>, back: Sender<Batch>) -> Group {
     while let Ok(batch) = rx.recv() {
+        // A batch without a block has no frames in one.
+        let block = batch.block.as_deref().map_or(&[][..], Block::bytes);
         for f in &batch.frames {
-            let Some(bytes) = batch.bytes_of(f) else {
+            let data = if f.in_block { block } else { &batch.bytes };
+            let Some(bytes) = data.get(f.range.clone()) else {
                 continue;
             };
             let view = match f.view.and_then(|v| v.attach(bytes)) {
