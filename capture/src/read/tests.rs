@@ -734,11 +734,10 @@ impl Read for Trickle<'_> {
     }
 }
 
-/// Records far more than the read-ahead buffer holds, of lengths that
-/// straddle its end everywhere, and records longer than the buffer, read
-/// in reads of any size: the same frames, stats and offsets as one read.
-#[test]
-fn read_ahead_is_invisible_at_any_read_size() {
+/// 3,000 UDP packets of lengths 20-1519 (so records straddle a read-ahead
+/// buffer's end everywhere), and one record of `big` bytes in the middle
+/// (the IPv4 packet inside is its first 64 KiB).
+fn straddling_frames(big: usize) -> Vec<(i64, Vec<u8>, Option<&'static str>)> {
     let mut frames = Vec::new();
     for i in 0..3000u32 {
         let len = 20 + (i as usize * 37) % 1500;
@@ -749,10 +748,18 @@ fn read_ahead_is_invisible_at_any_read_size() {
         p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
         frames.push((i64::from(i), p, None));
     }
-    // Longer than the read-ahead (the IPv4 packet inside is its first 64 KiB).
-    let mut big = frames[5].1.clone();
-    big.resize(READ_AHEAD + 1000, 7);
-    frames.insert(1500, (1500, big, None));
+    let mut long = frames[5].1.clone();
+    long.resize(big, 7);
+    frames.insert(1500, (1500, long, None));
+    frames
+}
+
+/// Records far more than the read-ahead buffer holds, of lengths that
+/// straddle its end everywhere, and records longer than the buffer, read
+/// in reads of any size: the same frames, stats and offsets as one read.
+#[test]
+fn read_ahead_is_invisible_at_any_read_size() {
+    let frames = straddling_frames(READ_AHEAD + 1000);
     for format in ALL_FORMATS {
         let file = write(format, &frames);
         let (want, err, stats) = read_all(&file);
@@ -811,19 +818,7 @@ impl BlockSink for Keep {
 /// longer than a block, and for a capture cut short.
 #[test]
 fn blocks_hold_every_byte_once_and_every_frame_where_it_says() {
-    let mut frames = Vec::new();
-    for i in 0..3000u32 {
-        let len = 20 + (i as usize * 37) % 1500;
-        let mut p = vec![
-            0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-        ];
-        p.resize(len, (i % 251) as u8);
-        p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-        frames.push((i64::from(i), p, None));
-    }
-    let mut big = frames[5].1.clone();
-    big.resize(2 * READ_AHEAD + 1000, 7);
-    frames.insert(1500, (1500, big, None));
+    let frames = straddling_frames(2 * READ_AHEAD + 1000);
     for format in ALL_FORMATS {
         let whole = write(format, &frames);
         for file in [&whole[..], &whole[..whole.len() * 2 / 3]] {
