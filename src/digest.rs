@@ -72,8 +72,9 @@ impl Default for BlockHasher {
     }
 }
 
-/// Chunks waiting for the hashing thread before a read waits (each is one
-/// read of the buffered reader above, at most its capacity).
+/// Chunks or blocks waiting for the hashing thread before the reader waits
+/// (a chunk is one read of the buffered reader above, at most its capacity;
+/// a block is one of the capture reader's, 256 KiB).
 const QUEUED: usize = 16;
 
 /// A reader that hashes every byte it passes on.

@@ -6,7 +6,9 @@
 //!   streams [`Frame`]s: one record is read, decoded and handed out at a time,
 //!   so memory does not grow with the file (a 256 KiB read-ahead buffer, out
 //!   of which classic pcap records are handed without a copy, and one scratch
-//!   buffer, sized by the largest record that is copied).
+//!   buffer, sized by the largest record that is copied). The read-ahead
+//!   buffers can be handed on to other threads instead of reused
+//!   ([`BlockSink`], [`CaptureReader::with_blocks`]).
 //! - `pcap` (classic libpcap, both byte orders, µs and ns magics) and `pcapng`
 //!   (sections of either byte order, several interfaces, EPB/SPB/OPB,
 //!   `if_tsresol`/`if_tsoffset`) turn bytes into link-layer records.
