@@ -2,8 +2,10 @@
 //!
 //! Hashing a capture costs about as much as parsing it (some 2 GB/s with the
 //! CPU's SHA extensions), and a replay's reading thread is its busiest, so the
-//! bytes read are handed in chunks to a hashing thread. The digest is of the
-//! bytes exactly as read, in order; nothing else depends on the thread.
+//! bytes read are handed to a hashing thread: the capture reader's own
+//! blocks where its bytes are the file's ([`BlockHasher`], no copy), or a
+//! copy of each read below a decompressor ([`HashingReader`]). The digest is
+//! of the bytes exactly as read, in order; nothing else depends on the thread.
 
 use std::io::{self, Read};
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
@@ -11,8 +13,68 @@ use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
-/// Chunks waiting for the hashing thread before a read waits (each is one
-/// read of the buffered reader above, at most its capacity).
+use crate::blocks::HashJob;
+
+/// A hashing thread fed the capture reader's retired blocks
+/// ([`crate::blocks::BlockShare`]).
+pub struct BlockHasher {
+    jobs: SyncSender<HashJob>,
+    hasher: JoinHandle<Sha256>,
+}
+
+impl BlockHasher {
+    /// Starts the hashing thread.
+    pub fn new() -> Self {
+        let (jobs, rx) = sync_channel::<HashJob>(QUEUED);
+        let hasher = std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            while let Ok((block, fresh)) = rx.recv() {
+                // The reader hands out ranges of the block it read into.
+                if let Some(bytes) = block.bytes().get(fresh) {
+                    h.update(bytes);
+                }
+            }
+            h
+        });
+        BlockHasher { jobs, hasher }
+    }
+
+    /// Where the reader's blocks go (the digest is complete once every
+    /// sender has been dropped and [`Self::finish`] called).
+    pub fn jobs(&self) -> SyncSender<HashJob> {
+        self.jobs.clone()
+    }
+
+    /// Hashes `rest`, the input after the reader's last block (what is left
+    /// after damage stopped the capture reader), and returns the hex digest
+    /// of the whole input; empty if reading failed.
+    pub fn finish(self, mut rest: impl Read) -> String {
+        drop(self.jobs);
+        let mut hash = match self.hasher.join() {
+            Ok(h) => h,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let mut buf = vec![0; 1 << 16];
+        loop {
+            match rest.read(&mut buf) {
+                Ok(0) => return crate::simulate::hex(&hash.finalize()),
+                Ok(n) => hash.update(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return String::new(),
+            }
+        }
+    }
+}
+
+impl Default for BlockHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Chunks or blocks waiting for the hashing thread before the reader waits
+/// (a chunk is one read of the buffered reader above, at most its capacity;
+/// a block is one of the capture reader's, 256 KiB).
 const QUEUED: usize = 16;
 
 /// A reader that hashes every byte it passes on.

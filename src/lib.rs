@@ -17,6 +17,7 @@
 pub mod bench;
 pub mod bench_replay;
 pub mod bench_sim;
+pub mod blocks;
 pub mod check;
 pub mod detect;
 pub mod digest;

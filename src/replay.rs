@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
@@ -15,9 +15,11 @@ use scanbench_detector::{Cidr, Instant, PacketView, Vantage};
 use scanbench_sim::label::Label;
 use sha2::{Digest, Sha256};
 
-use crate::capture::{CaptureReader, CaptureStats, Input};
+use crate::blocks::BlockShare;
+use crate::capture::read::GZIP_MAGIC;
+use crate::capture::{CaptureReader, CaptureStats, FramePlace, Input};
 use crate::detect::{DetectorSet, with_home_net};
-use crate::digest::HashingReader;
+use crate::digest::{BlockHasher, HashingReader};
 use crate::error::{Error, Result};
 use crate::evaluate::{ScenarioRun, Sensing, score_set};
 use crate::external::Externals;
@@ -131,7 +133,8 @@ impl Feed {
     }
 
     /// One frame: parsed once, for the ground truth and every detector.
-    /// `listed` is the labels file (`path`) and its line for this frame.
+    /// `listed` is the labels file (`path`) and its line for this frame;
+    /// `place`, where the bytes lie in the capture reader's blocks.
     ///
     /// # Errors
     /// The labels file names other addresses for this frame: it belongs to
@@ -141,6 +144,7 @@ impl Feed {
         index: u64,
         at: Instant,
         bytes: &[u8],
+        place: Option<FramePlace>,
         listed: Option<(&Path, FrameLabel<'_>)>,
         label: Option<&Label>,
     ) -> Result<()> {
@@ -148,6 +152,28 @@ impl Feed {
         if let (Some((path, l)), Some(v)) = (listed, &view) {
             check_addresses(path, l, index, v)?;
         }
+        self.take(index, at, bytes, place, view, label);
+        Ok(())
+    }
+
+    /// [`Self::frame`] for a frame without a label (most replays): nothing
+    /// to check, so nothing can fail.
+    fn unlabelled(&mut self, index: u64, at: Instant, bytes: &[u8], place: Option<FramePlace>) {
+        let view = PacketView::parse(index, bytes).ok();
+        self.take(index, at, bytes, place, view, None);
+    }
+
+    /// Feeds a parsed frame (`view`; `None`: not an IPv4 packet) to the
+    /// ground truth and the detectors.
+    fn take(
+        &mut self,
+        index: u64,
+        at: Instant,
+        bytes: &[u8],
+        place: Option<FramePlace>,
+        view: Option<PacketView<'_>>,
+        label: Option<&Label>,
+    ) {
         let us = at.total_micros();
         let clamped = us.clamp(*TIME_RANGE_US.start(), *TIME_RANGE_US.end());
         if clamped != us {
@@ -161,10 +187,9 @@ impl Feed {
         self.truth
             .record_view(self.vantage, index, at, view.as_ref(), label);
         match &view {
-            Some(v) => self.set.observe(self.vantage, at, v, bytes),
-            None => self.set.malformed(),
+            Some(v) => self.set.observe(self.vantage, at, v, bytes, place),
+            None => self.set.malformed(place),
         }
-        Ok(())
     }
 
     /// Scores the run; `sha256` is the input's digest, `error` what cut it
@@ -286,6 +311,24 @@ fn name_of(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
+/// A capture's bytes as the capture reader reads them, and where they are
+/// hashed.
+enum Hashed<R: Read> {
+    /// The file's bytes: the reader's blocks are hashed ([`BlockHasher`]).
+    Plain(R),
+    /// gzip: decompressed for the reader, hashed compressed below it.
+    Gzip(Input<BufReader<HashingReader<R>>>),
+}
+
+impl<R: Read> Read for Hashed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Hashed::Plain(r) => r.read(buf),
+            Hashed::Gzip(d) => d.read(buf),
+        }
+    }
+}
+
 /// Replays a pcap or pcapng capture.
 ///
 /// # Errors
@@ -310,28 +353,45 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
         path: path.to_path_buf(),
         source: e,
     };
-    // One buffer, after the hasher: it sees large reads, the parser small ones.
-    let hashing = HashingReader::new(raw);
-    let input = Input::sniff(BufReader::with_capacity(1 << 16, hashing)).map_err(io_err)?;
+    let mut raw = BufReader::with_capacity(1 << 16, raw);
+    let gzip = raw.fill_buf().map_err(io_err)?.starts_with(&GZIP_MAGIC);
     // Offsets in a gzip'd capture's errors count decompressed bytes.
-    let name = match (is_stdio(path), input.is_gzip()) {
+    let name = match (is_stdio(path), gzip) {
         (true, false) => "stdin".to_string(),
         (true, true) => "stdin (gzip, offsets decompressed)".to_string(),
         (false, false) => path.display().to_string(),
         (false, true) => format!("{} (gzip, offsets decompressed)", path.display()),
     };
-    let mut reader = CaptureReader::new(input, name)?;
+    // The reader's blocks hold the file's bytes, unless decompressed: then
+    // the compressed bytes are hashed (copied) below the decompressor.
+    let (input, block_hasher) = if gzip {
+        let hashing = HashingReader::new(raw);
+        let input = Input::sniff(BufReader::with_capacity(1 << 16, hashing)).map_err(io_err)?;
+        (Hashed::Gzip(input), None)
+    } else {
+        (Hashed::Plain(raw), Some(BlockHasher::new()))
+    };
+    let sink = BlockShare::new(
+        block_hasher.as_ref().map(BlockHasher::jobs),
+        feed.set.block_sender(),
+    );
+    let mut reader = CaptureReader::with_blocks(input, name, Box::new(sink))?;
     let path_of_labels = opts.labels.as_ref().map(|l| l.path());
     let mut labels = opts.labels.as_ref().map(|l| l.stream()).transpose()?;
     let mut error = None;
     while let Some(r) = reader.next_frame_ref() {
         match r {
+            // No labels file and no comment: the common case, kept free of
+            // the labels' `Result`s (a tenth of the reading thread's time).
+            Ok(f) if labels.is_none() && f.comment.is_none() => {
+                feed.unlabelled(f.index, f.at(), f.bytes, f.place);
+            }
             Ok(f) => {
                 let comment = f.comment.and_then(Label::from_comment);
                 let line = line_for(&mut labels, f.index)?;
                 let label = line.map(|l| l.label).or(comment.as_ref());
                 let listed = path_of_labels.zip(line);
-                feed.frame(f.index, f.at(), f.bytes, listed, label)?;
+                feed.frame(f.index, f.at(), f.bytes, f.place, listed, label)?;
             }
             Err(e) => {
                 error = Some(Error::Capture(e));
@@ -343,7 +403,11 @@ pub fn replay_capture(path: &Path, opts: &ReplayOptions) -> Result<Replayed> {
     if error.is_none() {
         check_count(labels, stats.records)?;
     }
-    let sha256 = reader.into_inner().into_inner().into_inner().finish();
+    let sha256 = match (reader.into_inner(), block_hasher) {
+        (Hashed::Plain(rest), Some(hasher)) => hasher.finish(rest),
+        (Hashed::Gzip(input), _) => input.into_inner().into_inner().finish(),
+        (Hashed::Plain(_), None) => String::new(),
+    };
     let (run, labelled, first, tool_error) =
         feed.finish(&name_of(path), path, sha256, error.as_ref(), opts);
     Ok(Replayed {
@@ -391,6 +455,7 @@ pub fn replay_iptables_log(path: &Path, opts: &ReplayOptions, log: LogOptions) -
                     index,
                     rec.at,
                     &rec.packet,
+                    None,
                     path_of_labels.zip(listed),
                     label,
                 )?;

@@ -383,6 +383,11 @@ fn report_of_a_truncated_capture_says_it_was_cut_short() {
     let v: serde_json::Value = serde_json::from_str(&replay("json")).unwrap();
     let e = v["runs"][0]["input_error"].as_str().unwrap();
     assert!(e.contains("truncated") && e.contains("offset"), "{e}");
+    // The digest still covers the whole (cut) file, not the frames read.
+    assert_eq!(
+        v["runs"][0]["taps"][0]["sha256"],
+        sha256_hex(&bytes[..bytes.len() / 2 + 3])
+    );
     let csv = replay("csv");
     let mut rows = csv.lines();
     assert!(rows.next().unwrap().ends_with(",input_error"));

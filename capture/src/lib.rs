@@ -34,6 +34,7 @@ pub mod write;
 pub use error::{Error, Result};
 pub use label::{Class, Label};
 pub use read::{
-    CaptureError, CaptureFormat, CaptureReader, CaptureStats, ErrorKind, Frame, FrameRef, Input,
+    BlockSink, CaptureError, CaptureFormat, CaptureReader, CaptureStats, ErrorKind, Frame,
+    FramePlace, FrameRef, Input,
 };
 pub use write::{PcapFormat, PcapWriter};

@@ -6,7 +6,9 @@
 //!   streams [`Frame`]s: one record is read, decoded and handed out at a time,
 //!   so memory does not grow with the file (a 256 KiB read-ahead buffer, out
 //!   of which classic pcap records are handed without a copy, and one scratch
-//!   buffer, sized by the largest record that is copied).
+//!   buffer, sized by the largest record that is copied). The read-ahead
+//!   buffers can be handed on to other threads instead of reused
+//!   ([`BlockSink`], [`CaptureReader::with_blocks`]).
 //! - `pcap` (classic libpcap, both byte orders, µs and ns magics) and `pcapng`
 //!   (sections of either byte order, several interfaces, EPB/SPB/OPB,
 //!   `if_tsresol`/`if_tsoffset`) turn bytes into link-layer records.
@@ -19,8 +21,11 @@
 //! byte offset where the damaged record or block starts. Frames before the
 //! damage have already been yielded, and after an error the reader is done.
 
+mod blocks;
 mod pcap;
 mod pcapng;
+
+pub use blocks::{BlockSink, FramePlace};
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -69,6 +74,11 @@ pub struct FrameRef<'a> {
     pub bytes: &'a [u8],
     /// The pcapng packet comment (see [`Frame::comment`]).
     pub comment: Option<&'a str>,
+    /// Where the bytes lie in the reader's blocks, if the reader hands its
+    /// blocks on ([`CaptureReader::with_blocks`]) and the frame was handed
+    /// out in place; `None` for a frame copied out of the input (pcapng
+    /// blocks, records larger than a block).
+    pub place: Option<FramePlace>,
 }
 
 impl FrameRef<'_> {
@@ -368,9 +378,17 @@ struct Source<R> {
     /// Bytes consumed so far (the unconsumed read-ahead not counted).
     offset: u64,
     /// Bytes read from `r`: `buf[pos..end]` are not consumed yet.
-    buf: Box<[u8]>,
+    buf: Vec<u8>,
     pos: usize,
     end: usize,
+    /// Where full buffers go instead of being reused in place.
+    sink: Option<Box<dyn BlockSink + Send>>,
+    /// Sequence number of `buf` among the blocks handed to `sink`.
+    seq: u64,
+    /// `buf[..carried]` came from the previous block (already handed on).
+    carried: usize,
+    /// Whether a frame in `buf` was handed out in place.
+    handed_out: bool,
 }
 
 /// Where a record's bytes are.
@@ -383,14 +401,42 @@ enum Place {
 }
 
 impl<R: Read> Source<R> {
-    fn new(r: R) -> Self {
+    fn new(r: R, mut sink: Option<Box<dyn BlockSink + Send>>) -> Self {
+        let buf = match &mut sink {
+            Some(s) => s.next_block(READ_AHEAD),
+            None => vec![0; READ_AHEAD],
+        };
         Source {
             r,
             offset: 0,
-            buf: vec![0; READ_AHEAD].into_boxed_slice(),
+            buf,
             pos: 0,
             end: 0,
+            sink,
+            seq: 0,
+            carried: 0,
+            handed_out: false,
         }
+    }
+
+    /// Moves the unconsumed bytes to the front of a buffer: of this one, or,
+    /// when blocks are handed on, of the sink's next block (retiring this one).
+    fn move_to_front(&mut self) {
+        let left = self.end - self.pos;
+        match &mut self.sink {
+            None => self.buf.copy_within(self.pos..self.end, 0),
+            Some(sink) => {
+                let mut next = sink.next_block(self.buf.len());
+                next[..left].copy_from_slice(&self.buf[self.pos..self.end]);
+                let full = std::mem::replace(&mut self.buf, next);
+                sink.retire(self.seq, full, self.carried..self.end, self.handed_out);
+                self.seq += 1;
+                self.carried = left;
+                self.handed_out = false;
+            }
+        }
+        self.end = left;
+        self.pos = 0;
     }
 
     /// Makes at least `len` (at most the buffer's size) bytes available
@@ -401,9 +447,7 @@ impl<R: Read> Source<R> {
             return Ok(self.end - self.pos);
         }
         if self.pos + len > self.buf.len() {
-            self.buf.copy_within(self.pos..self.end, 0);
-            self.end -= self.pos;
-            self.pos = 0;
+            self.move_to_front();
         }
         while self.end - self.pos < len {
             match self.r.read(&mut self.buf[self.end..]) {
@@ -469,6 +513,20 @@ impl<R: Read> Source<R> {
             return Ok(n);
         }
         buf.clear();
+        if self.sink.is_some() {
+            // Every byte passes through the blocks, so the sink sees it.
+            let mut left = len;
+            while left > 0 {
+                let step = left.min(self.buf.len());
+                if self.ensure(step).map_err(at_start)? == 0 {
+                    break;
+                }
+                let got = self.consume(step);
+                left -= got.len();
+                buf.extend_from_slice(&self.buf[got]);
+            }
+            return Ok(buf.len());
+        }
         // What was read ahead, then the rest straight from the input.
         let ahead = self.consume(len);
         buf.extend_from_slice(&self.buf[ahead]);
@@ -490,6 +548,11 @@ impl<R: Read> Source<R> {
             let n = self.fill_vec(scratch, len)?;
             return Ok((Place::Scratch(0..n), n));
         }
+        // Most records are read ahead already.
+        if self.end - self.pos >= len {
+            let range = self.consume(len);
+            return Ok((Place::InPlace(range), len));
+        }
         // A read error names where the record's bytes start (nothing of
         // it is consumed yet).
         self.ensure(len)?;
@@ -501,6 +564,12 @@ impl<R: Read> Source<R> {
     /// Reads a fixed-size header into `h`: `false` at a clean end of input
     /// (no byte left), an error naming `what` if the input ends inside it.
     fn header(&mut self, h: &mut [u8], what: &'static str) -> Result<bool, ErrorKind> {
+        // Most headers are read ahead already: one copy, no loop.
+        if let Some(ahead) = self.buf[self.pos..self.end].get(..h.len()) {
+            h.copy_from_slice(ahead);
+            self.consume(h.len());
+            return Ok(true);
+        }
         let offset = self.offset;
         match self.fill(h)? {
             0 => Ok(false),
@@ -527,8 +596,13 @@ impl<R: Read> Source<R> {
         Ok(len - left)
     }
 
-    /// The input, after what was read ahead.
-    fn into_inner(self) -> R {
+    /// The input, after what was read ahead; the last block is retired to
+    /// the sink first.
+    fn into_inner(mut self) -> R {
+        if let Some(sink) = &mut self.sink {
+            let last = std::mem::take(&mut self.buf);
+            sink.retire(self.seq, last, self.carried..self.end, self.handed_out);
+        }
         self.r
     }
 }
@@ -591,8 +665,31 @@ impl<R: Read> CaptureReader<R> {
     /// Unknown magic, a truncated header, an unsupported version, or a classic
     /// pcap whose link type cannot be decoded.
     pub fn new(r: R, name: impl Into<String>) -> Result<Self, CaptureError> {
-        let name = name.into();
-        let mut src = Source::new(r);
+        Self::start(r, name.into(), None)
+    }
+
+    /// As [`Self::new`], handing every read-ahead block to `sink` once the
+    /// reader has moved past it, and the last one at [`Self::into_inner`]
+    /// (see [`BlockSink`]): every byte read from `r` is in exactly one
+    /// block, in order, and frames handed out in place say where they lie
+    /// ([`FrameRef::place`]).
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub fn with_blocks(
+        r: R,
+        name: impl Into<String>,
+        sink: Box<dyn BlockSink + Send>,
+    ) -> Result<Self, CaptureError> {
+        Self::start(r, name.into(), Some(sink))
+    }
+
+    fn start(
+        r: R,
+        name: String,
+        sink: Option<Box<dyn BlockSink + Send>>,
+    ) -> Result<Self, CaptureError> {
+        let mut src = Source::new(r, sink);
         let mut stats = CaptureStats::new(CaptureFormat::Pcapng);
         let format = Self::sniff(&mut src, &mut stats).map_err(|kind| CaptureError {
             file: name.clone(),
@@ -666,15 +763,23 @@ impl<R: Read> CaptureReader<R> {
                         self.stats.snapped += 1;
                     }
                     self.comment = rec.comment;
-                    let bytes = match rec.data {
-                        Place::InPlace(r) => &self.src.buf[r][ip],
-                        Place::Scratch(r) => &self.scratch[r][ip],
+                    let (bytes, place) = match rec.data {
+                        Place::InPlace(r) => {
+                            let place = self.src.sink.as_ref().map(|_| FramePlace {
+                                block: self.src.seq,
+                                start: r.start + ip.start,
+                            });
+                            self.src.handed_out |= place.is_some();
+                            (&self.src.buf[r][ip], place)
+                        }
+                        Place::Scratch(r) => (&self.scratch[r][ip], None),
                     };
                     return Some(Ok(FrameRef {
                         index,
                         ts_nanos: rec.ts_nanos,
                         bytes,
                         comment: self.comment.as_deref(),
+                        place,
                     }));
                 }
                 Err(kind) => {
@@ -724,7 +829,9 @@ impl<R: Read> CaptureReader<R> {
     /// The underlying reader, positioned after the bytes read so far: the
     /// reader reads ahead, up to 256 KiB past the last byte consumed
     /// ([`Self::offset`]). To hash a whole input after an error, hash what
-    /// passes through the reader given to [`Self::new`] and then the rest.
+    /// passes through the reader given to [`Self::new`] (or the blocks given
+    /// to the sink of [`Self::with_blocks`], the last one retired here) and
+    /// then the rest.
     pub fn into_inner(self) -> R {
         self.src.into_inner()
     }

@@ -734,11 +734,10 @@ impl Read for Trickle<'_> {
     }
 }
 
-/// Records far more than the read-ahead buffer holds, of lengths that
-/// straddle its end everywhere, and records longer than the buffer, read
-/// in reads of any size: the same frames, stats and offsets as one read.
-#[test]
-fn read_ahead_is_invisible_at_any_read_size() {
+/// 3,000 UDP packets of lengths 20-1519 (so records straddle a read-ahead
+/// buffer's end everywhere), and one record of `big` bytes in the middle
+/// (the IPv4 packet inside is its first 64 KiB).
+fn straddling_frames(big: usize) -> Vec<(i64, Vec<u8>, Option<&'static str>)> {
     let mut frames = Vec::new();
     for i in 0..3000u32 {
         let len = 20 + (i as usize * 37) % 1500;
@@ -749,10 +748,18 @@ fn read_ahead_is_invisible_at_any_read_size() {
         p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
         frames.push((i64::from(i), p, None));
     }
-    // Longer than the read-ahead (the IPv4 packet inside is its first 64 KiB).
-    let mut big = frames[5].1.clone();
-    big.resize(READ_AHEAD + 1000, 7);
-    frames.insert(1500, (1500, big, None));
+    let mut long = frames[5].1.clone();
+    long.resize(big, 7);
+    frames.insert(1500, (1500, long, None));
+    frames
+}
+
+/// Records far more than the read-ahead buffer holds, of lengths that
+/// straddle its end everywhere, and records longer than the buffer, read
+/// in reads of any size: the same frames, stats and offsets as one read.
+#[test]
+fn read_ahead_is_invisible_at_any_read_size() {
+    let frames = straddling_frames(READ_AHEAD + 1000);
     for format in ALL_FORMATS {
         let file = write(format, &frames);
         let (want, err, stats) = read_all(&file);
@@ -785,4 +792,79 @@ fn truncation_after_the_read_ahead_names_the_record() {
     assert_eq!(got.len(), 15_000);
     let err = err.unwrap();
     assert_eq!(err.offset(), start as u64, "{err}");
+}
+
+/// A retired block as [`BlockSink::retire`] is given it.
+type Retired = (u64, Vec<u8>, std::ops::Range<usize>, bool);
+
+/// A sink that keeps every retired block.
+struct Keep(std::sync::Arc<std::sync::Mutex<Vec<Retired>>>);
+
+impl BlockSink for Keep {
+    fn next_block(&mut self, len: usize) -> Vec<u8> {
+        // Stale bytes, as a recycled block has: the reader must overwrite them.
+        vec![0xee; len]
+    }
+
+    fn retire(&mut self, seq: u64, block: Vec<u8>, fresh: std::ops::Range<usize>, handed: bool) {
+        self.0.lock().unwrap().push((seq, block, fresh, handed));
+    }
+}
+
+/// Handing the blocks on changes nothing the reader yields; the blocks'
+/// fresh ranges are the input, every byte once and in order, and every
+/// frame handed out in place is where its place says, in a block retired
+/// as holding frames: for every format, at any read size, with records
+/// longer than a block, and for a capture cut short.
+#[test]
+fn blocks_hold_every_byte_once_and_every_frame_where_it_says() {
+    let frames = straddling_frames(2 * READ_AHEAD + 1000);
+    for format in ALL_FORMATS {
+        let whole = write(format, &frames);
+        for file in [&whole[..], &whole[..whole.len() * 2 / 3]] {
+            let (want, want_err, stats) = read_all(file);
+            for step in [7, 1000, READ_AHEAD - 3, usize::MAX] {
+                let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                let sink = Box::new(Keep(std::sync::Arc::clone(&kept)));
+                let input = Trickle { bytes: file, step };
+                let mut r = CaptureReader::with_blocks(input, "t.cap", sink).unwrap();
+                let mut got = Vec::new();
+                let mut places = Vec::new();
+                let mut err = None;
+                while let Some(f) = r.next_frame_ref() {
+                    match f {
+                        Ok(f) => {
+                            places.push(f.place.map(|p| (p, f.bytes.to_vec())));
+                            got.push(f.to_owned());
+                        }
+                        Err(e) => err = Some(e.to_string()),
+                    }
+                }
+                assert_eq!(got, want, "{format:?}, reads of {step}");
+                assert_eq!(err, want_err.as_ref().map(|e| e.to_string()));
+                assert_eq!(Some(r.stats().clone()), stats);
+                let rest = r.into_inner();
+                let blocks = kept.lock().unwrap();
+                let mut read: Vec<u8> = Vec::new();
+                for (i, (seq, block, fresh, _)) in blocks.iter().enumerate() {
+                    assert_eq!(*seq, i as u64);
+                    read.extend_from_slice(&block[fresh.clone()]);
+                }
+                read.extend_from_slice(rest.bytes);
+                assert_eq!(read, file, "{format:?}, reads of {step}");
+                let mut in_place = 0;
+                for (p, bytes) in places.into_iter().flatten() {
+                    let (_, block, fresh, handed) = &blocks[p.block as usize];
+                    assert!(*handed);
+                    assert!(p.start + bytes.len() <= fresh.end);
+                    assert_eq!(&block[p.start..p.start + bytes.len()], &bytes[..]);
+                    in_place += 1;
+                }
+                if format == (PcapFormat::Pcap { nanos: false }) {
+                    // Every classic pcap record but the long one is in place.
+                    assert!(in_place + 1 >= want.len(), "{in_place} of {}", want.len());
+                }
+            }
+        }
+    }
 }
