@@ -830,6 +830,7 @@ impl Network {
             return;
         };
         let next = h.run(now, &mut self.pool, &mut self.socket_buffers);
+        // Every host has its link: `compute_routes` refuses to run without.
         let Some((link, side)) = n.uplink else {
             return;
         };

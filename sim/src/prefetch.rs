@@ -30,43 +30,66 @@ const MAX_LINES: usize = 12;
 /// Starts loading the cache lines that hold `value` (at most [`MAX_LINES`]).
 #[inline(always)]
 pub(crate) fn prefetch<T: ?Sized>(value: &T) {
-    let start = std::ptr::from_ref(value).cast::<u8>();
-    let len = std::mem::size_of_val(value).clamp(1, LINE * MAX_LINES);
-    // A byte every line apart from the start, and the last byte: every line
-    // the value touches, however it is aligned.
-    for offset in (0..len).step_by(LINE) {
-        hint(start.wrapping_add(offset));
+    let start = std::ptr::from_ref(value).cast::<u8>().addr();
+    for line in lines(start, std::mem::size_of_val(value)) {
+        hint(line);
     }
-    hint(start.wrapping_add(len - 1));
 }
 
-/// Starts loading the cache line holding `ptr`.
+/// The addresses of the cache lines that `len` bytes at `start` touch (the
+/// line of `start` for an empty value), the first [`MAX_LINES`] of them.
+fn lines(start: usize, len: usize) -> impl Iterator<Item = usize> {
+    let first = start / LINE;
+    let last = start.saturating_add(len.max(1) - 1) / LINE;
+    (first..=last.min(first + (MAX_LINES - 1))).map(|line| line * LINE)
+}
+
+/// Starts loading the cache line at address `line`.
 #[inline(always)]
-fn hint(ptr: *const u8) {
+fn hint(line: usize) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: see the module documentation: SSE is in the x86_64 baseline,
     // and a prefetch never faults or reads memory as far as the program can
-    // observe.
+    // observe, so the pointer needs no provenance.
     unsafe {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(ptr.cast::<i8>());
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::without_provenance::<i8>(line));
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = ptr;
+    let _ = line;
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
-    /// Any value, large, small, unaligned or zero-sized, is fine to hint.
+    /// Every line a value touches is hinted once, up to the cap, however
+    /// the value is aligned; an empty value hints its own line.
     #[test]
-    fn prefetch_accepts_any_value() {
-        let big = vec![0u8; 10_000];
+    fn hints_exactly_the_lines_a_value_touches() {
+        for start in [0, 1, 63, 64, 100, 4095, usize::MAX - 10] {
+            for len in [0, 1, 2, 63, 64, 65, 128, 528, 10_000] {
+                let got: Vec<usize> = lines(start, len).collect();
+                let end = start.saturating_add(len.max(1));
+                let want: BTreeSet<usize> = (start..end)
+                    .map(|byte| byte / LINE * LINE)
+                    .take_while(|&l| l / LINE < start / LINE + MAX_LINES)
+                    .collect();
+                assert_eq!(got, want.into_iter().collect::<Vec<_>>(), "{start} {len}");
+            }
+        }
+    }
+
+    /// Hinting any real value, large, small or zero-sized, is harmless.
+    #[test]
+    fn prefetch_leaves_values_alone() {
+        let big: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
         prefetch(&big[..]);
         prefetch(&big[3..70]);
         prefetch(&());
-        prefetch(&[0u64; 0][..]);
         prefetch("x");
+        assert!(big.iter().enumerate().all(|(i, &b)| b == i as u8));
     }
 }
