@@ -24,6 +24,7 @@ use crate::host::{AppSlot, Host, HostSpec};
 use crate::label::{Label, LabelId, Labels};
 use crate::link::{Direction, LinkSpec};
 use crate::middlebox::{Action, Middlebox, MiddleboxCtx, Packet};
+use crate::prefetch::prefetch;
 use crate::queue::{Due, EventQueue, InFlight};
 use crate::rng::stream;
 use crate::socket_buffers::SocketBufferPool;
@@ -100,6 +101,9 @@ struct Node {
     kind: NodeKind,
     /// (link, side of the link this node is on).
     ports: Vec<(LinkId, usize)>,
+    /// A host's one link and side (`ports[0]`), kept beside `kind` so that
+    /// running the host reads no other allocation to find it.
+    uplink: Option<(LinkId, usize)>,
     /// Destination address -> egress link and side; filled by `compute_routes`
     /// (lookup only, one per forwarded packet).
     routes: FxHashMap<Ipv4Addr, (LinkId, usize)>,
@@ -192,6 +196,9 @@ pub struct Network {
     by_name: FxHashMap<String, NodeId>,
     host_addrs: FxHashMap<Ipv4Addr, NodeId>,
     links: Vec<Link>,
+    /// Each link's `ends`, densely: the next event's node is found from
+    /// this small table (it stays in cache) to prefetch the node.
+    link_ends: Vec<[NodeId; 2]>,
     taps: Vec<(String, TapPoint)>,
     queue: EventQueue,
     /// Packets middleboxes delayed (router, packet), by [`Due::Resume`] slot.
@@ -229,6 +236,7 @@ impl Network {
             by_name: FxHashMap::default(),
             host_addrs: FxHashMap::default(),
             links: Vec::new(),
+            link_ends: Vec::new(),
             taps: Vec::new(),
             queue: EventQueue::default(),
             delayed: Vec::new(),
@@ -324,6 +332,7 @@ impl Network {
             name,
             kind: NodeKind::Host(Box::new(host)),
             ports: Vec::new(),
+            uplink: None,
             routes: FxHashMap::default(),
             drop_taps: Vec::new(),
         });
@@ -348,6 +357,7 @@ impl Network {
                 emitted: Vec::new(),
             }),
             ports: Vec::new(),
+            uplink: None,
             routes: FxHashMap::default(),
             drop_taps: Vec::new(),
         });
@@ -394,8 +404,14 @@ impl Network {
             in_flight: Default::default(),
             taps: Vec::new(),
         });
-        self.nodes[a.0 as usize].ports.push((id, 0));
-        self.nodes[b.0 as usize].ports.push((id, 1));
+        self.link_ends.push([a, b]);
+        for (n, side) in [(a, 0), (b, 1)] {
+            let node = &mut self.nodes[n.0 as usize];
+            node.ports.push((id, side));
+            if matches!(node.kind, NodeKind::Host(_)) {
+                node.uplink = Some((id, side));
+            }
+        }
         Ok(id)
     }
 
@@ -602,6 +618,7 @@ impl Network {
             }
             self.now = at;
             self.stats.events += 1;
+            self.prefetch_next();
             match due {
                 Due::Link(link, side) => {
                     let l = &mut self.links[link.0 as usize];
@@ -628,6 +645,31 @@ impl Network {
         }
         self.now = self.now.max(end);
         Ok(true)
+    }
+
+    /// Starts loading the first lines the next event reads (its link's
+    /// queue, its host and the host's link), so that they arrive while the
+    /// current event is handled: at 10,000 hosts each is a cache miss.
+    fn prefetch_next(&self) {
+        let node = match self.queue.peek_hint() {
+            Some(Due::Link(link, side)) => {
+                let l = &self.links[link.0 as usize];
+                prefetch(&l.in_flight[side]);
+                self.link_ends[link.0 as usize][1 - side]
+            }
+            Some(Due::Wake(node)) => node,
+            Some(Due::Timer(_) | Due::Resume(_)) | None => return,
+        };
+        let n = &self.nodes[node.0 as usize];
+        prefetch(n);
+        if let NodeKind::Host(h) = &n.kind {
+            prefetch(&**h);
+            if let Some((link, side)) = n.uplink {
+                let l = &self.links[link.0 as usize];
+                prefetch(&l.spec);
+                l.dirs[side].prefetch();
+            }
+        }
     }
 
     fn arrive(&mut self, node: NodeId, from: LinkId, mut pkt: Packet, sink: &mut dyn FrameSink) {
@@ -788,7 +830,10 @@ impl Network {
             return;
         };
         let next = h.run(now, &mut self.pool, &mut self.socket_buffers);
-        let (link, side) = n.ports[0];
+        // Every host has its link: `compute_routes` refuses to run without.
+        let Some((link, side)) = n.uplink else {
+            return;
+        };
         let mut packets = std::mem::take(&mut self.outbox);
         for bytes in h.dev.tx.drain(..) {
             let label = match tuple(&bytes) {

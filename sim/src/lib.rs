@@ -32,6 +32,7 @@ pub mod label;
 pub mod link;
 pub mod middlebox;
 pub mod ports;
+mod prefetch;
 mod queue;
 mod radix;
 pub mod rng;

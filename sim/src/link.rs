@@ -47,6 +47,13 @@ impl Direction {
         }
     }
 
+    /// Starts loading what [`Direction::schedule`] reads first on a link
+    /// without loss or jitter (its random stream stays untouched).
+    pub(crate) fn prefetch(&self) {
+        crate::prefetch::prefetch(&self.busy_until);
+        crate::prefetch::prefetch(&self.last_arrival);
+    }
+
     /// When a packet of `len` bytes handed over at `now` arrives, or `None` if lost.
     pub(crate) fn schedule(
         &mut self,

@@ -67,6 +67,12 @@ impl EventQueue {
         self.heap.peek_at().map(|t| Instant::from_micros(t as i64))
     }
 
+    /// The next event to come out, or one due at the same time: a guess, for
+    /// prefetching what it will read (see [`RadixHeap::peek_hint`]).
+    pub(crate) fn peek_hint(&self) -> Option<Due> {
+        self.heap.peek_hint().copied()
+    }
+
     /// Removes and returns the earliest event if it is due at or before `end`.
     pub(crate) fn pop_until(&mut self, end: Instant) -> Option<(Instant, Due)> {
         if self.next_at()? > end {

@@ -30,6 +30,10 @@ pub(crate) struct RadixHeap<T> {
     buckets: [Vec<Item<T>>; 65],
     /// Smallest time in each non-empty bucket.
     mins: [u64; 65],
+    /// Index in its bucket of the first item queued with that smallest time
+    /// (of the earliest item, unless items due at the same time were queued
+    /// out of sequence order: good enough for [`RadixHeap::peek_hint`]).
+    min_index: [usize; 65],
     /// Bit `b - 1` set when bucket `b` is not empty.
     nonempty: u64,
     last: u64,
@@ -42,6 +46,7 @@ impl<T> Default for RadixHeap<T> {
             now: VecDeque::new(),
             buckets: std::array::from_fn(|_| Vec::new()),
             mins: [0; 65],
+            min_index: [0; 65],
             nonempty: 0,
             last: 0,
             len: 0,
@@ -83,6 +88,7 @@ impl<T> RadixHeap<T> {
         let bit = 1u64 << (b - 1);
         if self.nonempty & bit == 0 || item.at < self.mins[b] {
             self.mins[b] = item.at;
+            self.min_index[b] = self.buckets[b].len();
         }
         self.nonempty |= bit;
         self.buckets[b].push(item);
@@ -99,6 +105,17 @@ impl<T> RadixHeap<T> {
             return Some(self.last);
         }
         self.first_bucket().map(|b| self.mins[b])
+    }
+
+    /// The earliest item's value, or one due at the same time: a guess at
+    /// what [`RadixHeap::pop`] returns next, for prefetching only (it can be
+    /// another item of the same instant; it costs no search).
+    pub(crate) fn peek_hint(&self) -> Option<&T> {
+        if let Some(item) = self.now.front() {
+            return Some(&item.value);
+        }
+        let b = self.first_bucket()?;
+        self.buckets[b].get(self.min_index[b]).map(|i| &i.value)
     }
 
     /// Removes the earliest item: (time, value).
@@ -154,6 +171,8 @@ mod tests {
             let mut now = 0u64;
             let mut seq = 0u64;
             let mut held: Vec<u64> = Vec::new();
+            // Each value's time, to check the hint.
+            let mut times = std::collections::BTreeMap::new();
             for (op, delta, far) in ops {
                 match op {
                     0 | 1 => {
@@ -161,12 +180,14 @@ mod tests {
                         let at = now + if far { delta << 20 } else { delta % 7 };
                         seq += 1;
                         radix.push(at, seq, seq);
+                        times.insert(seq, at);
                         reference.push(Reverse((at, seq)));
                     }
                     2 => {
                         // A sequence number taken earlier, queued now.
                         if let Some(old) = held.pop() {
                             radix.push(now, old, old);
+                            times.insert(old, now);
                             reference.push(Reverse((now, old)));
                         } else {
                             seq += 1;
@@ -183,6 +204,8 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(radix.len(), reference.len());
+                // The hint is an item due when the earliest one is.
+                prop_assert_eq!(radix.peek_hint().map(|v| times[v]), radix.peek_at());
                 prop_assert_eq!(radix.peek_at(), reference.peek().map(|Reverse((at, _))| *at));
             }
             while let Some(want) = reference.pop() {

@@ -105,6 +105,7 @@ impl Network {
                 delivered: 0,
             }),
             ports: Vec::new(),
+            uplink: None,
             routes: FxHashMap::default(),
             drop_taps: Vec::new(),
         });
