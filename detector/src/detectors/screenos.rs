@@ -303,6 +303,10 @@ struct Screen {
     blocks: TimedMap<Ipv4Addr, Block>,
 }
 
+/// Hits a new window has room for before it grows: `ports_needed` at the
+/// default and any likely setting, not a huge one no scan reaches.
+const MAX_PREALLOCATED_HITS: usize = 16;
+
 /// Bytes a block is charged: its alarm text and up to 64 frames.
 const BLOCK_HEAP: usize = 160 + Evidence::MAX_FRAMES * 8;
 
@@ -323,24 +327,40 @@ impl Screen {
     }
 
     /// Drops windows whose every hit is stale (invisible to the counts:
-    /// [`Window::add`] would drop those hits anyway), and returns the blocks
-    /// that ended before `now`, in source order.
-    fn expire(&mut self, now: i64) -> Vec<(Ipv4Addr, Block)> {
+    /// [`Window::add`] would drop those hits anyway), and emits the
+    /// summaries of the blocks that ended before `now`, in source order.
+    /// Per packet this is usually two comparisons (nothing is due).
+    #[inline]
+    fn expire(&mut self, cfg: &Config, now: i64, out: &mut Vec<Alert>) {
         while self
             .windows
             .pop_before(now.saturating_sub(self.interval))
             .is_some()
         {}
-        // Nearly every packet ends no block: no list to make and sort.
-        let Some((src, b, _)) = self.blocks.pop_before(now) else {
-            return Vec::new();
-        };
-        let mut ended = vec![(src, b)];
+        if let Some((src, b, _)) = self.blocks.pop_before(now) {
+            self.blocks_ended(cfg, now, (src, b), out);
+        }
+    }
+
+    /// The summaries of `first` and every other block that ended before
+    /// `now`, in source order.
+    #[cold]
+    #[inline(never)]
+    fn blocks_ended(
+        &mut self,
+        cfg: &Config,
+        now: i64,
+        first: (Ipv4Addr, Block),
+        out: &mut Vec<Alert>,
+    ) {
+        let mut ended = vec![first];
         while let Some((src, b, _)) = self.blocks.pop_before(now) {
             ended.push((src, b));
         }
         ended.sort_by_key(|(src, _)| *src);
-        ended
+        for (src, b) in ended {
+            out.extend(self.summary(cfg, now, src, b));
+        }
     }
 
     /// The summary alarm of a block that ended, if packets were folded into it.
@@ -427,12 +447,22 @@ impl Screen {
             (Kind::IpSweep, _) => ((pkt.src, Ipv4Addr::UNSPECIFIED), u32::from(pkt.dst), 0, 0),
         };
         let (t, a, needed) = (self.interval, cfg.anchored, self.needed);
-        if !self.windows.contains_key(&wkey) {
-            let cost = self.window_cost();
-            self.windows.insert(wkey, Window::default(), now, cost);
-        }
-        let w = self.windows.touch_mut(&wkey, now)?;
-        let n = w.add(key, now, pkt.frame, t, a);
+        let n = match self.windows.touch_mut(&wkey, now) {
+            Some(w) => w.add(key, now, pkt.frame, t, a),
+            None => {
+                let fresh = Window {
+                    anchor: 0,
+                    // Room for the hits that alarm (it is charged for them).
+                    hits: Vec::with_capacity(needed.min(MAX_PREALLOCATED_HITS)),
+                };
+                let cost = self.window_cost();
+                self.windows.insert(wkey, fresh, now, cost);
+                // Not there if a window costs more than the whole budget.
+                self.windows
+                    .touch_mut(&wkey, now)?
+                    .add(key, now, pkt.frame, t, a)
+            }
+        };
         if n < needed {
             return None;
         }
@@ -599,11 +629,8 @@ impl ScreenOs {
     /// Emits summaries of blocks that ended before `now` (port-scan screen
     /// first, each in source order), and drops state that can no longer count.
     fn expire(&mut self, now: i64, out: &mut Vec<Alert>) {
-        for screen in [&mut self.port_scan, &mut self.ip_sweep] {
-            for (src, b) in screen.expire(now) {
-                out.extend(screen.summary(&self.cfg, now, src, b));
-            }
-        }
+        self.port_scan.expire(&self.cfg, now, out);
+        self.ip_sweep.expire(&self.cfg, now, out);
         while self.sessions.pop_before(now).is_some() {}
     }
 
