@@ -358,6 +358,14 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
         Some((k, s.value))
     }
 
+    /// True if no entry's time is before `t`, answered from a kept lower
+    /// bound of the filed times (one comparison while nothing is due);
+    /// false if one may be: [`TimedMap::pop_before`] then tells.
+    #[inline]
+    pub fn nothing_before(&mut self, t: i64) -> bool {
+        self.order.none_before(t)
+    }
+
     /// Removes and returns the oldest entry if its time is before `t`
     /// (expiry: call until `None`).
     #[inline]

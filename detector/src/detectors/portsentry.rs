@@ -473,9 +473,7 @@ impl Detector for PortSentry {
             },
         };
         evidence.push_frame(pkt.frame);
-        evidence
-            .rule
-            .push_key(format!("{proto_name} port {port}"), pkt.frame);
+        evidence.rule.push_port_key(proto_name, port, pkt.frame);
         out.push(Alert {
             detector: "portsentry",
             scanner: src,

@@ -571,7 +571,7 @@ impl Detector for Scanlogd {
                         // Ports and frames are recorded together, one per new port.
                         if ev.ports.len() == h.frames.len() {
                             for (p, f) in ev.ports.iter().zip(&h.frames) {
-                                ev.rule.push_key(format!("port {p}"), *f);
+                                ev.rule.push_port_key("", *p, *f);
                             }
                         }
                         out.push(Alert {

@@ -329,8 +329,6 @@ impl Screen {
     /// Drops windows whose every hit is stale (invisible to the counts:
     /// [`Window::add`] would drop those hits anyway), and emits the
     /// summaries of the blocks that ended before `now`, in source order.
-    /// Per packet this is usually two comparisons (nothing is due).
-    #[inline(always)]
     fn expire(&mut self, cfg: &Config, now: i64, out: &mut Vec<Alert>) {
         while self
             .windows
@@ -340,6 +338,15 @@ impl Screen {
         if let Some((src, b, _)) = self.blocks.pop_before(now) {
             self.blocks_ended(cfg, now, (src, b), out);
         }
+    }
+
+    /// True if no window went stale and no block ended before `now`: two
+    /// comparisons, the per-packet case.
+    #[inline]
+    fn nothing_due(&mut self, now: i64) -> bool {
+        self.windows
+            .nothing_before(now.saturating_sub(self.interval))
+            && self.blocks.nothing_before(now)
     }
 
     /// The summaries of `first` and every other block that ended before
@@ -542,11 +549,13 @@ impl Screen {
         };
         for h in &hits {
             ev.push_frame(h.frame);
-            let label = match self.kind {
-                Kind::PortScan => format!("port {}", h.key),
-                Kind::IpSweep => format!("host {}", Ipv4Addr::from(h.key)),
-            };
-            ev.rule.push_key(label, h.frame);
+            match self.kind {
+                // A port-scan window's keys are ports.
+                Kind::PortScan => ev.rule.push_port_key("", h.key as u16, h.frame),
+                Kind::IpSweep => ev
+                    .rule
+                    .push_key(format!("host {}", Ipv4Addr::from(h.key)), h.frame),
+            }
         }
         let until = now.saturating_add(cfg.block_us);
         let block = Block {
@@ -643,7 +652,20 @@ impl ScreenOs {
 
     /// Emits summaries of blocks that ended before `now` (port-scan screen
     /// first, each in source order), and drops state that can no longer count.
+    #[inline]
     fn expire(&mut self, now: i64, out: &mut Vec<Alert>) {
+        if self.port_scan.nothing_due(now)
+            && self.ip_sweep.nothing_due(now)
+            && self.sessions.nothing_before(now)
+        {
+            return;
+        }
+        self.expire_due(now, out);
+    }
+
+    /// [`ScreenOs::expire`] once something may be due.
+    #[inline(never)]
+    fn expire_due(&mut self, now: i64, out: &mut Vec<Alert>) {
         self.port_scan.expire(&self.cfg, now, out);
         self.ip_sweep.expire(&self.cfg, now, out);
         while self.sessions.pop_before(now).is_some() {}
