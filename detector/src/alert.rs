@@ -106,6 +106,25 @@ impl Rule {
             });
         }
     }
+
+    /// Appends the counted key `port {port}`, or `{protocol} port {port}`
+    /// (`port 8201`, `TCP port 22`), respecting the cap: what `format!`
+    /// writes, without its machinery (an alert can list 64 ports, and some
+    /// detectors alert on one packet in a hundred).
+    pub fn push_port_key(&mut self, protocol: &str, port: u16, frame: u64) {
+        if self.keys.len() < Evidence::MAX_FRAMES {
+            let mut digits = itoa::Buffer::new();
+            let digits = digits.format(port);
+            let mut key = String::with_capacity(protocol.len() + " port ".len() + digits.len());
+            if !protocol.is_empty() {
+                key.push_str(protocol);
+                key.push(' ');
+            }
+            key.push_str("port ");
+            key.push_str(digits);
+            self.keys.push(Counted { key, frame });
+        }
+    }
 }
 
 /// One key a rule counted (a destination port, an address, a connection) and
@@ -137,4 +156,26 @@ pub struct Alert {
     pub trigger_frame: Option<u64>,
     /// What the decision rested on.
     pub evidence: Evidence,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Evidence, Rule};
+
+    #[test]
+    fn port_keys_read_as_format_writes_them_up_to_the_cap() {
+        let mut r = Rule::default();
+        for port in [0, 7, 80, 5800, 65_535] {
+            r.push_port_key("", port, u64::from(port));
+            r.push_port_key("UDP", port, 1);
+        }
+        let keys: Vec<&str> = r.keys.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys[..4], ["port 0", "UDP port 0", "port 7", "UDP port 7"]);
+        assert_eq!(keys[8..], ["port 65535", "UDP port 65535"]);
+        assert_eq!((r.keys[6].frame, r.keys[7].frame), (5800, 1));
+        for port in 0..Evidence::MAX_FRAMES as u16 * 2 {
+            r.push_port_key("TCP", port, 0);
+        }
+        assert_eq!(r.keys.len(), Evidence::MAX_FRAMES);
+    }
 }

@@ -21,15 +21,18 @@
 //!
 //! [`Lru`] is the plain least-recently-used list, O(1) per touch, for
 //! tables ordered by their last use alone (sfPortscan's trackers and
-//! sessions), whose owner charges its own budget.
+//! sessions), whose owner charges its own budget. [`PortSet`] is a set of
+//! ports as a bitmap, for per-packet port look-ups.
 
 use std::hash::Hash;
 
 use rustc_hash::FxHashMap;
 
 mod order;
+mod ports;
 
 use order::{Filing, Order};
+pub use ports::PortSet;
 
 /// What one [`TimedMap`] entry with key `K` and value `V` is charged, plus
 /// `heap` bytes its value owns: the key and value (with the entry's time and
@@ -182,11 +185,18 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
     /// filed under its own time: it is then the oldest entry (every other
     /// entry is filed at or before its time, and after the front).
     fn settle(&mut self) -> Option<(&K, i64)> {
+        self.settle_time()?;
+        self.order.first(live(&self.map)).map(|(at, k)| (k, at))
+    }
+
+    /// [`TimedMap::settle`], answering only the oldest entry's time (the
+    /// front is then its entry: [`Order::pop_first`] takes it).
+    fn settle_time(&mut self) -> Option<i64> {
         loop {
             let (filed, k) = self.order.first(live(&self.map))?;
             let at = self.map.get(k).map_or(filed, |s| s.at);
             if at == filed {
-                break;
+                return Some(at);
             }
             let (_, k) = self.order.pop_first()?;
             let filing = self.order.file(at, k.clone());
@@ -195,7 +205,6 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
                 s.filing = filing;
             }
         }
-        self.order.first(live(&self.map)).map(|(at, k)| (k, at))
     }
 
     /// The entry with the oldest time: its key and time.
@@ -337,27 +346,47 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
 
     /// Removes and returns the entry with the oldest time.
     pub fn pop_oldest(&mut self) -> Option<(K, V)> {
-        self.settle()?;
+        self.settle_time()?;
+        self.take_front()
+    }
+
+    /// Removes the front entry of a settled order.
+    fn take_front(&mut self) -> Option<(K, V)> {
         let (_, k) = self.order.pop_first()?;
         let s = self.map.remove(&k)?;
         self.used -= s.bytes;
         Some((k, s.value))
     }
 
+    /// True if no entry's time is before `t`, answered from a kept lower
+    /// bound of the filed times (one comparison while nothing is due);
+    /// false if one may be: [`TimedMap::pop_before`] then tells.
+    #[inline]
+    pub fn nothing_before(&mut self, t: i64) -> bool {
+        self.order.none_before(t)
+    }
+
     /// Removes and returns the oldest entry if its time is before `t`
     /// (expiry: call until `None`).
+    #[inline]
     pub fn pop_before(&mut self, t: i64) -> Option<(K, V, i64)> {
         // Every entry's time is at or after the time it is filed under, so
         // nothing is due while no filing is: the per-packet "anything
-        // expired?" is usually one comparison.
+        // expired?" is usually one comparison, inlined into the caller.
         if self.order.none_before(t) {
             return None;
         }
-        let (_, at) = self.settle()?;
+        self.pop_due(t)
+    }
+
+    /// [`TimedMap::pop_before`] once the kept floor could not answer.
+    #[inline(never)]
+    fn pop_due(&mut self, t: i64) -> Option<(K, V, i64)> {
+        let at = self.settle_time()?;
         if at >= t {
             return None;
         }
-        let (k, v) = self.pop_oldest()?;
+        let (k, v) = self.take_front()?;
         Some((k, v, at))
     }
 

@@ -83,7 +83,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::DetectorInfo;
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
-use crate::state::entry_cost;
+use crate::state::{PortSet, entry_cost};
 use crate::view::Transport;
 use crate::{Alert, AlertKind, Detector, Evidence, Instant, Memory, PacketView, Rule};
 
@@ -262,9 +262,15 @@ pub struct PortSentry {
     /// Source → its slot in `state`, so a hit finds it in O(log n).
     slot_of: BTreeMap<Ipv4Addr, usize>,
     next_slot: usize,
-    /// (proto, port) a watched host was seen answering from: treated as
+    /// TCP ports a packet to which is watched in this mode (the
+    /// configuration's lists as bitmaps: one bit test per packet).
+    watched_tcp: PortSet,
+    /// UDP ports watched (stealth mode).
+    watched_udp: PortSet,
+    /// TCP and UDP ports a watched host was seen answering from: treated as
     /// having a listener (bounded: two protocols of 65,536 ports).
-    in_use: BTreeSet<(u8, u16)>,
+    in_use_tcp: PortSet,
+    in_use_udp: PortSet,
     /// Sources whose slot was taken over.
     evictions: u64,
 }
@@ -273,11 +279,14 @@ impl PortSentry {
     /// A detector with `cfg`.
     pub fn new(cfg: Config) -> Self {
         PortSentry {
+            watched_tcp: (0..=u16::MAX).filter(|p| cfg.watches_tcp(*p)).collect(),
+            watched_udp: cfg.udp_ports.iter().copied().collect(),
             cfg,
             state: Vec::new(),
             slot_of: BTreeMap::new(),
             next_slot: 0,
-            in_use: BTreeSet::new(),
+            in_use_tcp: PortSet::default(),
+            in_use_udp: PortSet::default(),
             evictions: 0,
         }
     }
@@ -311,7 +320,18 @@ impl PortSentry {
     /// A watched host answered from `port`: the port is in use from now on.
     fn remember_in_use(&mut self, host: Ipv4Addr, proto: u8, port: u16) {
         if self.cfg.watches_host(host) {
-            self.in_use.insert((proto, port));
+            match proto {
+                6 => self.in_use_tcp.insert(port),
+                _ => self.in_use_udp.insert(port),
+            };
+        }
+    }
+
+    /// The ports in use of `proto` (6 TCP, 17 UDP: the only two watched).
+    fn in_use(&self, proto: u8) -> &PortSet {
+        match proto {
+            6 => &self.in_use_tcp,
+            _ => &self.in_use_udp,
         }
     }
 }
@@ -365,7 +385,8 @@ impl Detector for PortSentry {
     fn memory(&self) -> Memory {
         let slot = size_of::<(Ipv4Addr, u64)>() + entry_cost::<Ipv4Addr, usize>(0) as usize;
         let listener = entry_cost::<(u8, u16), ()>(0) as usize;
-        let used = self.state.len() * slot + self.in_use.len() * listener;
+        let used =
+            self.state.len() * slot + (self.in_use_tcp.len() + self.in_use_udp.len()) * listener;
         Memory {
             memcap: (self.cfg.max_state * slot + 2 * 65_536 * listener) as u64,
             peak: used as u64,
@@ -374,31 +395,31 @@ impl Detector for PortSentry {
     }
 
     fn observe(&mut self, now: Instant, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
-        let (proto_name, proto_no, port, kind) = match &pkt.transport {
+        let (proto_name, proto_no, port, tcp_flags) = match &pkt.transport {
             Transport::Tcp(t) => {
                 if t.flags.is_syn_ack() {
                     self.remember_in_use(pkt.src, 6, t.src_port);
                 }
-                if t.flags.ack() || t.flags.rst() || !self.cfg.watches_tcp(t.dst_port) {
+                if t.flags.ack() || t.flags.rst() || !self.watched_tcp.contains(t.dst_port) {
                     return;
                 }
-                ("TCP", 6u8, t.dst_port, tcp_type(t.flags.0))
+                ("TCP", 6u8, t.dst_port, Some(t.flags.0))
             }
             Transport::Udp(u) if self.cfg.mode == Mode::Stealth => {
-                if self.cfg.udp_ports.contains(&u.src_port) {
+                if self.watched_udp.contains(u.src_port) {
                     self.remember_in_use(pkt.src, 17, u.src_port);
                 }
-                if !self.cfg.udp_ports.contains(&u.dst_port) {
+                if !self.watched_udp.contains(u.dst_port) {
                     return;
                 }
-                ("UDP", 17u8, u.dst_port, "UDP scan".to_string())
+                ("UDP", 17u8, u.dst_port, None)
             }
             _ => return,
         };
         if !self.cfg.watches_host(pkt.dst) {
             return;
         }
-        if self.in_use.contains(&(proto_no, port)) {
+        if self.in_use(proto_no).contains(port) {
             return;
         }
         if self.cfg.ignore.iter().any(|c| c.contains(pkt.src)) {
@@ -408,6 +429,7 @@ impl Detector for PortSentry {
         if !trigger {
             return;
         }
+        let kind = tcp_flags.map_or_else(|| "UDP scan".to_string(), tcp_type);
         let src = pkt.src;
         let mut evidence = Evidence {
             counters: vec![
@@ -451,9 +473,7 @@ impl Detector for PortSentry {
             },
         };
         evidence.push_frame(pkt.frame);
-        evidence
-            .rule
-            .push_key(format!("{proto_name} port {port}"), pkt.frame);
+        evidence.rule.push_port_key(proto_name, port, pkt.frame);
         out.push(Alert {
             detector: "portsentry",
             scanner: src,

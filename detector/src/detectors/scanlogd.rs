@@ -272,6 +272,17 @@ pub struct Scanlogd {
 }
 
 /// `hashfunc`: XOR-fold the address (as stored in memory, read little-endian) by `HASH_LOG` bits.
+/// True if `ports` holds `port`: upstream's linear search of the entry's
+/// ports, in blocks of 8 without an early exit, which the compiler turns
+/// into vector compares (`<[u16]>::contains` tests one port at a time).
+fn holds_port(ports: &[u16], port: u16) -> bool {
+    let mut blocks = ports.chunks_exact(8);
+    let hit = blocks
+        .by_ref()
+        .any(|b| b.iter().fold(false, |found, p| found | (*p == port)));
+    hit || blocks.remainder().contains(&port)
+}
+
 fn hashfunc(addr: Ipv4Addr) -> usize {
     let mut value = u32::from_le_bytes(addr.octets());
     let mut hash = 0u32;
@@ -463,7 +474,6 @@ impl Detector for Scanlogd {
             return;
         }
         let port = tcp.dst_port;
-        let now_t = self.ticks(now);
         let hash = hashfunc(addr);
 
         // Look the source up, counting the chain and remembering the element
@@ -483,12 +493,13 @@ impl Detector for Scanlogd {
         }
 
         if let Some(c) = current {
+            let now_t = self.ticks(now);
             let ts = self.list[c].timestamp;
             if now_t.saturating_sub(ts) <= self.cfg.scan_delay_threshold && now_t >= ts {
                 let weight_add = self.weight(port);
                 let threshold = self.cfg.scan_weight_threshold;
                 let h = &mut self.list[c];
-                if h.ports.contains(&port) {
+                if holds_port(&h.ports, port) {
                     h.flags_or |= flags;
                     h.flags_and &= flags;
                     return;
@@ -560,7 +571,7 @@ impl Detector for Scanlogd {
                         // Ports and frames are recorded together, one per new port.
                         if ev.ports.len() == h.frames.len() {
                             for (p, f) in ev.ports.iter().zip(&h.frames) {
-                                ev.rule.push_key(format!("port {p}"), *f);
+                                ev.rule.push_port_key("", *p, *f);
                             }
                         }
                         out.push(Alert {
@@ -611,7 +622,15 @@ impl Detector for Scanlogd {
             self.index = 0;
         }
         let head = self.hash[hash];
+        let now_t = self.ticks(now);
         let h = &mut self.list[idx];
+        // The recycled entry's lists keep their room: no allocation per
+        // new source once the list has gone round.
+        let (mut ports, mut frames) = (std::mem::take(&mut h.ports), std::mem::take(&mut h.frames));
+        ports.clear();
+        ports.push(port);
+        frames.clear();
+        frames.push(pkt.frame);
         *h = Host {
             next: head,
             timestamp: now_t,
@@ -620,13 +639,13 @@ impl Detector for Scanlogd {
             daddr: pkt.dst,
             sport: tcp.src_port,
             weight: 0,
-            ports: vec![port],
+            ports,
             tos: pkt.tos,
             ttl: pkt.ttl,
             flags_or: flags,
             flags_and: flags,
             flags: 0,
-            frames: vec![pkt.frame],
+            frames,
         };
         h.weight = if port < 1024 {
             self.cfg.port_weight_priv
@@ -653,6 +672,17 @@ mod tests {
             );
         }
         n
+    }
+
+    #[test]
+    fn port_search_finds_every_position_of_every_length() {
+        for len in 0..=20u16 {
+            let ports: Vec<u16> = (0..len).map(|i| 1000 + i).collect();
+            for i in 0..len {
+                assert!(holds_port(&ports, 1000 + i), "{i} of {len}");
+            }
+            assert!(!holds_port(&ports, 999) && !holds_port(&ports, 1000 + len));
+        }
     }
 
     #[test]

@@ -303,6 +303,10 @@ struct Screen {
     blocks: TimedMap<Ipv4Addr, Block>,
 }
 
+/// Hits a new window has room for before it grows: `ports_needed` at the
+/// default and any likely setting, not a huge one no scan reaches.
+const MAX_PREALLOCATED_HITS: usize = 16;
+
 /// Bytes a block is charged: its alarm text and up to 64 frames.
 const BLOCK_HEAP: usize = 160 + Evidence::MAX_FRAMES * 8;
 
@@ -323,24 +327,47 @@ impl Screen {
     }
 
     /// Drops windows whose every hit is stale (invisible to the counts:
-    /// [`Window::add`] would drop those hits anyway), and returns the blocks
-    /// that ended before `now`, in source order.
-    fn expire(&mut self, now: i64) -> Vec<(Ipv4Addr, Block)> {
+    /// [`Window::add`] would drop those hits anyway), and emits the
+    /// summaries of the blocks that ended before `now`, in source order.
+    fn expire(&mut self, cfg: &Config, now: i64, out: &mut Vec<Alert>) {
         while self
             .windows
             .pop_before(now.saturating_sub(self.interval))
             .is_some()
         {}
-        // Nearly every packet ends no block: no list to make and sort.
-        let Some((src, b, _)) = self.blocks.pop_before(now) else {
-            return Vec::new();
-        };
-        let mut ended = vec![(src, b)];
+        if let Some((src, b, _)) = self.blocks.pop_before(now) {
+            self.blocks_ended(cfg, now, (src, b), out);
+        }
+    }
+
+    /// True if no window went stale and no block ended before `now`: two
+    /// comparisons, the per-packet case.
+    #[inline]
+    fn nothing_due(&mut self, now: i64) -> bool {
+        self.windows
+            .nothing_before(now.saturating_sub(self.interval))
+            && self.blocks.nothing_before(now)
+    }
+
+    /// The summaries of `first` and every other block that ended before
+    /// `now`, in source order.
+    #[cold]
+    #[inline(never)]
+    fn blocks_ended(
+        &mut self,
+        cfg: &Config,
+        now: i64,
+        first: (Ipv4Addr, Block),
+        out: &mut Vec<Alert>,
+    ) {
+        let mut ended = vec![first];
         while let Some((src, b, _)) = self.blocks.pop_before(now) {
             ended.push((src, b));
         }
         ended.sort_by_key(|(src, _)| *src);
-        ended
+        for (src, b) in ended {
+            out.extend(self.summary(cfg, now, src, b));
+        }
     }
 
     /// The summary alarm of a block that ended, if packets were folded into it.
@@ -404,7 +431,7 @@ impl Screen {
     /// One qualifying packet: folded into its source's block, or counted in
     /// its window, raising the alarm (and starting a block) on the
     /// `needed`-th distinct key.
-    fn hit(&mut self, cfg: &Config, now: i64, pkt: &PacketView<'_>) -> Option<Alert> {
+    fn hit(&mut self, cfg: &Config, now: i64, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
         if let Some(b) = self.blocks.get_mut(&pkt.src) {
             if b.repeats == 0 {
                 b.first = now;
@@ -414,28 +441,51 @@ impl Screen {
             if b.frames.len() < Evidence::MAX_FRAMES {
                 b.frames.push(pkt.frame);
             }
-            return None;
+            return;
         }
-        let (wkey, key, sport, dport) = match (self.kind, pkt.tcp()) {
-            (Kind::PortScan, Some(t)) => (
-                (pkt.src, pkt.dst),
-                u32::from(t.dst_port),
-                t.src_port,
-                t.dst_port,
-            ),
-            (Kind::PortScan, None) => return None,
-            (Kind::IpSweep, _) => ((pkt.src, Ipv4Addr::UNSPECIFIED), u32::from(pkt.dst), 0, 0),
+        let (wkey, key) = match (self.kind, pkt.tcp()) {
+            (Kind::PortScan, Some(t)) => ((pkt.src, pkt.dst), u32::from(t.dst_port)),
+            (Kind::PortScan, None) => return,
+            (Kind::IpSweep, _) => ((pkt.src, Ipv4Addr::UNSPECIFIED), u32::from(pkt.dst)),
         };
         let (t, a, needed) = (self.interval, cfg.anchored, self.needed);
-        if !self.windows.contains_key(&wkey) {
-            let cost = self.window_cost();
-            self.windows.insert(wkey, Window::default(), now, cost);
+        let n = match self.windows.touch_mut(&wkey, now) {
+            Some(w) => w.add(key, now, pkt.frame, t, a),
+            None => {
+                let fresh = Window {
+                    anchor: 0,
+                    // Room for the hits that alarm (it is charged for them).
+                    hits: Vec::with_capacity(needed.min(MAX_PREALLOCATED_HITS)),
+                };
+                let cost = self.window_cost();
+                self.windows.insert(wkey, fresh, now, cost);
+                // Not there if a window costs more than the whole budget.
+                let Some(w) = self.windows.touch_mut(&wkey, now) else {
+                    return;
+                };
+                w.add(key, now, pkt.frame, t, a)
+            }
+        };
+        if n >= needed {
+            out.push(self.alarm(cfg, now, pkt, wkey, n));
         }
-        let w = self.windows.touch_mut(&wkey, now)?;
-        let n = w.add(key, now, pkt.frame, t, a);
-        if n < needed {
-            return None;
-        }
+    }
+
+    /// The alarm on the `needed`-th distinct key `n` of window `wkey`,
+    /// which goes; the source is blocked from now on. Out of the
+    /// per-packet path: one counted packet in about a hundred alarms.
+    #[cold]
+    #[inline(never)]
+    fn alarm(
+        &mut self,
+        cfg: &Config,
+        now: i64,
+        pkt: &PacketView<'_>,
+        wkey: WinKey,
+        n: usize,
+    ) -> Alert {
+        let (t, a, needed) = (self.interval, cfg.anchored, self.needed);
+        let (sport, dport) = pkt.tcp().map_or((0, 0), |t| (t.src_port, t.dst_port));
         let hits = self
             .windows
             .remove(&wkey)
@@ -499,11 +549,13 @@ impl Screen {
         };
         for h in &hits {
             ev.push_frame(h.frame);
-            let label = match self.kind {
-                Kind::PortScan => format!("port {}", h.key),
-                Kind::IpSweep => format!("host {}", Ipv4Addr::from(h.key)),
-            };
-            ev.rule.push_key(label, h.frame);
+            match self.kind {
+                // A port-scan window's keys are ports.
+                Kind::PortScan => ev.rule.push_port_key("", h.key as u16, h.frame),
+                Kind::IpSweep => ev
+                    .rule
+                    .push_key(format!("host {}", Ipv4Addr::from(h.key)), h.frame),
+            }
         }
         let until = now.saturating_add(cfg.block_us);
         let block = Block {
@@ -513,7 +565,9 @@ impl Screen {
             last_frame: None,
             text,
             victim,
-            frames: Vec::new(),
+            // The packets folded into the block, up to the evidence's
+            // limit (it is charged for them): no growing on the way.
+            frames: Vec::with_capacity(Evidence::MAX_FRAMES),
         };
         self.blocks.insert(
             pkt.src,
@@ -521,7 +575,7 @@ impl Screen {
             until,
             entry_cost::<Ipv4Addr, Block>(BLOCK_HEAP),
         );
-        Some(Alert {
+        Alert {
             detector: "screenos",
             scanner: pkt.src,
             victim,
@@ -530,7 +584,7 @@ impl Screen {
             time: Instant::from_micros(now),
             trigger_frame: Some(pkt.frame),
             evidence: ev,
-        })
+        }
     }
 
     fn memory(&self) -> Memory {
@@ -598,12 +652,22 @@ impl ScreenOs {
 
     /// Emits summaries of blocks that ended before `now` (port-scan screen
     /// first, each in source order), and drops state that can no longer count.
+    #[inline]
     fn expire(&mut self, now: i64, out: &mut Vec<Alert>) {
-        for screen in [&mut self.port_scan, &mut self.ip_sweep] {
-            for (src, b) in screen.expire(now) {
-                out.extend(screen.summary(&self.cfg, now, src, b));
-            }
+        if self.port_scan.nothing_due(now)
+            && self.ip_sweep.nothing_due(now)
+            && self.sessions.nothing_before(now)
+        {
+            return;
         }
+        self.expire_due(now, out);
+    }
+
+    /// [`ScreenOs::expire`] once something may be due.
+    #[inline(never)]
+    fn expire_due(&mut self, now: i64, out: &mut Vec<Alert>) {
+        self.port_scan.expire(&self.cfg, now, out);
+        self.ip_sweep.expire(&self.cfg, now, out);
         while self.sessions.pop_before(now).is_some() {}
     }
 
@@ -664,7 +728,7 @@ impl ScreenOs {
             }
         };
         if qualifies {
-            out.extend(self.port_scan.hit(&self.cfg, now, pkt));
+            self.port_scan.hit(&self.cfg, now, pkt, out);
         }
     }
 }
@@ -680,7 +744,7 @@ impl Detector for ScreenOs {
         match pkt.protocol {
             proto::TCP => self.on_tcp(now, pkt, out),
             proto::ICMP if pkt.icmp().is_some_and(|i| i.is_echo_request()) => {
-                out.extend(self.ip_sweep.hit(&self.cfg, now, pkt));
+                self.ip_sweep.hit(&self.cfg, now, pkt, out);
             }
             _ => {}
         }

@@ -67,7 +67,8 @@ use core::net::Ipv4Addr;
 
 use crate::DetectorInfo;
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
-use crate::state::{TimedMap, entry_cost};
+use crate::state::{PortSet, TimedMap, entry_cost};
+use crate::view::Tcp;
 use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, Memory, PacketView};
 
 static PARAMS: &[ParamSpec] = &[
@@ -403,6 +404,9 @@ pub struct ThresholdRules {
     rules: Vec<Rule>,
     /// Per rule: tracked address → window, timed by the window's start.
     state: Vec<TimedMap<Ipv4Addr, Window>>,
+    /// Destination ports some rule matches: most packets go to none, and
+    /// are done with after one bit test instead of a walk of the rules.
+    any_rule_ports: PortSet,
 }
 
 /// What a window is charged when it opens, and per match it keeps as
@@ -416,10 +420,20 @@ impl ThresholdRules {
     pub fn new(home_net: Vec<Cidr>, rules: Vec<Rule>, memcap: u64) -> Self {
         let share = memcap / rules.len().max(1) as u64;
         let state = rules.iter().map(|_| TimedMap::new(share)).collect();
+        let mut any_rule_ports = PortSet::default();
+        for rule in &rules {
+            if rule.ports.is_empty() {
+                any_rule_ports.insert_range(0, u16::MAX);
+            }
+            for &(a, b) in &rule.ports {
+                any_rule_ports.insert_range(a, b);
+            }
+        }
         ThresholdRules {
             home_net,
             rules,
             state,
+            any_rule_ports,
         }
     }
 
@@ -443,6 +457,101 @@ pub(crate) fn fast_log_time(t: Instant) -> String {
     )
 }
 
+/// The alert of a rule whose threshold `w` just fired on `pkt`: built out
+/// of the per-packet path (one packet in thousands fires), which then
+/// keeps none of its formatting.
+#[cold]
+#[inline(never)]
+fn alert(
+    rule: &Rule,
+    key: Ipv4Addr,
+    now: Instant,
+    pkt: &PacketView<'_>,
+    t: &Tcp<'_>,
+    w: &Window,
+) -> Alert {
+    let log_line = format!(
+        "{}  [**] [1:{}:{}] {} [**] [Classification: {}] [Priority: {}] {{TCP}} {}:{} -> {}:{}",
+        fast_log_time(now),
+        rule.sid,
+        rule.rev,
+        rule.msg,
+        rule.classification,
+        rule.priority,
+        pkt.src,
+        t.src_port,
+        pkt.dst,
+        t.dst_port
+    );
+    Alert {
+        detector: "suricata-et",
+        scanner: pkt.src,
+        victim: (rule.track == Track::ByDst).then_some(pkt.dst),
+        kind: AlertKind::Scanner,
+        first_seen: w.start,
+        time: now,
+        trigger_frame: Some(pkt.frame),
+        evidence: Evidence {
+            counters: vec![
+                ("sid", i64::from(rule.sid)),
+                ("count", rule.count as i64),
+                ("seconds", rule.seconds as i64),
+                ("matches", w.matches as i64),
+            ],
+            ports: vec![t.dst_port],
+            frames: w.frames.clone(),
+            log_line,
+            rule: crate::Rule {
+                statement: format!(
+                    "Suricata threshold (type {}, track {}, count {}, seconds {}) on sid \
+                     {} \"{}\": match {} of {} {} within {} s",
+                    match rule.kind {
+                        ThresholdType::Threshold => "threshold",
+                        ThresholdType::Limit => "limit",
+                        ThresholdType::Both => "both",
+                    },
+                    match rule.track {
+                        Track::BySrc => "by_src",
+                        Track::ByDst => "by_dst",
+                    },
+                    rule.count,
+                    rule.seconds,
+                    rule.sid,
+                    rule.msg,
+                    w.matches,
+                    match rule.track {
+                        Track::BySrc => "from",
+                        Track::ByDst => "to",
+                    },
+                    key,
+                    (now.total_micros() - w.start.total_micros()) / 1_000_000
+                ),
+                counted: format!(
+                    "TCP packets to {} whose flags match `{}`",
+                    if rule.ports.is_empty() {
+                        "any port".to_string()
+                    } else {
+                        rule.ports
+                            .iter()
+                            .map(|(a, b)| {
+                                if a == b {
+                                    format!("port {a}")
+                                } else {
+                                    format!("ports {a}-{b}")
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
+                    flags_text(&rule.flags)
+                ),
+                window: Some((w.start, now)),
+                keys: w.counted.clone(),
+            },
+        },
+    }
+}
+
 impl Detector for ThresholdRules {
     fn name(&self) -> &'static str {
         "suricata-et"
@@ -450,6 +559,9 @@ impl Detector for ThresholdRules {
 
     fn observe(&mut self, now: Instant, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
         let Some(t) = pkt.tcp() else { return };
+        if !self.any_rule_ports.contains(t.dst_port) {
+            return;
+        }
         if !self.home_net.is_empty() && (!self.in_home(pkt.dst) || self.in_home(pkt.src)) {
             return;
         }
@@ -512,86 +624,7 @@ impl Detector for ThresholdRules {
             if !fire {
                 continue;
             }
-            let log_line = format!(
-                "{}  [**] [1:{}:{}] {} [**] [Classification: {}] [Priority: {}] {{TCP}} {}:{} -> {}:{}",
-                fast_log_time(now),
-                rule.sid,
-                rule.rev,
-                rule.msg,
-                rule.classification,
-                rule.priority,
-                pkt.src,
-                t.src_port,
-                pkt.dst,
-                t.dst_port
-            );
-            out.push(Alert {
-                detector: "suricata-et",
-                scanner: pkt.src,
-                victim: (rule.track == Track::ByDst).then_some(pkt.dst),
-                kind: AlertKind::Scanner,
-                first_seen: w.start,
-                time: now,
-                trigger_frame: Some(pkt.frame),
-                evidence: Evidence {
-                    counters: vec![
-                        ("sid", i64::from(rule.sid)),
-                        ("count", rule.count as i64),
-                        ("seconds", rule.seconds as i64),
-                        ("matches", w.matches as i64),
-                    ],
-                    ports: vec![t.dst_port],
-                    frames: w.frames.clone(),
-                    log_line,
-                    rule: crate::Rule {
-                        statement: format!(
-                            "Suricata threshold (type {}, track {}, count {}, seconds {}) on sid \
-                             {} \"{}\": match {} of {} {} within {} s",
-                            match rule.kind {
-                                ThresholdType::Threshold => "threshold",
-                                ThresholdType::Limit => "limit",
-                                ThresholdType::Both => "both",
-                            },
-                            match rule.track {
-                                Track::BySrc => "by_src",
-                                Track::ByDst => "by_dst",
-                            },
-                            rule.count,
-                            rule.seconds,
-                            rule.sid,
-                            rule.msg,
-                            w.matches,
-                            match rule.track {
-                                Track::BySrc => "from",
-                                Track::ByDst => "to",
-                            },
-                            key,
-                            (now.total_micros() - w.start.total_micros()) / 1_000_000
-                        ),
-                        counted: format!(
-                            "TCP packets to {} whose flags match `{}`",
-                            if rule.ports.is_empty() {
-                                "any port".to_string()
-                            } else {
-                                rule.ports
-                                    .iter()
-                                    .map(|(a, b)| {
-                                        if a == b {
-                                            format!("port {a}")
-                                        } else {
-                                            format!("ports {a}-{b}")
-                                        }
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            },
-                            flags_text(&rule.flags)
-                        ),
-                        window: Some((w.start, now)),
-                        keys: w.counted.clone(),
-                    },
-                },
-            });
+            out.push(alert(rule, key, now, pkt, t, w));
         }
     }
 

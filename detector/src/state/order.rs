@@ -131,10 +131,14 @@ impl<K: Ord + Clone> Order<K> {
 
     /// True if no live pair is filed before `t`: one comparison while the
     /// floor says so, the queue's and the B-tree's fronts otherwise.
+    #[inline]
     pub(super) fn none_before(&mut self, t: i64) -> bool {
-        if self.floor >= t {
-            return true;
-        }
+        self.floor >= t || self.none_before_raised(t)
+    }
+
+    /// [`Order::none_before`] with the floor raised to the fronts' times.
+    #[inline(never)]
+    fn none_before_raised(&mut self, t: i64) -> bool {
         self.floor = self.lower_bound().unwrap_or(i64::MAX);
         self.floor >= t
     }
