@@ -271,7 +271,6 @@ pub struct Scanlogd {
     evictions: u64,
 }
 
-/// `hashfunc`: XOR-fold the address (as stored in memory, read little-endian) by `HASH_LOG` bits.
 /// True if `ports` holds `port`: upstream's linear search of the entry's
 /// ports, in blocks of 8 without an early exit, which the compiler turns
 /// into vector compares (`<[u16]>::contains` tests one port at a time).
@@ -283,6 +282,7 @@ fn holds_port(ports: &[u16], port: u16) -> bool {
     hit || blocks.remainder().contains(&port)
 }
 
+/// `hashfunc`: XOR-fold the address (as stored in memory, read little-endian) by `HASH_LOG` bits.
 fn hashfunc(addr: Ipv4Addr) -> usize {
     let mut value = u32::from_le_bytes(addr.octets());
     let mut hash = 0u32;
