@@ -50,18 +50,10 @@ impl BlockHasher {
     /// of the whole input; empty if reading failed.
     pub fn finish(self, mut rest: impl Read) -> String {
         drop(self.jobs);
-        let mut hash = match self.hasher.join() {
-            Ok(h) => h,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        let mut buf = vec![0; 1 << 16];
-        loop {
-            match rest.read(&mut buf) {
-                Ok(0) => return crate::simulate::hex(&hash.finalize()),
-                Ok(n) => hash.update(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return String::new(),
-            }
+        let mut hash = joined(self.hasher);
+        match io::copy(&mut rest, &mut hash) {
+            Ok(_) => crate::simulate::hex(&hash.finalize()),
+            Err(_) => String::new(),
         }
     }
 }
@@ -70,6 +62,14 @@ impl Default for BlockHasher {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The hashing thread's state once its input has ended (its panic, if it
+/// panicked, carried on to the caller).
+fn joined(hasher: JoinHandle<Sha256>) -> Sha256 {
+    hasher
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Chunks or blocks waiting for the hashing thread before the reader waits
@@ -115,10 +115,8 @@ impl<R: Read> HashingReader<R> {
     pub fn finish(mut self) -> String {
         let complete = io::copy(&mut self, &mut io::sink()).is_ok();
         drop(self.chunks.take());
-        let hash = match self.hasher.take().map(JoinHandle::join) {
-            Some(Ok(h)) => h,
-            Some(Err(panic)) => std::panic::resume_unwind(panic),
-            None => return String::new(),
+        let Some(hash) = self.hasher.take().map(joined) else {
+            return String::new();
         };
         if complete {
             crate::simulate::hex(&hash.finalize())
