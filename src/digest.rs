@@ -74,8 +74,11 @@ fn joined(hasher: JoinHandle<Sha256>) -> Sha256 {
 
 /// Chunks or blocks waiting for the hashing thread before the reader waits
 /// (a chunk is one read of the buffered reader above, at most its capacity;
-/// a block is one of the capture reader's, 256 KiB).
-const QUEUED: usize = 16;
+/// a block is one of the capture reader's, 256 KiB). Four: at 16, a hashing
+/// thread starved of CPU let 4 MiB of blocks pile up, enough to push the
+/// 96 MiB replay of `tests/robustness.rs` over its limit; deeper queues were
+/// no faster (docs/performance.md).
+const QUEUED: usize = 4;
 
 /// A reader that hashes every byte it passes on.
 pub struct HashingReader<R> {
