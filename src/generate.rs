@@ -23,11 +23,11 @@ use std::path::PathBuf;
 use rustc_hash::FxHashMap;
 use scanbench_capture::{PcapFormat, PcapWriter};
 use scanbench_sim::{Duration, Frame, Instant, Label, TapId};
-use sha2::Digest;
 
 use crate::error::{Error, Result};
 use crate::scenario::Scenario;
-use crate::simulate::{HashWriter, create, hex, label_line, labels_path_for, per_tap_path};
+use crate::simulate::{create, hex, label_line, labels_path_for, per_tap_path};
+use crate::write_behind::WriteBehind;
 
 /// What to write.
 #[derive(Clone, Debug)]
@@ -84,7 +84,7 @@ pub struct GenSummary {
 struct TapOut {
     name: String,
     path: PathBuf,
-    pcap: PcapWriter<HashWriter<BufWriter<std::fs::File>>>,
+    pcap: PcapWriter<WriteBehind<BufWriter<std::fs::File>>>,
     labels: Option<(PathBuf, BufWriter<std::fs::File>)>,
     frames: u64,
     packet_bytes: u64,
@@ -158,7 +158,9 @@ pub fn generate_reporting(
         return Err(Error::Argument("--repeat: at least 1".into()));
     }
     let seed = o.seed.unwrap_or(sc.seed);
-    let all = sc.build(seed)?.taps;
+    // The first repetition's network, built here to learn the taps.
+    let mut first = Some(sc.build(seed)?);
+    let all = first.as_ref().map(|b| b.taps.clone()).unwrap_or_default();
     for t in &o.taps {
         if !all.contains(t) {
             return Err(Error::Argument(format!(
@@ -192,7 +194,7 @@ pub fn generate_reporting(
             Some((p.clone(), create(&p)?))
         };
         let file = create(&path)?;
-        let pcap = PcapWriter::new(HashWriter::new(file), o.format).map_err(|e| io(&path, e))?;
+        let pcap = PcapWriter::new(WriteBehind::new(file), o.format).map_err(|e| io(&path, e))?;
         outs.push(TapOut {
             name: name.clone(),
             path,
@@ -207,11 +209,18 @@ pub fn generate_reporting(
     let offset = |k: u32| Duration::from_micros(duration.total_micros() * u64::from(k));
     let mut transmissions = 0u64;
     let jobs = o.jobs.clamp(1, o.repeat as usize);
+    if jobs > 1 {
+        // Each repetition is built on its own thread.
+        first = None;
+    }
     let mut k = 0u32;
     while k < o.repeat {
         if jobs == 1 {
             // Straight to disk.
-            let mut built = sc.build(seed.wrapping_add(u64::from(k)))?;
+            let mut built = match first.take() {
+                Some(b) => b,
+                None => sc.build(seed.wrapping_add(u64::from(k)))?,
+            };
             let shift = offset(k);
             let mut failed: Option<Error> = None;
             let mut sink = |f: &Frame<'_>| {
@@ -264,8 +273,12 @@ pub fn generate_reporting(
     }
     let mut taps = Vec::new();
     for t in outs {
-        let out = t.pcap.finish().map_err(|e| io(&t.path, e))?;
-        let sha256 = hex(&out.hash.finalize());
+        let (_, digest) = t
+            .pcap
+            .finish()
+            .and_then(WriteBehind::finish)
+            .map_err(|e| io(&t.path, e))?;
+        let sha256 = hex(&digest);
         let labels = match t.labels {
             Some((p, mut w)) => {
                 w.flush().map_err(|e| io(&p, e))?;

@@ -39,6 +39,7 @@ pub mod simulate;
 pub mod sweep;
 pub mod time_text;
 pub mod truth;
+pub(crate) mod write_behind;
 
 pub use scanbench_capture as capture;
 pub use scanbench_capture::labels;

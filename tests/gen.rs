@@ -306,3 +306,29 @@ fn bad_requests_are_named() {
     ]);
     assert_eq!(o.status.code(), Some(2), "usage error");
 }
+
+/// A disk that fills up stops `gen` with the file named, though the
+/// capture is hashed and written on a thread of its own.
+#[test]
+fn a_full_disk_is_named() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("skipped a_full_disk_is_named: no /dev/full on this machine");
+        return;
+    }
+    let e = err(
+        1,
+        &[
+            "gen",
+            "bench/gen-office.toml",
+            "--hosts",
+            "50",
+            "--no-labels",
+            "--pcap",
+            "/dev/full",
+        ],
+    );
+    assert!(
+        e.contains("/dev/full: No space left on device"),
+        "stderr: {e}"
+    );
+}
