@@ -83,6 +83,8 @@ pub struct FrameRef<'a> {
 
 impl FrameRef<'_> {
     /// The capture time as the detectors' clock (see [`Frame::at`]).
+    /// Inline: a replay asks once per frame, from another crate.
+    #[inline]
     pub fn at(&self) -> Instant {
         at(self.ts_nanos)
     }
@@ -100,6 +102,7 @@ impl FrameRef<'_> {
 
 /// Nanoseconds to the detectors' clock: microseconds rounded down, saturating
 /// far outside ±292,000 years.
+#[inline]
 fn at(ts_nanos: i128) -> Instant {
     if let Ok(n) = i64::try_from(ts_nanos) {
         // Every real timestamp (±292 years): 64-bit division, same result.
