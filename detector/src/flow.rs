@@ -402,14 +402,25 @@ impl FlowTracker {
     }
 
     fn arm(&mut self, at: i64, k: Key, id: u64, t: Timer) {
-        self.seq += 1;
-        let seq = self.seq;
-        self.timers.push(t as usize, (at, seq), (k, id, t));
+        let seq = self.next_seq();
         if let Some(c) = self.conns.get_mut(&k).filter(|c| c.id == id) {
-            // One pending timer per kind: a re-armed one replaces its slot.
-            if core::mem::replace(&mut c.armed[t as usize], NonZeroU64::new(seq)).is_some() {
-                self.timers.cancelled();
-            }
+            Self::name_timer(&mut self.timers, c, t, seq);
+        }
+        self.timers.push(t as usize, (at, seq), (k, id, t));
+    }
+
+    /// The sequence number of the next timer armed.
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Makes `seq` connection `c`'s pending timer of kind `t` (one per kind:
+    /// a re-armed one replaces its slot, whose timer is then cancelled).
+    /// The caller queues the timer.
+    fn name_timer(timers: &mut TimerQueue<(Key, u64, Timer), 3>, c: &mut Conn, t: Timer, seq: u64) {
+        if core::mem::replace(&mut c.armed[t as usize], NonZeroU64::new(seq)).is_some() {
+            timers.cancelled();
         }
     }
 
@@ -524,6 +535,11 @@ impl FlowTracker {
             };
             self.next_id += 1;
             let id = self.next_id;
+            // Its inactivity timer is named before the connection goes in and
+            // queued after (an eviction's sweep must not see it unnamed).
+            let inactivity = self.next_seq();
+            let mut armed = [None; 3];
+            armed[Timer::Inactivity as usize] = NonZeroU64::new(inactivity);
             let evicted = self.conns.insert(
                 k,
                 Conn {
@@ -545,7 +561,7 @@ impl FlowTracker {
                     last: now,
                     frames: ArrayVec::new(),
                     closing: None,
-                    armed: [None; 3],
+                    armed,
                 },
                 t,
                 Self::CONN_COST,
@@ -553,11 +569,10 @@ impl FlowTracker {
             for (_, c) in evicted {
                 self.disarm(&c);
             }
-            self.arm(
-                t.saturating_add(self.cfg.inactivity_us),
-                k,
-                id,
-                Timer::Inactivity,
+            self.timers.push(
+                Timer::Inactivity as usize,
+                (t.saturating_add(self.cfg.inactivity_us), inactivity),
+                (k, id, Timer::Inactivity),
             );
         }
         let cfg = self.cfg;
@@ -685,16 +700,18 @@ impl FlowTracker {
                 conn: c.clone(),
             });
         }
-        if arm_attempt && cfg.attempt_delay_us > 0 {
-            self.arm(
-                t.saturating_add(cfg.attempt_delay_us),
-                k,
-                id,
-                Timer::Attempt,
-            );
-        }
-        if let Some(at) = close {
-            self.arm(at, k, id, Timer::Close);
+        // The connection is at hand: its timers are named without another
+        // look-up (after the events, which carry it as it was).
+        let attempt = (arm_attempt && cfg.attempt_delay_us > 0)
+            .then(|| (t.saturating_add(cfg.attempt_delay_us), Timer::Attempt));
+        for (at, timer) in attempt
+            .into_iter()
+            .chain(close.map(|at| (at, Timer::Close)))
+        {
+            self.seq += 1;
+            let seq = self.seq;
+            Self::name_timer(&mut self.timers, c, timer, seq);
+            self.timers.push(timer as usize, (at, seq), (k, id, timer));
         }
     }
 }

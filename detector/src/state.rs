@@ -24,9 +24,18 @@
 //! sessions), whose owner charges its own budget. [`PortSet`] is a set of
 //! ports as a bitmap, for per-packet port look-ups.
 
+use std::collections::HashMap;
 use std::hash::Hash;
 
-use rustc_hash::FxHashMap;
+/// The hash table under [`TimedMap`] and [`Lru`]. Its keys are addresses and
+/// ports from the capture, which an attacker chooses, so the hash is seeded
+/// at random per table (foldhash's `RandomState`: no set of keys collides
+/// for every seed, and a capture is written before the seed exists). An
+/// unseeded hash such as Fx has keys that collide whatever the run, which
+/// would turn every look-up of such a capture into a walk of the colliding
+/// entries. The seed changes only where entries sit: nothing walks the
+/// table in its own order, so no result depends on it.
+type Table<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 mod order;
 mod ports;
@@ -61,7 +70,7 @@ struct Slot<V> {
 
 /// Whether a queued pair of `k` under time `t` is the one its entry is
 /// filed under (see [`order`]).
-fn live<K: Hash + Eq, V>(map: &FxHashMap<K, Slot<V>>) -> impl Fn(&K, i64) -> bool + '_ {
+fn live<K: Hash + Eq, V>(map: &Table<K, Slot<V>>) -> impl Fn(&K, i64) -> bool + '_ {
     move |k, t| {
         map.get(k)
             .is_some_and(|s| s.filing == Filing::Queue && s.filed == t)
@@ -70,7 +79,7 @@ fn live<K: Hash + Eq, V>(map: &FxHashMap<K, Slot<V>>) -> impl Fn(&K, i64) -> boo
 
 /// A map under a byte budget, ordered by entry time (see the module docs).
 ///
-/// The entries live in a hash table (Fx, whose order is never walked: no
+/// The entries live in a hash table ([`Table`], whose order is never walked: no
 /// result depends on it); the time order is that of a B-tree set of
 /// `(time, key)`, kept as a queue of the pairs filed in order and a B-tree
 /// of the others (see [`order`]).
@@ -83,7 +92,7 @@ fn live<K: Hash + Eq, V>(map: &FxHashMap<K, Slot<V>>) -> impl Fn(&K, i64) -> boo
 /// order, at a fraction of the B-tree work.
 #[derive(Clone, Debug)]
 pub struct TimedMap<K, V> {
-    map: FxHashMap<K, Slot<V>>,
+    map: Table<K, Slot<V>>,
     order: Order<K>,
     cap: u64,
     used: u64,
@@ -103,7 +112,7 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
     /// An empty map that may hold `cap` bytes of entries.
     pub fn new(cap: u64) -> Self {
         TimedMap {
-            map: FxHashMap::default(),
+            map: Table::default(),
             order: Order::default(),
             cap,
             used: 0,
@@ -267,22 +276,18 @@ impl<K: Ord + Hash + Clone, V> TimedMap<K, V> {
     /// [`TimedMap::touch`], then the value of `k`, to change in place: one
     /// look-up for the per-packet "touch and update".
     pub fn touch_mut(&mut self, k: &K, at: i64) -> Option<&mut V> {
-        if self.map.get(k).is_some_and(|s| at < s.filed) {
-            self.refile(k, at);
-        }
+        // Dead pairs an earlier step back left are compacted first (that
+        // needs the whole map), so a step back now refiles the entry found
+        // by the one look-up below.
+        self.order.compact(live(&self.map));
         let s = self.map.get_mut(k)?;
-        s.at = at;
-        Some(&mut s.value)
-    }
-
-    /// Files `k` under an earlier time `at` at once.
-    fn refile(&mut self, k: &K, at: i64) {
-        if let Some(s) = self.map.get_mut(k) {
+        if at < s.filed {
             self.order.unfile(s.filed, k, s.filing);
             s.filing = self.order.file(at, k.clone());
             s.filed = at;
         }
-        self.order.compact(live(&self.map));
+        s.at = at;
+        Some(&mut s.value)
     }
 
     /// Charges `k`'s entry `bytes` more (its value grew). Older entries are
@@ -420,7 +425,7 @@ struct Node<K, V> {
 /// owner's business (it knows what an entry is charged).
 #[derive(Clone, Debug)]
 pub struct Lru<K, V> {
-    index: FxHashMap<K, u32>,
+    index: Table<K, u32>,
     nodes: Vec<Node<K, V>>,
     head: u32,
     tail: u32,
@@ -429,7 +434,7 @@ pub struct Lru<K, V> {
 impl<K: Hash + Eq + Clone, V> Default for Lru<K, V> {
     fn default() -> Self {
         Lru {
-            index: FxHashMap::default(),
+            index: Table::default(),
             nodes: Vec::new(),
             head: NIL,
             tail: NIL,
@@ -484,17 +489,24 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
 
     /// Makes `k` the most recently used entry and returns its value.
     pub fn touch(&mut self, k: &K) -> Option<&mut V> {
+        let i = self.touch_position(k)?;
+        self.nodes.get_mut(i as usize).map(|n| &mut n.value)
+    }
+
+    /// Makes `k` the most recently used entry and returns where it sits
+    /// (see [`Lru::position`]): a touch and a position in one look-up.
+    pub fn touch_position(&mut self, k: &K) -> Option<u32> {
         let &i = self.index.get(k)?;
         if i != self.tail {
             self.unlink(i);
             self.link_back(i);
         }
-        self.nodes.get_mut(i as usize).map(|n| &mut n.value)
+        Some(i)
     }
 
     /// Inserts `k` as the most recently used entry (replacing any entry
-    /// it had).
-    pub fn insert(&mut self, k: K, value: V) {
+    /// it had); returns where it sits (see [`Lru::position`]).
+    pub fn insert(&mut self, k: K, value: V) -> u32 {
         self.remove(&k);
         let i = self.nodes.len() as u32;
         self.index.insert(k.clone(), i);
@@ -505,6 +517,7 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
             next: NIL,
         });
         self.link_back(i);
+        i
     }
 
     /// Removes `k`, returning its value.
@@ -780,6 +793,8 @@ mod tests {
                     "seed {seed}"
                 );
                 assert_eq!(m.time(&k), e.map.get(&k).map(|x| x.1));
+                // Steps back leave dead queued pairs; they are compacted.
+                assert!(m.order.queued() <= 2 * m.len() + 20, "seed {seed}");
             }
             let keys: Vec<u8> = m.iter().map(|(k, _)| *k).collect();
             assert_eq!(keys, e.map.keys().copied().collect::<Vec<_>>());
@@ -833,14 +848,22 @@ mod tests {
                 let k = r(16) as u8;
                 match r(6) {
                     0 | 1 => {
-                        lru.insert(k, step as u32);
+                        let at = lru.insert(k, step as u32);
+                        assert_eq!(lru.position(&k), Some(at));
                         if let Some((old, _)) = stamps.insert(k, (step, step as u32)) {
                             by_stamp.remove(&old);
                         }
                         by_stamp.insert(step, k);
                     }
                     2 | 3 => {
-                        let got = lru.touch(&k).map(|v| *v);
+                        let at = lru.position(&k);
+                        let got = if r(2) == 0 {
+                            lru.touch(&k).map(|v| *v)
+                        } else {
+                            assert_eq!(lru.touch_position(&k), at);
+                            at.and_then(|i| lru.at(i)).copied()
+                        };
+                        assert_eq!(lru.position(&k), at, "a touch moves no entry");
                         let want = stamps.get_mut(&k).map(|e| {
                             by_stamp.remove(&e.0);
                             by_stamp.insert(step, k);

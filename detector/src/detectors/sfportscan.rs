@@ -879,11 +879,15 @@ impl SfPortscan {
 
     // ---- trackers -----------------------------------------------------------
 
-    /// `ps_tracker_get`: find or create; `None` when memcap allows no new tracker.
-    fn tracker_get(&mut self, key: TKey, now: Instant) -> Option<TKey> {
-        if self.trackers.touch(&key).is_some() {
-            return Some(key);
+    /// `ps_tracker_get`: find or create; `None` when memcap allows no new
+    /// tracker. Answers where the tracker sits and whether another was
+    /// evicted to make room (a removal moves the table's last entry into the
+    /// freed place, so positions found before may be stale).
+    fn tracker_get(&mut self, key: TKey, now: Instant) -> Option<(TRef, bool)> {
+        if let Some(i) = self.trackers.touch_position(&key) {
+            return Some((i, false));
         }
+        let mut evicted = false;
         if self.trackers.len() >= self.max_trackers {
             let now_s = now.total_micros().div_euclid(1_000_000);
             // ps_tracker_free: a priority node whose window is still open is
@@ -897,8 +901,9 @@ impl SfPortscan {
                 .map(|(k, _)| *k)?;
             self.trackers.remove(&victim);
             self.evictions += 1;
+            evicted = true;
         }
-        self.trackers.insert(
+        let i = self.trackers.insert(
             key,
             Tracker {
                 proto: PsProto::new(),
@@ -906,7 +911,7 @@ impl SfPortscan {
             },
         );
         self.peak.0 = self.peak.0.max(self.trackers.len());
-        Some(key)
+        Some((i, evicted))
     }
 
     fn with<F: FnOnce(&mut Tracker)>(&mut self, at: Option<TRef>, f: F) {
@@ -1352,8 +1357,9 @@ impl Detector for SfPortscan {
             } else {
                 (pkt.src, pkt.dst)
             };
+            let scanned_key = (proto_idx, false, scanned_ip);
             let scanned = if types & (T_PORTSCAN | T_DECOY | T_DIST) != 0 {
-                self.tracker_get((proto_idx, false, scanned_ip), now)
+                self.tracker_get(scanned_key, now)
             } else {
                 None
             };
@@ -1365,9 +1371,13 @@ impl Detector for SfPortscan {
             if scanner.is_none() && scanned.is_none() {
                 return;
             }
-            // Both exist now; finding the second may have moved the first.
-            let scanner = scanner.and_then(|k| self.trackers.position(&k));
-            let scanned = scanned.and_then(|k| self.trackers.position(&k));
+            // Both exist now; finding the second moved the first if it
+            // evicted a tracker.
+            let scanned = match (scanned, scanner) {
+                (Some(_), Some((_, true))) => self.trackers.position(&scanned_key),
+                (s, _) => s.map(|(i, _)| i),
+            };
+            let scanner = scanner.map(|(i, _)| i);
             let p = Pkt {
                 now,
                 view: pkt,

@@ -548,7 +548,8 @@ pub struct TrwPacket {
 
 impl TrwPacket {
     fn timeouts(&mut self, now: i64, out: &mut Vec<Alert>) {
-        while let Some((_, at)) = self.pending.oldest().filter(|(_, at)| *at <= now) {
+        // `oldest_due`: one comparison per packet while no deadline is due.
+        while let Some((_, at)) = self.pending.oldest_due(now) {
             let Some((flow, p)) = self.pending.pop_oldest() else {
                 break;
             };

@@ -208,16 +208,12 @@ impl Stream {
             let cost = entry_cost::<(Ipv4Addr, u32), Result_>(RESULT_HEAP);
             self.table.insert(key, fresh, now, cost);
         }
-        self.table.touch(&key, now);
-        let new_value = self
-            .table
-            .get(&key)
-            .is_some_and(|r| !r.values.contains(&value) && r.values.len() < cap);
+        let mut r = self.table.touch_mut(&key, now)?;
+        let new_value = !r.values.contains(&value) && r.values.len() < cap;
         if new_value {
+            // Charging the new value may evict (this result too).
             self.table.grow(&key, size_of::<u32>() as u64);
-        }
-        let r = self.table.get_mut(&key)?;
-        if new_value {
+            r = self.table.get_mut(&key)?;
             r.values.push(value);
             if let Some(f) = frame {
                 if r.frames.len() < Evidence::MAX_FRAMES {
