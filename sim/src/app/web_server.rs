@@ -93,6 +93,9 @@ struct Conn {
     busy: bool,
     /// Set while parked in TIME-WAIT: when to put it back, and its 4-tuple.
     parked: Option<(Instant, TupleKey)>,
+    /// Whether the connection is in its port's `Compact::listening` set
+    /// (compact mode only), so that a busy one is not looked up on every poll.
+    listed: bool,
 }
 
 /// The web-server app.
@@ -157,6 +160,7 @@ impl WebServer {
                 c.socket = Place::InSet(sockets.add(s));
             }
             c.parked = None;
+            c.listed = false;
         }
     }
 
@@ -187,6 +191,7 @@ impl WebServer {
                     sending: None,
                     busy: false,
                     parked: None,
+                    listed: false,
                 });
             }
         }
@@ -226,11 +231,15 @@ impl WebServer {
             let remote = s.remote_endpoint();
             if state == tcp::State::Listen {
                 cp.listening.entry(c.port).or_default().insert(i);
+                c.listed = true;
                 c.socket = Place::Out(cp.take(&mut ctx.sockets, k));
                 continue;
             }
-            if let Some(set) = cp.listening.get_mut(&c.port) {
-                set.remove(&i);
+            if c.listed {
+                if let Some(set) = cp.listening.get_mut(&c.port) {
+                    set.remove(&i);
+                }
+                c.listed = false;
             }
             if state == tcp::State::TimeWait
                 && quiet
@@ -272,6 +281,7 @@ impl WebServer {
                     sending: None,
                     busy: false,
                     parked: None,
+                    listed: true,
                 });
             }
         }
