@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpCidr, IpProtocol, Ipv4Packet};
@@ -152,6 +152,12 @@ impl Host {
     ///   since the last run computed the stack's `poll_at` (kept in
     ///   `stack_at`), and that time not reached, the poll before the apps is
     ///   skipped too; only the interface's clock is set, as the poll would.
+    ///
+    /// Both rest on this build of smoltcp: Medium::Ip (no neighbour cache
+    /// to wait on) and no congestion-control feature (its controller's
+    /// `pre_transmit` is a no-op). Builds with debug assertions (every
+    /// `cargo test`) run each skipped poll anyway and check that it sends
+    /// nothing.
     fn run_stack_and_apps(
         &mut self,
         now: Instant,
@@ -183,6 +189,7 @@ impl Host {
             polled = true;
         } else {
             self.iface.poll_maintenance(now);
+            self.check_idle_poll(now);
         }
         let mut next: Option<Instant> = None;
         let mut apps_touched = false;
@@ -208,6 +215,8 @@ impl Host {
         if apps_touched {
             self.iface.poll(now, &mut self.dev, &mut self.sockets);
             polled = true;
+        } else {
+            self.check_idle_poll(now);
         }
         let reaped = self.reap(buffers);
         if polled || touched || reaped {
@@ -216,6 +225,21 @@ impl Host {
         match (next, self.stack_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// With debug assertions: polls the stack where `run_stack_and_apps`
+    /// skipped a poll, and checks that the poll found nothing to do.
+    fn check_idle_poll(&mut self, now: Instant) {
+        if cfg!(debug_assertions) {
+            let sent = self.dev.tx.len();
+            let result = self.iface.poll(now, &mut self.dev, &mut self.sockets);
+            assert!(
+                result == PollResult::None && self.dev.tx.len() == sent,
+                "{}: a skipped stack poll at {now} would have sent {} packet(s)",
+                self.spec.name,
+                self.dev.tx.len() - sent,
+            );
         }
     }
 
