@@ -21,18 +21,38 @@ pub(crate) struct PortClaims {
     /// First port of a run -> (last port, label). Runs do not overlap, and
     /// neighbouring runs have different labels or a gap between them.
     runs: BTreeMap<u16, (u16, LabelId)>,
+    /// The run the last claim made or found, (first, last, label): one of
+    /// `runs`. A server claims its ports on every poll and the fabric looks
+    /// up the source port of every packet a host sends, nearly always in
+    /// this run, so it is checked before the tree.
+    recent: Option<(u16, u16, LabelId)>,
 }
 
 impl PortClaims {
     /// The label of the last claim of `port`, if it was ever claimed.
     pub(crate) fn get(&self, port: u16) -> Option<LabelId> {
+        if let Some((first, last, label)) = self.recent
+            && (first..=last).contains(&port)
+        {
+            return Some(label);
+        }
         let (_, &(last, label)) = self.runs.range(..=port).next_back()?;
         (port <= last).then_some(label)
     }
 
     /// `port` is `label`'s from now on.
     pub(crate) fn claim(&mut self, port: u16, label: LabelId) {
-        if self.get(port) == Some(label) {
+        if let Some((first, last, held)) = self.recent
+            && (first..=last).contains(&port)
+            && held == label
+        {
+            return;
+        }
+        if let Some((&first, &(last, held))) = self.runs.range(..=port).next_back()
+            && port <= last
+            && held == label
+        {
+            self.recent = Some((first, last, label));
             return;
         }
         // Cut `port` out of the run holding it, if any.
@@ -66,6 +86,7 @@ impl PortClaims {
             last = l;
         }
         self.runs.insert(first, (last, label));
+        self.recent = Some((first, last, label));
     }
 
     /// Runs stored.

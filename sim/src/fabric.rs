@@ -30,6 +30,7 @@ use crate::rng::stream;
 use crate::socket_buffers::SocketBufferPool;
 
 mod external;
+mod hop;
 use external::External;
 
 /// Index of a node (host or router).
@@ -817,9 +818,7 @@ impl Network {
             return;
         }
         // A router decrements TTL and fixes the header checksum.
-        let mut ip = Ipv4Packet::new_unchecked(&mut pkt.bytes[..]);
-        ip.set_hop_limit(ttl - 1);
-        ip.fill_checksum();
+        hop::forward(&mut pkt.bytes);
         self.transmit(link, side, pkt, sink);
     }
 

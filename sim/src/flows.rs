@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use rustc_hash::FxHashMap;
 
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{IpProtocol, Ipv4Packet};
+use smoltcp::wire::IpProtocol;
 
 use crate::label::LabelId;
 
@@ -30,12 +30,22 @@ pub(crate) struct Tuple {
 }
 
 /// Reads the tuple of an IPv4 packet (ports 0 for non-TCP/UDP).
+///
+/// The same checks as smoltcp's `Ipv4Packet::new_checked` and `payload`
+/// (header and total lengths), read straight from the bytes: this runs twice
+/// for every packet a host sends or receives.
 pub(crate) fn tuple(pkt: &[u8]) -> Option<Tuple> {
-    let ip = Ipv4Packet::new_checked(pkt).ok()?;
-    let proto = ip.next_header();
-    let p = ip.payload();
+    let head: &[u8; 20] = pkt.first_chunk()?;
+    let header_len = usize::from(head[0] & 0x0f) * 4;
+    let total_len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+    if header_len < 20 || header_len > total_len || total_len > pkt.len() {
+        return None;
+    }
+    let proto = IpProtocol::from(head[9]);
+    let p = &pkt[header_len..total_len];
+    let unfragmented = u16::from_be_bytes([head[6], head[7]]) & 0x1fff == 0;
     let (sport, dport, opens, closes) = match proto {
-        IpProtocol::Tcp | IpProtocol::Udp if ip.frag_offset() == 0 && p.len() >= 4 => {
+        IpProtocol::Tcp | IpProtocol::Udp if unfragmented && p.len() >= 4 => {
             let tcp_flags = (proto == IpProtocol::Tcp && p.len() >= 14).then(|| p[13]);
             (
                 u16::from_be_bytes([p[0], p[1]]),
@@ -46,14 +56,19 @@ pub(crate) fn tuple(pkt: &[u8]) -> Option<Tuple> {
         }
         _ => (0, 0, false, false),
     };
-    let s = (ip.src_addr(), sport);
-    let d = (ip.dst_addr(), dport);
-    let (a, b) = if s <= d { (s, d) } else { (d, s) };
+    let src = u32::from_be_bytes([head[12], head[13], head[14], head[15]]);
+    let dst = u32::from_be_bytes([head[16], head[17], head[18], head[19]]);
+    // Ordered as (Ipv4Addr, port) pairs are: by address octets, then port.
+    let (a, b) = if (src, sport) <= (dst, dport) {
+        ((src, sport), (dst, dport))
+    } else {
+        ((dst, dport), (src, sport))
+    };
     Some(Tuple {
         key: FlowKey {
-            proto: u8::from(proto),
-            a,
-            b,
+            proto: head[9],
+            a: (Ipv4Addr::from(a.0), a.1),
+            b: (Ipv4Addr::from(b.0), b.1),
         },
         src_port: sport,
         opens,
@@ -154,6 +169,99 @@ impl FlowLabels {
     pub(crate) fn set_if_absent(&mut self, t: &Tuple, label: LabelId, now: Instant) {
         if self.get(t, now).is_none() {
             self.set(t, label, now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use smoltcp::wire::Ipv4Packet;
+
+    use super::*;
+
+    /// The tuple as smoltcp's parser reads it: what `tuple` must agree with.
+    fn reference(pkt: &[u8]) -> Option<(FlowKey, u16, bool, bool)> {
+        let ip = Ipv4Packet::new_checked(pkt).ok()?;
+        let proto = ip.next_header();
+        let p = ip.payload();
+        let (sport, dport, opens, closes) = match proto {
+            IpProtocol::Tcp | IpProtocol::Udp if ip.frag_offset() == 0 && p.len() >= 4 => {
+                let flags = (proto == IpProtocol::Tcp && p.len() >= 14).then(|| p[13]);
+                (
+                    u16::from_be_bytes([p[0], p[1]]),
+                    u16::from_be_bytes([p[2], p[3]]),
+                    flags.is_some_and(|f| f & 0x12 == 0x02),
+                    flags.is_some_and(|f| f & 0x05 != 0),
+                )
+            }
+            _ => (0, 0, false, false),
+        };
+        let s = (ip.src_addr(), sport);
+        let d = (ip.dst_addr(), dport);
+        let (a, b) = if s <= d { (s, d) } else { (d, s) };
+        let key = FlowKey {
+            proto: u8::from(proto),
+            a,
+            b,
+        };
+        Some((key, sport, opens, closes))
+    }
+
+    fn read(pkt: &[u8]) -> Option<(FlowKey, u16, bool, bool)> {
+        tuple(pkt).map(|t| (t.key, t.src_port, t.opens, t.closes))
+    }
+
+    /// An IPv4 header with the given fields, then `payload`.
+    fn packet(
+        ihl: u8,
+        total: u16,
+        frag: u16,
+        proto: u8,
+        addrs: [u8; 8],
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let mut p = vec![0x40 | ihl, 0];
+        p.extend_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(&frag.to_be_bytes());
+        p.extend_from_slice(&[64, proto, 0, 0]);
+        p.extend_from_slice(&addrs);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    proptest! {
+        /// Any bytes at all: the same answer as smoltcp's checked parse.
+        #[test]
+        fn agrees_with_smoltcp_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            prop_assert_eq!(read(&bytes), reference(&bytes));
+        }
+
+        /// Headers that are nearly right (lengths, options, fragments,
+        /// protocols and address orders varied around valid values).
+        #[test]
+        fn agrees_with_smoltcp_on_near_valid_headers(
+            ihl in 0u8..16,
+            extra in 0usize..48,
+            slack in -3i32..4,
+            frag in prop_oneof![Just(0u16), Just(0x4000), Just(0x2000), any::<u16>()],
+            proto in prop_oneof![Just(6u8), Just(17), Just(1), any::<u8>()],
+            addrs in any::<[u8; 8]>(),
+            same_addr in any::<bool>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..48),
+        ) {
+            let mut addrs = addrs;
+            if same_addr {
+                addrs.copy_within(0..4, 4);
+            }
+            let options = vec![1u8; extra.min(usize::from(ihl.saturating_sub(5)) * 4)];
+            let mut body = options;
+            body.extend_from_slice(&payload);
+            let len = 20 + body.len();
+            let total = u16::try_from((len as i32 + slack).max(0)).unwrap_or(0);
+            let pkt = packet(ihl, total, frag, proto, addrs, &body);
+            prop_assert_eq!(read(&pkt), reference(&pkt));
         }
     }
 }

@@ -3,12 +3,12 @@
 
 use std::net::Ipv4Addr;
 
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpCidr, IpProtocol, Ipv4Packet};
 
-use crate::app::{App, HostCtx};
+use crate::app::{App, HostCtx, Sockets};
 use crate::claims::PortClaims;
 use crate::device::{BufferPool, SimDevice};
 use crate::label::LabelId;
@@ -61,6 +61,9 @@ pub struct Host {
     ports: EphemeralPorts,
     pub(crate) port_labels: PortClaims,
     retired: Vec<(SocketHandle, Option<u16>)>,
+    /// The stack's `poll_at` as the last run left it: no socket has changed
+    /// since (only a run changes them).
+    stack_at: Option<Instant>,
     /// Sockets whose buffers are lent from the network's pool.
     lent: LentSockets,
     /// Label for packets that match neither a known flow nor a claimed port.
@@ -95,6 +98,7 @@ impl Host {
             ports,
             port_labels: PortClaims::default(),
             retired: Vec::new(),
+            stack_at: None,
             lent: LentSockets::default(),
             default_label,
             dropped_inbound: 0,
@@ -130,18 +134,43 @@ impl Host {
         next
     }
 
+    /// Runs the apps and the stack at `now`, polling the stack only where a
+    /// poll can do something, so that the packets are those of polling it
+    /// before and after the apps every time:
+    ///
+    /// * smoltcp's `Interface::poll` reads every received packet, then runs
+    ///   egress passes over all sockets until one pass emits nothing. A TCP
+    ///   or raw socket's `dispatch` that emits nothing leaves it where a
+    ///   second `dispatch` at the same instant emits nothing and changes
+    ///   nothing (smoltcp 0.14, `socket/tcp.rs`: the timer and timeout checks
+    ///   it acts on are cleared by acting on them). So the poll after the
+    ///   apps is skipped unless an app touched a socket (`Sockets`).
+    /// * A socket whose `poll_at` is later than `now` (or only on ingress)
+    ///   emits nothing and changes nothing in `dispatch` at `now`: `poll_at`
+    ///   mirrors `dispatch`'s tests, and depends on the socket alone, not on
+    ///   the time it is asked. So with no packet received, no socket touched
+    ///   since the last run computed the stack's `poll_at` (kept in
+    ///   `stack_at`), and that time not reached, the poll before the apps is
+    ///   skipped too; only the interface's clock is set, as the poll would.
+    ///
+    /// Both rest on this build of smoltcp: Medium::Ip (no neighbour cache
+    /// to wait on) and no congestion-control feature (its controller's
+    /// `pre_transmit` is a no-op). Builds with debug assertions (every
+    /// `cargo test`) run each skipped poll anyway and check that it sends
+    /// nothing.
     fn run_stack_and_apps(
         &mut self,
         now: Instant,
         buffers: &mut SocketBufferPool,
     ) -> Option<Instant> {
         let sole_app = self.apps.len() == 1;
+        let mut touched = false;
         for slot in &mut self.apps {
             let mut ctx = HostCtx {
                 now,
                 addr: self.spec.addr,
                 iface: &mut self.iface,
-                sockets: &mut self.sockets,
+                sockets: Sockets::new(&mut self.sockets),
                 ports: &mut self.ports,
                 port_labels: &mut self.port_labels,
                 label: slot.label,
@@ -151,15 +180,25 @@ impl Host {
                 sole_app,
             };
             slot.app.before_ingress(&mut ctx, &self.dev.rx);
+            touched |= ctx.sockets.touched();
         }
-        self.iface.poll(now, &mut self.dev, &mut self.sockets);
+        let due = self.stack_at.is_some_and(|t| t <= now);
+        let mut polled = false;
+        if touched || due || !self.dev.rx.is_empty() {
+            self.iface.poll(now, &mut self.dev, &mut self.sockets);
+            polled = true;
+        } else {
+            self.iface.poll_maintenance(now);
+            self.check_idle_poll(now);
+        }
         let mut next: Option<Instant> = None;
+        let mut apps_touched = false;
         for slot in &mut self.apps {
             let mut ctx = HostCtx {
                 now,
                 addr: self.spec.addr,
                 iface: &mut self.iface,
-                sockets: &mut self.sockets,
+                sockets: Sockets::new(&mut self.sockets),
                 ports: &mut self.ports,
                 port_labels: &mut self.port_labels,
                 label: slot.label,
@@ -171,21 +210,51 @@ impl Host {
             if let Some(t) = slot.app.poll(&mut ctx) {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
+            apps_touched |= ctx.sockets.touched();
         }
-        self.iface.poll(now, &mut self.dev, &mut self.sockets);
-        self.reap(buffers);
-        let stack = self.iface.poll_at(now, &self.sockets);
-        match (next, stack) {
+        if apps_touched {
+            self.iface.poll(now, &mut self.dev, &mut self.sockets);
+            polled = true;
+        } else {
+            self.check_idle_poll(now);
+        }
+        let reaped = self.reap(buffers);
+        if polled || touched || reaped {
+            self.stack_at = self.iface.poll_at(now, &self.sockets);
+        }
+        match (next, self.stack_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    /// Removes retired sockets once they have nothing left to send.
-    fn reap(&mut self, buffers: &mut SocketBufferPool) {
+    /// With debug assertions: polls the stack where `run_stack_and_apps`
+    /// skipped a poll, and checks that the poll found nothing to do.
+    fn check_idle_poll(&mut self, now: Instant) {
+        if cfg!(debug_assertions) {
+            let sent = self.dev.tx.len();
+            let result = self.iface.poll(now, &mut self.dev, &mut self.sockets);
+            assert!(
+                result == PollResult::None && self.dev.tx.len() == sent,
+                "{}: a skipped stack poll at {now} would have sent {} packet(s)",
+                self.spec.name,
+                self.dev.tx.len() - sent,
+            );
+        }
+    }
+
+    /// Removes retired sockets once they have nothing left to send; returns
+    /// whether it removed any.
+    fn reap(&mut self, buffers: &mut SocketBufferPool) -> bool {
+        if self.retired.is_empty() {
+            // Most runs: `retain` is not inlined, and costs a call and its
+            // set-up even on an empty vector.
+            return false;
+        }
         let sockets = &mut self.sockets;
         let ports = &mut self.ports;
         let lent = &mut self.lent;
+        let before = self.retired.len();
         self.retired.retain(|(h, port)| {
             let s = sockets.get::<tcp::Socket>(*h);
             let done = s.state() == tcp::State::Closed && s.remote_endpoint().is_none();
@@ -197,6 +266,7 @@ impl Host {
             }
             !done
         });
+        self.retired.len() != before
     }
 }
 

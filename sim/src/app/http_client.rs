@@ -169,12 +169,14 @@ impl App for HttpClient {
         let mut i = 0;
         while i < self.open.len() {
             let p = &mut self.open[i];
-            let s = ctx.sockets.get_mut::<tcp::Socket>(p.handle);
             let age = ctx.now - p.started;
             let mut done = false;
+            // Read first; the socket is taken mutably only to change it, so
+            // that a poll with nothing to do leaves the stack alone (`Sockets`).
+            let s = ctx.sockets.get::<tcp::Socket>(p.handle);
             match s.state() {
                 tcp::State::SynSent if age >= syn_timeout => {
-                    s.abort();
+                    ctx.sockets.get_mut::<tcp::Socket>(p.handle).abort();
                     self.failed += 1;
                     done = true;
                 }
@@ -190,24 +192,29 @@ impl App for HttpClient {
                     done = true;
                 }
                 _ if age >= self.spec.request_timeout => {
-                    s.abort();
+                    ctx.sockets.get_mut::<tcp::Socket>(p.handle).abort();
                     self.failed += 1;
                     done = true;
                 }
                 _ => {
-                    if !p.sent && s.can_send() && s.send_slice(&self.request).is_ok() {
-                        p.sent = true;
-                    }
-                    while s.can_recv() {
-                        let n = s.recv(|b| (b.len(), b.len())).unwrap_or(0);
-                        if n == 0 {
-                            break;
+                    let sends = !p.sent && s.can_send();
+                    let closes = !s.may_recv() && s.may_send();
+                    if sends || s.can_recv() || closes {
+                        let s = ctx.sockets.get_mut::<tcp::Socket>(p.handle);
+                        if sends && s.send_slice(&self.request).is_ok() {
+                            p.sent = true;
                         }
-                        p.received += n;
-                    }
-                    if !s.may_recv() && s.may_send() {
-                        // Server finished its response and sent FIN: close our side.
-                        s.close();
+                        while s.can_recv() {
+                            let n = s.recv(|b| (b.len(), b.len())).unwrap_or(0);
+                            if n == 0 {
+                                break;
+                            }
+                            p.received += n;
+                        }
+                        if !s.may_recv() && s.may_send() {
+                            // Server finished its response and sent FIN: close our side.
+                            s.close();
+                        }
                     }
                     next = min_opt(next, Some(p.started + self.spec.request_timeout));
                 }

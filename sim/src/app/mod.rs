@@ -10,6 +10,7 @@ pub mod http;
 pub mod http_client;
 pub mod probe_order;
 pub mod session;
+mod sockets;
 pub mod syn_scan;
 pub mod top_ports;
 pub mod web_server;
@@ -17,7 +18,7 @@ pub mod web_server;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
-use smoltcp::iface::{Interface, SocketHandle, SocketSet};
+use smoltcp::iface::{Interface, SocketHandle};
 use smoltcp::time::Instant;
 
 use crate::claims::PortClaims;
@@ -25,18 +26,23 @@ use crate::label::LabelId;
 use crate::ports::EphemeralPorts;
 use crate::socket_buffers::{LentSockets, SocketBufferPool};
 
+pub(crate) use sockets::Sockets;
+
 /// What an app sees of its host while it runs.
 pub struct HostCtx<'a> {
     /// Current virtual time.
     pub now: Instant,
     /// The host's address.
     pub addr: Ipv4Addr,
-    /// The host's smoltcp interface.
-    pub iface: &'a mut Interface,
+    /// The host's smoltcp interface (apps ask it only for a socket's
+    /// `poll_at` and for the context a `connect` needs).
+    pub(crate) iface: &'a mut Interface,
     /// The host's sockets (shared by all apps on the host). An app takes out
     /// of the set only sockets it made itself, never one of
     /// [`HostCtx::connect`] (whose buffers are lent: `socket_buffers`).
-    pub(crate) sockets: &'a mut SocketSet<'static>,
+    /// Mutable accesses are noted, so that the host polls the stack again
+    /// only after an app changed a socket (`sockets`).
+    pub(crate) sockets: Sockets<'a>,
     /// The host's ephemeral port allocator.
     pub ports: &'a mut EphemeralPorts,
     pub(crate) port_labels: &'a mut PortClaims,
@@ -82,9 +88,11 @@ impl HostCtx<'_> {
     ) -> Result<(SocketHandle, u16), ConnectError> {
         let port = self.ephemeral_port().ok_or(ConnectError::NoFreePort)?;
         let cx = self.iface.context();
-        let opened = self.lent.add(self.sockets, self.buffers, (rx, tx), |s| {
-            s.connect(cx, remote, port)
-        });
+        let opened = self
+            .lent
+            .add(self.sockets.set_mut(), self.buffers, (rx, tx), |s| {
+                s.connect(cx, remote, port)
+            });
         match opened {
             Ok(h) => Ok((h, port)),
             Err(_) => {

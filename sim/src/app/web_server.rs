@@ -46,7 +46,7 @@ use smoltcp::socket::{Socket, tcp};
 use smoltcp::time::Instant;
 use smoltcp::wire::{IpAddress, IpProtocol, Ipv4Packet};
 
-use super::{App, AppStats, HostCtx, http};
+use super::{App, AppStats, HostCtx, Sockets, http};
 
 /// Server parameters.
 #[derive(Clone, Debug)]
@@ -93,6 +93,9 @@ struct Conn {
     busy: bool,
     /// Set while parked in TIME-WAIT: when to put it back, and its 4-tuple.
     parked: Option<(Instant, TupleKey)>,
+    /// Whether the connection is in its port's `Compact::listening` set
+    /// (compact mode only), so that a busy one is not looked up on every poll.
+    listed: bool,
 }
 
 /// The web-server app.
@@ -143,7 +146,7 @@ impl WebServer {
     }
 
     /// Every socket back in the set, in pool order; compact mode ends.
-    fn leave_compact(&mut self, sockets: &mut SocketSet<'static>) {
+    fn leave_compact(&mut self, sockets: &mut Sockets<'_>) {
         let Some(cp) = self.compact.take() else {
             return;
         };
@@ -157,6 +160,7 @@ impl WebServer {
                 c.socket = Place::InSet(sockets.add(s));
             }
             c.parked = None;
+            c.listed = false;
         }
     }
 
@@ -166,12 +170,7 @@ impl WebServer {
             let Place::InSet(h) = c.socket else {
                 unreachable!("every socket is in the set outside compact mode");
             };
-            serve(
-                c,
-                ctx.sockets.get_mut::<tcp::Socket>(h),
-                &self.body,
-                &mut self.served,
-            );
+            serve(c, &mut ctx.sockets, h, &self.body, &mut self.served);
         }
         // Keep enough sockets listening on every port.
         for pi in 0..self.spec.ports.len() {
@@ -192,6 +191,7 @@ impl WebServer {
                     sending: None,
                     busy: false,
                     parked: None,
+                    listed: false,
                 });
             }
         }
@@ -206,7 +206,8 @@ impl WebServer {
             let was_busy = c.busy;
             serve(
                 c,
-                ctx.sockets.get_mut::<tcp::Socket>(cp.slots[k]),
+                &mut ctx.sockets,
+                cp.slots[k],
                 &self.body,
                 &mut self.served,
             );
@@ -230,17 +231,21 @@ impl WebServer {
             let remote = s.remote_endpoint();
             if state == tcp::State::Listen {
                 cp.listening.entry(c.port).or_default().insert(i);
-                c.socket = Place::Out(cp.take(ctx.sockets, k));
+                c.listed = true;
+                c.socket = Place::Out(cp.take(&mut ctx.sockets, k));
                 continue;
             }
-            if let Some(set) = cp.listening.get_mut(&c.port) {
-                set.remove(&i);
+            if c.listed {
+                if let Some(set) = cp.listening.get_mut(&c.port) {
+                    set.remove(&i);
+                }
+                c.listed = false;
             }
             if state == tcp::State::TimeWait
                 && quiet
                 && let Some(remote) = remote
             {
-                let s = cp.take(ctx.sockets, k);
+                let s = cp.take(&mut ctx.sockets, k);
                 let (s, wake) = cp.poll_at_alone(ctx.iface, now, s);
                 match wake {
                     Some(t) if t > now => {
@@ -251,7 +256,7 @@ impl WebServer {
                         cp.by_tuple.entry(key).or_default().push(i);
                         continue;
                     }
-                    _ => cp.put(ctx.sockets, &mut self.conns, i, s),
+                    _ => cp.put(&mut ctx.sockets, &mut self.conns, i, s),
                 }
             }
             k += 1;
@@ -276,6 +281,7 @@ impl WebServer {
                     sending: None,
                     busy: false,
                     parked: None,
+                    listed: true,
                 });
             }
         }
@@ -302,7 +308,7 @@ impl Compact {
     /// shifting the sockets after it up one slot.
     fn put(
         &mut self,
-        sockets: &mut SocketSet<'static>,
+        sockets: &mut Sockets<'_>,
         conns: &mut [Conn],
         i: usize,
         s: tcp::Socket<'static>,
@@ -326,7 +332,7 @@ impl Compact {
 
     /// Takes the socket in slot `k` out of the set, shifting the sockets after
     /// it down one slot. The caller re-points the connection's `socket`.
-    fn take(&mut self, sockets: &mut SocketSet<'static>, k: usize) -> tcp::Socket<'static> {
+    fn take(&mut self, sockets: &mut Sockets<'_>, k: usize) -> tcp::Socket<'static> {
         let last = self.phys.len() - 1;
         let mut cur = into_tcp(sockets.remove(self.slots[last]));
         for kk in (k..last).rev() {
@@ -376,10 +382,12 @@ fn into_tcp(s: Socket<'static>) -> tcp::Socket<'static> {
     }
 }
 
-/// One connection's work at one poll (the same in both modes).
-fn serve(c: &mut Conn, s: &mut tcp::Socket<'static>, body: &Body, served: &mut u64) {
+/// One connection's work at one poll (the same in both modes). The socket is
+/// read first and taken mutably only for what changes it, so that a poll
+/// with nothing to do leaves the set untouched (`Sockets`).
+fn serve(c: &mut Conn, sockets: &mut Sockets<'_>, h: SocketHandle, body: &Body, served: &mut u64) {
     let body_len = body.len;
-    match s.state() {
+    match sockets.get::<tcp::Socket>(h).state() {
         tcp::State::Closed => {
             if c.busy {
                 c.busy = false;
@@ -387,14 +395,14 @@ fn serve(c: &mut Conn, s: &mut tcp::Socket<'static>, body: &Body, served: &mut u
                 c.sending = None;
             }
             // Re-listen; cannot fail for a closed socket with a non-zero port.
-            let _ = s.listen(c.port);
+            let _ = sockets.get_mut::<tcp::Socket>(h).listen(c.port);
             return;
         }
         tcp::State::Listen => return,
         _ => c.busy = true,
     }
-    if c.sending.is_none() && s.can_recv() {
-        let _ = s.recv(|buf| {
+    if c.sending.is_none() && sockets.get::<tcp::Socket>(h).can_recv() {
+        let _ = sockets.get_mut::<tcp::Socket>(h).recv(|buf| {
             c.request.extend_from_slice(buf);
             (buf.len(), ())
         });
@@ -404,31 +412,39 @@ fn serve(c: &mut Conn, s: &mut tcp::Socket<'static>, body: &Body, served: &mut u
         }
     }
     if let Some((header_sent, offset)) = &mut c.sending {
-        if *header_sent < body.header.len() && s.can_send() {
-            *header_sent += s.send_slice(&body.header[*header_sent..]).unwrap_or(0);
-        }
-        let header_done = *header_sent == body.header.len();
-        while header_done && *offset < body_len && s.can_send() {
-            let start = *offset;
-            let n = s
-                .send(|buf| {
-                    let n = buf.len().min(body_len - start);
-                    body.fill(&mut buf[..n], start);
-                    (n, n)
-                })
-                .unwrap_or(0);
-            if n == 0 {
-                break;
+        // What follows sends while the socket can take data, then closes once
+        // everything is queued: nothing to do when neither applies.
+        let s = sockets.get::<tcp::Socket>(h);
+        let all_queued = *header_sent == body.header.len() && *offset >= body_len;
+        if (all_queued && s.may_send()) || (!all_queued && s.can_send()) {
+            let s = sockets.get_mut::<tcp::Socket>(h);
+            if *header_sent < body.header.len() && s.can_send() {
+                *header_sent += s.send_slice(&body.header[*header_sent..]).unwrap_or(0);
             }
-            *offset += n;
-        }
-        if header_done && *offset >= body_len && s.may_send() {
-            s.close();
+            let header_done = *header_sent == body.header.len();
+            while header_done && *offset < body_len && s.can_send() {
+                let start = *offset;
+                let n = s
+                    .send(|buf| {
+                        let n = buf.len().min(body_len - start);
+                        body.fill(&mut buf[..n], start);
+                        (n, n)
+                    })
+                    .unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                *offset += n;
+            }
+            if header_done && *offset >= body_len && s.may_send() {
+                s.close();
+            }
         }
     }
+    let s = sockets.get::<tcp::Socket>(h);
     if !s.may_recv() && c.sending.is_none() && s.state() == tcp::State::CloseWait {
         // Client closed without a full request.
-        s.close();
+        sockets.get_mut::<tcp::Socket>(h).close();
     }
 }
 
@@ -487,7 +503,7 @@ impl App for WebServer {
 
     fn before_ingress(&mut self, ctx: &mut HostCtx<'_>, rx: &VecDeque<Vec<u8>>) {
         if self.compact.is_some() && !ctx.sole_app {
-            self.leave_compact(ctx.sockets);
+            self.leave_compact(&mut ctx.sockets);
         }
         let Some(cp) = self.compact.as_mut() else {
             return;
@@ -551,7 +567,7 @@ impl App for WebServer {
         for &i in &back {
             let placeholder = Place::InSet(SocketHandle::default());
             match std::mem::replace(&mut self.conns[i].socket, placeholder) {
-                Place::Out(s) => cp.put(ctx.sockets, &mut self.conns, i, s),
+                Place::Out(s) => cp.put(&mut ctx.sockets, &mut self.conns, i, s),
                 h => self.conns[i].socket = h,
             }
         }
@@ -565,12 +581,12 @@ impl App for WebServer {
         }
         if !self.started {
             self.started = true;
-            if ctx.sole_app && ctx.sockets.iter().next().is_none() {
+            if ctx.sole_app && ctx.sockets.is_empty() {
                 self.compact = Some(Compact::new());
             }
         }
         if self.compact.is_some() && !ctx.sole_app {
-            self.leave_compact(ctx.sockets);
+            self.leave_compact(&mut ctx.sockets);
         }
         if self.compact.is_some() {
             self.poll_compact(ctx)
