@@ -129,9 +129,14 @@ impl<W: Write + Send + 'static> Write for WriteBehind<W> {
 }
 
 impl<W: Write + Send + 'static> Drop for WriteBehind<W> {
-    /// Lets the thread write what it holds and end (errors then have no one
-    /// to go to, as with a dropped `BufWriter`).
+    /// Hands over the block being filled and lets the thread write all it
+    /// holds and end, so a `gen` that stops at an error keeps every byte
+    /// produced before it (errors then have no one to go to, as with a
+    /// dropped `BufWriter`).
     fn drop(&mut self) {
+        if self.thread.is_some() && !self.block.is_empty() {
+            let _ = self.hand_over();
+        }
         if self.thread.is_some() {
             let _ = self.end();
         }
@@ -179,6 +184,30 @@ mod tests {
         let (out, digest) = w.finish().unwrap();
         assert_eq!(out, all);
         assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(&all)));
+    }
+
+    /// A writer whose bytes the test can still read after it is dropped.
+    #[derive(Clone, Debug, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_dropped_writer_keeps_every_byte_written() {
+        let out = Shared::default();
+        let mut w = WriteBehind::new(out.clone());
+        let bytes: Vec<u8> = (0..(3 * BLOCK + 12_345)).map(|i| i as u8).collect();
+        w.write_all(&bytes).unwrap();
+        drop(w);
+        assert_eq!(*out.0.lock().unwrap(), bytes);
     }
 
     #[test]
