@@ -66,7 +66,7 @@ impl Default for BlockHasher {
 
 /// The hashing thread's state once its input has ended (its panic, if it
 /// panicked, carried on to the caller).
-fn joined(hasher: JoinHandle<Sha256>) -> Sha256 {
+pub(crate) fn joined<T>(hasher: JoinHandle<T>) -> T {
     hasher
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
@@ -78,7 +78,7 @@ fn joined(hasher: JoinHandle<Sha256>) -> Sha256 {
 /// thread starved of CPU let 4 MiB of blocks pile up, enough to push the
 /// 96 MiB replay of `tests/robustness.rs` over its limit; deeper queues were
 /// no faster (docs/performance.md).
-const QUEUED: usize = 4;
+pub(crate) const QUEUED: usize = 4;
 
 /// A reader that hashes every byte it passes on.
 pub struct HashingReader<R> {

@@ -159,8 +159,9 @@ pub fn generate_reporting(
     }
     let seed = o.seed.unwrap_or(sc.seed);
     // The first repetition's network, built here to learn the taps.
-    let mut first = Some(sc.build(seed)?);
-    let all = first.as_ref().map(|b| b.taps.clone()).unwrap_or_default();
+    let built = sc.build(seed)?;
+    let all = built.taps.clone();
+    let mut first = Some(built);
     for t in &o.taps {
         if !all.contains(t) {
             return Err(Error::Argument(format!(

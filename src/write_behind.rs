@@ -10,7 +10,8 @@
 //! bytes into a block. The bytes and the digest are those of writing and
 //! hashing in place.
 //!
-//! Memory is bounded: at most [`QUEUED`] blocks wait for the thread, and
+//! Memory is bounded: at most [`QUEUED`] blocks (the hashing threads'
+//! queue, `digest.rs`) wait for the thread, and
 //! the thread hands written blocks back for reuse. The first I/O error
 //! stops the thread; the next block handed over, or [`WriteBehind::finish`],
 //! returns it, so a failing disk stops `gen` within a block (what was
@@ -22,10 +23,10 @@ use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
-/// Bytes per block handed to the thread.
+use crate::digest::{QUEUED, joined};
+
+/// Bytes per block handed to the thread (as the capture reader's read-ahead).
 const BLOCK: usize = 256 * 1024;
-/// Full blocks that may wait for the thread.
-const QUEUED: usize = 4;
 
 /// What the thread gives back when it ends: the writer, the digest so far,
 /// and the first I/O error, if any.
@@ -88,13 +89,12 @@ impl<W: Write + Send + 'static> WriteBehind<W> {
     /// Stops the thread and returns what it gave back.
     fn end(&mut self) -> io::Result<(W, Sha256)> {
         self.full = None;
-        let ended = self
+        let thread = self
             .thread
             .take()
-            .ok_or_else(|| io::Error::other("the capture's writing thread already ended"))?
-            .join()
-            .map_err(|_| io::Error::other("the capture's writing thread panicked"))?;
-        let (out, hash, result) = ended;
+            .ok_or_else(|| io::Error::other("the capture's writing thread already ended"))?;
+        // A panic of the thread is carried on, as the hashing threads' are.
+        let (out, hash, result) = joined(thread);
         result.map(|()| (out, hash))
     }
 
