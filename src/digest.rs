@@ -8,12 +8,14 @@
 //! of the bytes exactly as read, in order; nothing else depends on the thread.
 
 use std::io::{self, Read};
-use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::ops::ControlFlow;
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
 use crate::blocks::HashJob;
+use crate::chunk_thread::{ChunkThread, QUEUED, joined};
 
 /// A hashing thread fed the capture reader's retired blocks
 /// ([`crate::blocks::BlockShare`]).
@@ -64,61 +66,33 @@ impl Default for BlockHasher {
     }
 }
 
-/// The hashing thread's state once its input has ended (its panic, if it
-/// panicked, carried on to the caller).
-pub(crate) fn joined<T>(hasher: JoinHandle<T>) -> T {
-    hasher
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
-
-/// Chunks or blocks waiting for the hashing thread before the reader waits
-/// (a chunk is one read of the buffered reader above, at most its capacity;
-/// a block is one of the capture reader's, 256 KiB). Four: at 16, a hashing
-/// thread starved of CPU let 4 MiB of blocks pile up, enough to push the
-/// 96 MiB replay of `tests/robustness.rs` over its limit; deeper queues were
-/// no faster (docs/performance.md).
-pub(crate) const QUEUED: usize = 4;
-
 /// A reader that hashes every byte it passes on.
 pub struct HashingReader<R> {
     inner: R,
-    chunks: Option<SyncSender<Vec<u8>>>,
-    /// Chunks the hashing thread is done with, to fill again: no allocation
-    /// per read (a read larger than the allocator's mmap threshold would cost
-    /// a system call and fresh pages each time).
-    spent: Receiver<Vec<u8>>,
-    hasher: Option<JoinHandle<Sha256>>,
+    /// Copies of what was read go to the hashing thread, which hands the
+    /// copies back to fill again.
+    hasher: ChunkThread<Sha256>,
 }
 
 impl<R: Read> HashingReader<R> {
     /// Hashes what is read from `inner`.
     pub fn new(inner: R) -> Self {
-        let (tx, rx) = sync_channel::<Vec<u8>>(QUEUED);
-        let (back, spent) = channel();
-        let hasher = std::thread::spawn(move || {
-            let mut h = Sha256::new();
-            while let Ok(chunk) = rx.recv() {
-                h.update(&chunk);
-                // The reader may have finished: then the chunk is dropped.
-                let _ = back.send(chunk);
-            }
-            h
-        });
-        HashingReader {
-            inner,
-            chunks: Some(tx),
-            spent,
-            hasher: Some(hasher),
-        }
+        let hasher = ChunkThread::spawn(
+            Sha256::new(),
+            |h, chunk| {
+                h.update(chunk);
+                ControlFlow::Continue(())
+            },
+            |h| h,
+        );
+        HashingReader { inner, hasher }
     }
 
     /// Reads what is left (after damage stopped the capture reader) and
     /// returns the hex digest of the whole input; empty if reading failed.
     pub fn finish(mut self) -> String {
         let complete = io::copy(&mut self, &mut io::sink()).is_ok();
-        drop(self.chunks.take());
-        let Some(hash) = self.hasher.take().map(joined) else {
+        let Some(hash) = self.hasher.join() else {
             return String::new();
         };
         if complete {
@@ -132,14 +106,11 @@ impl<R: Read> HashingReader<R> {
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if n > 0
-            && let Some(tx) = &self.chunks
-        {
-            let mut chunk = self.spent.try_recv().unwrap_or_default();
-            chunk.clear();
+        if n > 0 && self.hasher.is_running() {
+            let mut chunk = self.hasher.empty_chunk(n);
             chunk.extend_from_slice(&buf[..n]);
             // The hashing thread only stops when this side hangs up.
-            let _ = tx.send(chunk);
+            self.hasher.send(chunk);
         }
         Ok(n)
     }

@@ -19,6 +19,7 @@ pub mod bench_replay;
 pub mod bench_sim;
 pub mod blocks;
 pub mod check;
+pub(crate) mod chunk_thread;
 pub mod detect;
 pub mod digest;
 pub mod error;

@@ -10,20 +10,20 @@
 //! bytes into a block. The bytes and the digest are those of writing and
 //! hashing in place.
 //!
-//! Memory is bounded: at most [`QUEUED`] blocks (the hashing threads'
-//! queue, `digest.rs`) wait for the thread, and
-//! the thread hands written blocks back for reuse. The first I/O error
+//! Memory is bounded: at most [`QUEUED`] blocks wait for the thread, and
+//! the thread hands written blocks back for reuse ([`ChunkThread`]). The first I/O error
 //! stops the thread; the next block handed over, or [`WriteBehind::finish`],
 //! returns it, so a failing disk stops `gen` within a block (what was
 //! written before stays on disk).
 
 use std::io::{self, Write};
-use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
-use std::thread::JoinHandle;
+use std::ops::ControlFlow;
 
 use sha2::{Digest, Sha256};
 
-use crate::digest::{QUEUED, joined};
+use crate::chunk_thread::ChunkThread;
+#[cfg(test)]
+use crate::chunk_thread::QUEUED;
 
 /// Bytes per block handed to the thread (as the capture reader's read-ahead).
 const BLOCK: usize = 256 * 1024;
@@ -35,66 +35,56 @@ type Ended<W> = (W, Sha256, io::Result<()>);
 /// A [`Write`] whose bytes are hashed and written by a second thread.
 pub(crate) struct WriteBehind<W: Write + Send + 'static> {
     block: Vec<u8>,
-    full: Option<SyncSender<Vec<u8>>>,
-    empty: Receiver<Vec<u8>>,
-    thread: Option<JoinHandle<Ended<W>>>,
+    thread: ChunkThread<Ended<W>>,
 }
 
 impl<W: Write + Send + 'static> WriteBehind<W> {
     /// Starts the thread that hashes and writes into `out`.
     pub(crate) fn new(out: W) -> Self {
-        let (full, blocks) = sync_channel::<Vec<u8>>(QUEUED);
-        let (give_back, empty) = channel::<Vec<u8>>();
-        let thread = std::thread::spawn(move || {
-            let mut out = out;
-            let mut hash = Sha256::new();
-            for mut block in blocks {
-                hash.update(&block);
-                if let Err(e) = out.write_all(&block) {
-                    return (out, hash, Err(e));
+        let thread = ChunkThread::spawn(
+            (out, Sha256::new(), Ok(())),
+            |(out, hash, result): &mut Ended<W>, block| {
+                hash.update(block);
+                match out.write_all(block) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(e) => {
+                        *result = Err(e);
+                        ControlFlow::Break(())
+                    }
                 }
-                block.clear();
-                // The writer may have finished already: then the block goes.
-                let _ = give_back.send(block);
-            }
-            let flushed = out.flush();
-            (out, hash, flushed)
-        });
+            },
+            |(mut out, hash, result)| {
+                let result = result.and_then(|()| out.flush());
+                (out, hash, result)
+            },
+        );
         WriteBehind {
             block: Vec::with_capacity(BLOCK),
-            full: Some(full),
-            empty,
-            thread: Some(thread),
+            thread,
         }
     }
 
     /// Hands the block collected so far to the thread.
     fn hand_over(&mut self) -> io::Result<()> {
-        let next = self
-            .empty
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BLOCK));
+        let next = self.thread.empty_chunk(BLOCK);
         let block = std::mem::replace(&mut self.block, next);
-        let sent = self.full.as_ref().map(|f| f.send(block));
-        match sent {
-            Some(Ok(())) => Ok(()),
-            // The thread stopped at an I/O error: return it.
-            _ => match self.end() {
-                Err(e) => Err(e),
-                Ok(_) => Err(io::Error::other("the capture's writing thread stopped")),
-            },
+        if self.thread.send(block) {
+            return Ok(());
+        }
+        // The thread stopped at an I/O error: return it.
+        match self.end() {
+            Err(e) => Err(e),
+            Ok(_) => Err(io::Error::other("the capture's writing thread stopped")),
         }
     }
 
-    /// Stops the thread and returns what it gave back.
+    /// Stops the thread and returns what it gave back (a panic of the
+    /// thread is carried on).
     fn end(&mut self) -> io::Result<(W, Sha256)> {
-        self.full = None;
-        let thread = self
+        let (out, hash, result) = self
             .thread
-            .take()
+            .join()
             .ok_or_else(|| io::Error::other("the capture's writing thread already ended"))?;
-        // A panic of the thread is carried on, as the hashing threads' are.
-        let (out, hash, result) = joined(thread);
         result.map(|()| (out, hash))
     }
 
@@ -134,10 +124,10 @@ impl<W: Write + Send + 'static> Drop for WriteBehind<W> {
     /// produced before it (errors then have no one to go to, as with a
     /// dropped `BufWriter`).
     fn drop(&mut self) {
-        if self.thread.is_some() && !self.block.is_empty() {
+        if self.thread.is_running() && !self.block.is_empty() {
             let _ = self.hand_over();
         }
-        if self.thread.is_some() {
+        if self.thread.is_running() {
             let _ = self.end();
         }
     }
