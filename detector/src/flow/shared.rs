@@ -193,18 +193,20 @@ mod tests {
     /// side, with flags and maybe payload) or a timer run, after a pause.
     #[derive(Clone, Debug)]
     enum Step {
-        Packet {
-            pause_us: i64,
-            remote: u8,
-            local: u8,
-            port: u16,
-            from_remote: bool,
-            flags: u8,
-            payload: bool,
-        },
-        Flush {
-            pause_us: i64,
-        },
+        Packet { pause_us: i64, packet: Packet },
+        Flush { pause_us: i64 },
+    }
+
+    /// A TCP segment between remote 198.51.100.`remote` and local
+    /// 10.0.0.`local`, on a service port chosen by `port`.
+    #[derive(Clone, Debug)]
+    struct Packet {
+        remote: u8,
+        local: u8,
+        port: u16,
+        from_remote: bool,
+        flags: u8,
+        payload: bool,
     }
 
     fn pause() -> impl Strategy<Value = i64> {
@@ -219,34 +221,31 @@ mod tests {
         prop_oneof![
             12 => (pause(), 0u8..4, 1u8..40, 0u16..24, any::<bool>(), flags, any::<bool>())
                 .prop_map(|(pause_us, remote, local, port, from_remote, flags, payload)| {
-                    Step::Packet { pause_us, remote, local, port, from_remote, flags, payload }
+                    let packet = Packet { remote, local, port, from_remote, flags, payload };
+                    Step::Packet { pause_us, packet }
                 }),
             1 => pause().prop_map(|pause_us| Step::Flush { pause_us }),
         ]
     }
 
-    fn packet(
-        remote: u8,
-        local: u8,
-        port: u16,
-        from_remote: bool,
-        flags: u8,
-        payload: bool,
-    ) -> Vec<u8> {
-        let r = Ipv4Addr::new(198, 51, 100, remote);
-        let l = Ipv4Addr::new(10, 0, 0, local);
-        // A few likely server ports among them, for role flipping.
-        let service = [22, 80, 443, 8080][usize::from(port % 4)] + port / 4 * 1000;
-        let (src, sport, dst, dport) = if from_remote {
-            (r, 40000 + u16::from(remote), l, service)
-        } else {
-            (l, service, r, 40000 + u16::from(remote))
-        };
-        let seg = TcpSeg::new(src, sport, dst, dport, flags);
-        if payload {
-            seg.payload(b"x").bytes()
-        } else {
-            seg.bytes()
+    impl Packet {
+        fn bytes(&self) -> Vec<u8> {
+            let r = Ipv4Addr::new(198, 51, 100, self.remote);
+            let l = Ipv4Addr::new(10, 0, 0, self.local);
+            // A few likely server ports among them, for role flipping.
+            let service = [22, 80, 443, 8080][usize::from(self.port % 4)] + self.port / 4 * 1000;
+            let client = 40000 + u16::from(self.remote);
+            let (src, sport, dst, dport) = if self.from_remote {
+                (r, client, l, service)
+            } else {
+                (l, service, r, client)
+            };
+            let seg = TcpSeg::new(src, sport, dst, dport, self.flags);
+            if self.payload {
+                seg.payload(b"x").bytes()
+            } else {
+                seg.bytes()
+            }
         }
     }
 
@@ -296,22 +295,13 @@ mod tests {
             frame += u64::from(pkt.is_some());
         };
         for s in steps {
-            match *s {
-                Step::Packet {
-                    pause_us,
-                    remote,
-                    local,
-                    port,
-                    from_remote,
-                    flags,
-                    payload,
-                } => {
-                    t += pause_us;
-                    let b = packet(remote, local, port, from_remote, flags, payload);
-                    at(&mut fed, &mut sinks, t, Some(&b));
+            match s {
+                Step::Packet { pause_us, packet } => {
+                    t += *pause_us;
+                    at(&mut fed, &mut sinks, t, Some(&packet.bytes()));
                 }
                 Step::Flush { pause_us } => {
-                    t += pause_us;
+                    t += *pause_us;
                     at(&mut fed, &mut sinks, t, None);
                 }
             }
@@ -363,12 +353,14 @@ mod tests {
                 for port in 0..24u16 {
                     let probe = |from_remote, flags| Step::Packet {
                         pause_us: 250_000,
-                        remote,
-                        local,
-                        port,
-                        from_remote,
-                        flags,
-                        payload: false,
+                        packet: Packet {
+                            remote,
+                            local,
+                            port,
+                            from_remote,
+                            flags,
+                            payload: false,
+                        },
                     };
                     steps.push(probe(true, S));
                     if port % 3 != 0 {
