@@ -109,9 +109,9 @@ impl Fanout {
     /// Runs `set` on `threads` threads (1: on the caller's thread, no copies).
     /// Detectors are dealt to the threads in turn by their positions in the
     /// set, so the heavier ones, which the default suite lists next to each
-    /// other as variants, are spread; detectors that share a connection
-    /// tracker go together, to the thread of the first of them (at most one
-    /// thread per such unit: a thread that would get none is not started).
+    /// other as variants, are spread. Detectors that share a connection
+    /// tracker are one unit and go together, to the thread of the first of
+    /// them; a thread that would get no unit is not started.
     pub fn new(mut set: DetectorSet, threads: usize) -> Self {
         let n = set.specs.len();
         let threads = threads.clamp(1, set.units().max(1));
