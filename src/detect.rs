@@ -1,9 +1,9 @@
 //! Running detectors over frames, from a simulation or a capture.
 
-use scanbench_detector::Instance;
+use scanbench_detector::flow::{FlowConfig, Members, SharedFeed, flow_config};
 use scanbench_detector::params::split_spec;
 use scanbench_detector::registry;
-use scanbench_detector::{Alert, Cidr, Instant, PacketView, Vantage};
+use scanbench_detector::{Alert, Cidr, Detector, Instant, Memory, PacketView, Vantage};
 
 use crate::error::{Error, Result};
 use crate::external::runner::ExternalDetector;
@@ -35,26 +35,148 @@ pub fn default_suite() -> Vec<String> {
 /// One configured detector: a built-in re-implementation, or an external
 /// tool (`ext:NAME`) that collects the frames and runs at the end.
 pub(crate) enum Slot {
-    Builtin(Instance),
+    Builtin(Box<dyn Detector>),
     External(Box<ExternalDetector>),
 }
 
-impl Slot {
-    /// Feeds one frame (parsed as `view` from `bytes`); an external tool
-    /// keeps the bytes for its input file.
-    fn observe(&mut self, at: Instant, view: &PacketView<'_>, bytes: &[u8], out: &mut Vec<Alert>) {
-        match self {
-            Slot::Builtin(inst) => inst.detector.observe(at, view, out),
-            Slot::External(ext) => ext.observe(at, view, bytes),
+/// What is fed each frame as one: a configured detector, or detectors that
+/// read the same vantage through equally configured connection trackers,
+/// fed from one tracker (their results are what their own trackers would
+/// have given; see [`SharedFeed`]).
+pub(crate) struct Unit {
+    vantage: Vantage,
+    kind: UnitKind,
+}
+
+enum UnitKind {
+    /// A detector and its position in the set.
+    One(usize, Slot),
+    /// Detectors sharing a tracker, each knowing its position in the set.
+    Shared(Box<SharedFeed>),
+}
+
+impl Unit {
+    /// The positions in the set of this unit's detectors, in order.
+    pub(crate) fn ids(&self) -> Vec<usize> {
+        match &self.kind {
+            UnitKind::One(i, _) => vec![*i],
+            UnitKind::Shared(s) => s.sinks().collect(),
         }
     }
+
+    /// The position of its first detector: where the unit stands in the set.
+    pub(crate) fn first(&self) -> usize {
+        match &self.kind {
+            UnitKind::One(i, _) => *i,
+            UnitKind::Shared(s) => s.sinks().next().unwrap_or(0),
+        }
+    }
+
+    /// Feeds one frame (parsed as `view` from `bytes`) if the unit reads
+    /// `vantage`; each detector's alerts go to `alerts[its position]`. An
+    /// external tool keeps the bytes for its input file.
+    fn observe(
+        &mut self,
+        vantage: Vantage,
+        at: Instant,
+        view: &PacketView<'_>,
+        bytes: &[u8],
+        alerts: &mut [Vec<Alert>],
+    ) {
+        if self.vantage != vantage {
+            return;
+        }
+        match &mut self.kind {
+            UnitKind::One(i, Slot::Builtin(d)) => d.observe(at, view, &mut alerts[*i]),
+            UnitKind::One(_, Slot::External(ext)) => ext.observe(at, view, bytes),
+            UnitKind::Shared(s) => s.observe(at, view, alerts),
+        }
+    }
+
+    /// Runs the built-in detectors' timers due by `at`.
+    fn flush(&mut self, at: Instant, alerts: &mut [Vec<Alert>]) {
+        match &mut self.kind {
+            UnitKind::One(i, Slot::Builtin(d)) => d.flush(at, &mut alerts[*i]),
+            UnitKind::One(_, Slot::External(_)) => {}
+            UnitKind::Shared(s) => s.flush(at, alerts),
+        }
+    }
+
+    /// The state of the detector at position `i`, if it is in this unit.
+    fn memory(&self, i: usize) -> Option<Memory> {
+        match &self.kind {
+            UnitKind::One(j, Slot::Builtin(d)) => (*j == i).then(|| d.memory()),
+            UnitKind::One(j, Slot::External(_)) => (*j == i).then(Memory::default),
+            UnitKind::Shared(s) => s.memory(i),
+        }
+    }
+}
+
+/// Groups `slots` (the set's detectors, in order, with their vantages)
+/// into units: built-in detectors of one vantage that ask for equal
+/// connection trackers are fed from one, standing where the first of them
+/// stands; every other detector is a unit by itself.
+fn into_units(slots: Vec<Slot>, vantages: &[Vantage]) -> Vec<Unit> {
+    let keys: Vec<Option<(Vantage, FlowConfig)>> = slots
+        .iter()
+        .zip(vantages)
+        .map(|(slot, v)| match slot {
+            Slot::Builtin(d) => flow_config(d.as_ref()).map(|c| (*v, c)),
+            Slot::External(_) => None,
+        })
+        .collect();
+    let shares = |k: &Option<(Vantage, FlowConfig)>| {
+        k.is_some() && keys.iter().filter(|o| *o == k).count() > 1
+    };
+    enum Entry {
+        Unit(Unit),
+        Group(Vantage, FlowConfig, Members),
+    }
+    let mut entries: Vec<Entry> = Vec::new();
+    for (i, (slot, key)) in slots.into_iter().zip(&keys).enumerate() {
+        match (slot, key) {
+            (Slot::Builtin(d), Some((v, c))) if shares(key) => {
+                let group = entries.iter_mut().find_map(|e| match e {
+                    Entry::Group(gv, gc, members) if gv == v && gc == c => Some(members),
+                    _ => None,
+                });
+                match group {
+                    Some(members) => members.push((i, d)),
+                    None => entries.push(Entry::Group(*v, *c, vec![(i, d)])),
+                }
+            }
+            (slot, _) => entries.push(Entry::Unit(Unit {
+                vantage: vantages[i],
+                kind: UnitKind::One(i, slot),
+            })),
+        }
+    }
+    let mut units = Vec::new();
+    for e in entries {
+        match e {
+            Entry::Unit(u) => units.push(u),
+            Entry::Group(vantage, _, members) => match SharedFeed::new(members) {
+                Ok(s) => units.push(Unit {
+                    vantage,
+                    kind: UnitKind::Shared(Box::new(s)),
+                }),
+                // Unreachable (their configurations were compared above);
+                // each then keeps its own tracker.
+                Err(members) => units.extend(members.into_iter().map(|(i, d)| Unit {
+                    vantage,
+                    kind: UnitKind::One(i, Slot::Builtin(d)),
+                })),
+            },
+        }
+    }
+    units
 }
 
 /// A set of configured detectors with the alerts they raised.
 pub struct DetectorSet {
     /// The spec each was built from (short form, as given).
     pub specs: Vec<String>,
-    instances: Vec<Slot>,
+    units: Vec<Unit>,
     configs: Vec<String>,
     vantages: Vec<Vantage>,
     /// The first external tool that failed, reported after [`Self::finish`].
@@ -82,7 +204,7 @@ impl DetectorSet {
     /// An unknown detector or parameter, listing the valid ones; an
     /// unknown external definition; an external tool's scratch files.
     pub fn with_externals(specs: &[String], externals: &Externals) -> Result<Self> {
-        let mut instances = Vec::new();
+        let mut slots = Vec::new();
         let mut configs = Vec::new();
         let mut vantages = Vec::new();
         for s in specs {
@@ -97,18 +219,18 @@ impl DetectorSet {
                 configs.push(def.config());
                 vantages.push(def.vantage);
                 let ext = ExternalDetector::new(def.clone(), externals)?;
-                instances.push(Slot::External(Box::new(ext)));
+                slots.push(Slot::External(Box::new(ext)));
                 continue;
             }
             let inst = registry::build(s)?;
             configs.push(inst.config.clone());
             vantages.push(inst.detector.vantage());
-            instances.push(Slot::Builtin(inst));
+            slots.push(Slot::Builtin(inst.detector));
         }
         Ok(DetectorSet {
             specs: specs.to_vec(),
-            alerts: vec![Vec::new(); instances.len()],
-            instances,
+            alerts: vec![Vec::new(); slots.len()],
+            units: into_units(slots, &vantages),
             configs,
             vantages,
             error: None,
@@ -154,11 +276,11 @@ impl DetectorSet {
 
     /// Detector `i`'s state against its memcap (evictions so far).
     /// An external tool's state is its own: it reports none.
-    pub fn memory(&self, i: usize) -> scanbench_detector::Memory {
-        match &self.instances[i] {
-            Slot::Builtin(inst) => inst.detector.memory(),
-            Slot::External(_) => scanbench_detector::Memory::default(),
-        }
+    pub fn memory(&self, i: usize) -> Memory {
+        self.units
+            .iter()
+            .find_map(|u| u.memory(i))
+            .unwrap_or_default()
     }
 
     /// Feeds one frame seen at `vantage` to the detectors that read it.
@@ -179,27 +301,25 @@ impl DetectorSet {
         bytes: &[u8],
     ) {
         self.last = self.last.max(at);
-        observe_all(
-            &mut self.instances,
-            &self.vantages,
-            &mut self.alerts,
-            vantage,
-            at,
-            view,
-            bytes,
-        );
+        observe_all(&mut self.units, &mut self.alerts, vantage, at, view, bytes);
+    }
+
+    /// How many units the detectors are fed as (detectors sharing a
+    /// connection tracker are one).
+    pub(crate) fn units(&self) -> usize {
+        self.units.len()
     }
 
     /// Takes the detectors out, to run them elsewhere (see [`crate::fanout`]).
-    pub(crate) fn take_instances(&mut self) -> Vec<Slot> {
-        std::mem::take(&mut self.instances)
+    pub(crate) fn take_units(&mut self) -> Vec<Unit> {
+        std::mem::take(&mut self.units)
     }
 
-    /// Puts back detectors taken by [`Self::take_instances`], in their
-    /// original order, with the alerts they raised meanwhile and the time of
-    /// the last frame they were fed.
-    pub(crate) fn restore(&mut self, instances: Vec<Slot>, alerts: Vec<Vec<Alert>>, last: Instant) {
-        self.instances = instances;
+    /// Puts back detectors taken by [`Self::take_units`], in their original
+    /// order, with the alerts they raised meanwhile and the time of the last
+    /// frame they were fed.
+    pub(crate) fn restore(&mut self, units: Vec<Unit>, alerts: Vec<Vec<Alert>>, last: Instant) {
+        self.units = units;
         self.alerts = alerts;
         self.last = self.last.max(last);
     }
@@ -215,10 +335,8 @@ impl DetectorSet {
     /// at [`Self::finish`].
     pub fn flush(&mut self, at: Instant) {
         self.last = self.last.max(at);
-        for (i, slot) in self.instances.iter_mut().enumerate() {
-            if let Slot::Builtin(inst) = slot {
-                inst.detector.flush(self.last, &mut self.alerts[i]);
-            }
+        for u in &mut self.units {
+            u.flush(self.last, &mut self.alerts);
         }
     }
 
@@ -228,15 +346,15 @@ impl DetectorSet {
     pub fn finish(&mut self, at: Instant) {
         let end = at.max(self.last).total_micros();
         let at = Instant::from_micros(end.saturating_add(Self::DRAIN.total_micros() as i64));
-        for (i, slot) in self.instances.iter_mut().enumerate() {
-            match slot {
-                Slot::Builtin(inst) => inst.detector.flush(at, &mut self.alerts[i]),
-                Slot::External(ext) => match ext.finish() {
-                    Ok(alerts) => self.alerts[i].extend(alerts),
+        for u in &mut self.units {
+            match &mut u.kind {
+                UnitKind::One(i, Slot::External(ext)) => match ext.finish() {
+                    Ok(alerts) => self.alerts[*i].extend(alerts),
                     Err(e) => {
                         self.error.get_or_insert(e);
                     }
                 },
+                _ => u.flush(at, &mut self.alerts),
             }
         }
     }
@@ -247,21 +365,19 @@ impl DetectorSet {
     }
 }
 
-/// Feeds `view` to each of `instances` that reads `vantage`, appending to its
-/// alerts: the one loop both the inline and the threaded paths run.
+/// Feeds `view` to each of `units` that reads `vantage`, appending to each
+/// detector's alerts (`alerts[its position in the set]`): the one loop both
+/// the inline and the threaded paths run.
 pub(crate) fn observe_all(
-    instances: &mut [Slot],
-    vantages: &[Vantage],
+    units: &mut [Unit],
     alerts: &mut [Vec<Alert>],
     vantage: Vantage,
     at: Instant,
     view: &PacketView<'_>,
     bytes: &[u8],
 ) {
-    for ((slot, v), out) in instances.iter_mut().zip(vantages).zip(alerts) {
-        if *v == vantage {
-            slot.observe(at, view, bytes, out);
-        }
+    for u in units {
+        u.observe(vantage, at, view, bytes, alerts);
     }
 }
 
@@ -297,4 +413,83 @@ pub fn with_home_net(spec: &str, home_net: &[Cidr]) -> Result<String> {
     let nets: Vec<String> = home_net.iter().map(|c| c.to_string()).collect();
     let sep = if spec.contains(':') { "," } else { ":" };
     Ok(format!("{spec}{sep}{}={}", param.name, nets.join(";")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn specs(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Each unit's detectors, by spec.
+    fn units(s: &[&str]) -> Vec<Vec<String>> {
+        let set = DetectorSet::new(&specs(s)).expect("specs build");
+        set.units
+            .iter()
+            .map(|u| u.ids().into_iter().map(|i| set.specs[i].clone()).collect())
+            .collect()
+    }
+
+    /// Detectors asking for equal trackers are fed as one unit, standing
+    /// where the first of them stands; the rest keep their own.
+    #[test]
+    fn equal_trackers_make_one_unit() {
+        assert_eq!(
+            units(&["scanlogd", "trw", "trw-packet", "zeek-scan"]),
+            [
+                vec!["scanlogd"],
+                vec!["trw", "zeek-scan"],
+                vec!["trw-packet"]
+            ]
+        );
+        let suite = default_suite();
+        let set = DetectorSet::new(&suite).expect("the suite builds");
+        assert_eq!(set.units(), suite.len() - 1, "trw and zeek-scan share");
+    }
+
+    /// A parameter that changes the tracker (not the name) keeps a detector
+    /// on its own tracker; two configurations asking for the same one share.
+    #[test]
+    fn differing_trackers_stay_apart() {
+        for other in [
+            "zeek-scan:tcp_attempt_delay=3",
+            "zeek-scan:tcp_inactivity_timeout=60",
+            "zeek-scan:memcap=131072",
+        ] {
+            assert_eq!(units(&["trw", other]), [vec!["trw"], vec![other]]);
+        }
+        assert_eq!(
+            units(&[
+                "trw:memcap=131072",
+                "zeek-scan",
+                "zeek-scan:memcap=131072,port_scan_threshold=3",
+                "trw"
+            ]),
+            [
+                vec![
+                    "trw:memcap=131072",
+                    "zeek-scan:memcap=131072,port_scan_threshold=3"
+                ],
+                vec!["zeek-scan", "trw"]
+            ]
+        );
+    }
+
+    /// Every detector's memory is found in its unit, as its own.
+    #[test]
+    fn memory_is_reported_per_detector() {
+        let set = DetectorSet::new(&specs(&[
+            "trw",
+            "zeek-scan:memcap=131072",
+            "trw:memcap=131072",
+        ]))
+        .expect("specs build");
+        assert_eq!(set.units(), 2);
+        let own = |s: &str| registry::build(s).unwrap().detector.memory();
+        assert_eq!(set.memory(0), own("trw"));
+        assert_eq!(set.memory(1), own("zeek-scan:memcap=131072"));
+        assert_eq!(set.memory(2), own("trw:memcap=131072"));
+    }
 }

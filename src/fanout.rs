@@ -38,7 +38,7 @@ use scanbench_detector::view::DetachedView;
 use scanbench_detector::{Alert, Instant, PacketView, Vantage};
 
 use crate::blocks::{Block, Retired};
-use crate::detect::{DetectorSet, Slot, observe_all};
+use crate::detect::{DetectorSet, Unit, observe_all};
 
 /// Frames per batch handed to the detector threads, when the batch holds
 /// no block (a block's frames go together, however many).
@@ -76,11 +76,10 @@ struct Worker {
     handle: JoinHandle<Group>,
 }
 
-/// The detectors one thread runs, with their positions in the set.
+/// The detectors one thread runs, and their alerts at their positions in
+/// the set (the other positions stay empty).
 struct Group {
-    ids: Vec<usize>,
-    instances: Vec<Slot>,
-    vantages: Vec<Vantage>,
+    units: Vec<Unit>,
     alerts: Vec<Vec<Alert>>,
 }
 
@@ -108,30 +107,31 @@ struct BatchFrame {
 
 impl Fanout {
     /// Runs `set` on `threads` threads (1: on the caller's thread, no copies).
-    /// Detectors are dealt to the threads in turn, so the heavier ones, which
-    /// the default suite lists next to each other as variants, are spread.
+    /// Detectors are dealt to the threads in turn by their positions in the
+    /// set, so the heavier ones, which the default suite lists next to each
+    /// other as variants, are spread. Detectors that share a connection
+    /// tracker are one unit and go together, to the thread of the first of
+    /// them; a thread that would get no unit is not started.
     pub fn new(mut set: DetectorSet, threads: usize) -> Self {
         let n = set.specs.len();
-        let threads = threads.clamp(1, n.max(1));
+        let threads = threads.clamp(1, set.units().max(1));
         let mut workers = Vec::new();
         let mut spent = None;
         if threads > 1 {
-            let vantages: Vec<Vantage> = (0..n).map(|i| set.vantage(i)).collect();
             let mut groups: Vec<Group> = (0..threads)
                 .map(|_| Group {
-                    ids: Vec::new(),
-                    instances: Vec::new(),
-                    vantages: Vec::new(),
-                    alerts: Vec::new(),
+                    units: Vec::new(),
+                    alerts: vec![Vec::new(); n],
                 })
                 .collect();
-            for (i, inst) in set.take_instances().into_iter().enumerate() {
-                let g = &mut groups[i % threads];
-                g.ids.push(i);
-                g.instances.push(inst);
-                g.vantages.push(vantages[i]);
-                g.alerts.push(std::mem::take(&mut set.alerts[i]));
+            for unit in set.take_units() {
+                let g = &mut groups[unit.first() % threads];
+                for i in unit.ids() {
+                    g.alerts[i] = std::mem::take(&mut set.alerts[i]);
+                }
+                g.units.push(unit);
             }
+            groups.retain(|g| !g.units.is_empty());
             let (back, spent_rx) = channel();
             spent = Some(spent_rx);
             for group in groups {
@@ -268,24 +268,24 @@ impl Fanout {
             self.send();
         }
         let n = self.set.specs.len();
-        let mut instances: Vec<Option<Slot>> = (0..n).map(|_| None).collect();
+        let mut units: Vec<Unit> = Vec::new();
         let mut alerts: Vec<Vec<Alert>> = vec![Vec::new(); n];
         for w in std::mem::take(&mut self.workers) {
             drop(w.tx);
-            let group = match w.handle.join() {
+            let mut group = match w.handle.join() {
                 Ok(g) => g,
                 Err(panic) => std::panic::resume_unwind(panic),
             };
-            for ((id, inst), a) in group.ids.into_iter().zip(group.instances).zip(group.alerts) {
-                instances[id] = Some(inst);
-                alerts[id] = a;
+            for unit in group.units {
+                for i in unit.ids() {
+                    alerts[i] = std::mem::take(&mut group.alerts[i]);
+                }
+                units.push(unit);
             }
         }
-        let instances = instances
-            .into_iter()
-            .map(|i| i.expect("every detector comes back from its thread"))
-            .collect();
-        self.set.restore(instances, alerts, self.last);
+        // Back in the set's order (each unit stands where its first detector does).
+        units.sort_by_key(Unit::first);
+        self.set.restore(units, alerts, self.last);
         self.set
     }
 }
@@ -307,15 +307,7 @@ fn run_group(mut g: Group, rx: Receiver<Arc<Batch>>, back: Sender<Batch>) -> Gro
                     Err(_) => continue,
                 },
             };
-            observe_all(
-                &mut g.instances,
-                &g.vantages,
-                &mut g.alerts,
-                f.vantage,
-                f.at,
-                &view,
-                bytes,
-            );
+            observe_all(&mut g.units, &mut g.alerts, f.vantage, f.at, &view, bytes);
         }
         // The last thread done with a batch returns it (exactly one gets it
         // from `into_inner`; if the reader has finished, it is dropped).

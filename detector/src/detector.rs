@@ -2,6 +2,7 @@
 //! ([`Vantage`]), and the static descriptor ([`DetectorInfo`]) each detector
 //! module exports for the registry.
 
+use crate::flow::ConnConsumer;
 use crate::params::{ConfigError, ParamSpec, Params};
 use crate::{Alert, Instant, PacketView};
 
@@ -43,6 +44,19 @@ pub trait Detector: Send {
     /// tables (see [`crate::state`]) and counts what it dropped to stay
     /// under the bound.
     fn memory(&self) -> Memory;
+
+    /// This detector without its connection tracker, if it acts only on a
+    /// tracker's events ([`crate::flow::Tracked`]): a detector set may then
+    /// feed it from one tracker shared with others that ask for an equal
+    /// tracker ([`crate::flow::SharedFeed`]).
+    fn consumer(&self) -> Option<&dyn ConnConsumer> {
+        None
+    }
+
+    /// [`Self::consumer`], to feed it.
+    fn consumer_mut(&mut self) -> Option<&mut dyn ConnConsumer> {
+        None
+    }
 }
 
 /// A detector's state against its memcap, as the report shows it.

@@ -60,8 +60,10 @@ use crate::state::TimedMap;
 use crate::view::proto;
 use crate::{Instant, Memory, PacketView};
 
+mod shared;
 mod timers;
 
+pub use shared::{ConnConsumer, Members, SharedFeed, Tracked, flow_config};
 use timers::TimerQueue;
 
 /// Ports for which a Zeek default analyzer registers, used for role flipping
@@ -303,8 +305,9 @@ pub struct ConnEvent {
 }
 
 /// Tracker timeouts, defaults from Zeek's `init-bare.zeek`, and the bound on
-/// the table.
-#[derive(Clone, Copy, Debug)]
+/// the table. Equal configurations make trackers that behave alike (see
+/// [`SharedFeed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowConfig {
     /// `tcp_inactivity_timeout`, µs.
     pub inactivity_us: i64,

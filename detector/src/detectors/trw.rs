@@ -65,7 +65,7 @@
 use core::net::Ipv4Addr;
 
 use crate::DetectorInfo;
-use crate::flow::{ConnEvent, ConnEventKind, ConnFeed, ConnState, FlowConfig};
+use crate::flow::{ConnConsumer, ConnEvent, ConnEventKind, ConnState, FlowConfig, Tracked};
 use crate::params::{Cidr, ConfigError, ParamSpec, Params};
 use crate::state::{TimedMap, entry_cost};
 use crate::view::proto;
@@ -214,18 +214,16 @@ fn memcap(p: &Params) -> Result<u64, ConfigError> {
 
 fn build(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
     let m = memcap(p)?;
-    Ok(Box::new(Trw {
-        feed: ConnFeed::new(FlowConfig {
+    Ok(Box::new(Tracked::new(Trw {
+        flow: FlowConfig {
             memcap: m / 2,
             ..FlowConfig::default()
-        }),
-        score: Inbound {
-            walk: Walker::new("trw", sprt(p)?, m / 8 * 3),
-            home: p.cidrs("home_net")?,
-            no_flag_friendly: p.bool("do_not_flag_friendly_remotes")?,
-            friendly: TimedMap::new(m / 8),
         },
-    }))
+        walk: Walker::new("trw", sprt(p)?, m / 8 * 3),
+        home: p.cidrs("home_net")?,
+        no_flag_friendly: p.bool("do_not_flag_friendly_remotes")?,
+        friendly: TimedMap::new(m / 8),
+    })))
 }
 
 fn build_packet(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
@@ -435,18 +433,13 @@ impl Walker {
     }
 }
 
-/// The faithful, connection-level TRW: connection events from the feed,
-/// scored by [`Inbound`].
+/// The faithful, connection-level TRW: what it keeps beside the connection
+/// table (the walk, the site, the friendly remotes), scoring the removed
+/// connections of a [`Tracked`] feed.
 #[derive(Debug)]
 pub struct Trw {
-    feed: ConnFeed,
-    score: Inbound,
-}
-
-/// What TRW keeps beside the connection table: the walk, the site, the
-/// friendly remotes.
-#[derive(Debug)]
-struct Inbound {
+    /// The connection table it reads: half the memcap, Zeek's timeouts.
+    flow: FlowConfig,
     walk: Walker,
     home: Vec<Cidr>,
     no_flag_friendly: bool,
@@ -457,11 +450,9 @@ struct Inbound {
 impl Trw {
     /// Λ and the failures − successes walk of `remote`, if it is being scored.
     pub fn remote_state(&self, remote: Ipv4Addr) -> Option<(f64, i64)> {
-        self.score.walk.state(remote)
+        self.walk.state(remote)
     }
-}
 
-impl Inbound {
     fn local(&self, a: Ipv4Addr) -> bool {
         self.home.iter().any(|c| c.contains(a))
     }
@@ -507,23 +498,25 @@ impl Inbound {
     }
 }
 
-impl Detector for Trw {
+impl ConnConsumer for Trw {
     fn name(&self) -> &'static str {
         "trw"
     }
 
-    fn observe(&mut self, now: Instant, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
-        let events = self.feed.observe(now, pkt);
-        self.score.process(events, out);
+    fn flow_config(&self) -> FlowConfig {
+        self.flow
     }
 
-    fn flush(&mut self, now: Instant, out: &mut Vec<Alert>) {
-        let events = self.feed.advance(now);
-        self.score.process(events, out);
+    fn on_packet(&mut self, _: Instant, events: &[ConnEvent], out: &mut Vec<Alert>) {
+        self.process(events, out);
+    }
+
+    fn on_timers(&mut self, _: Instant, events: &[ConnEvent], out: &mut Vec<Alert>) {
+        self.process(events, out);
     }
 
     fn memory(&self) -> Memory {
-        self.feed.memory() + self.score.walk.memory() + Memory::of(&self.score.friendly)
+        self.walk.memory() + Memory::of(&self.friendly)
     }
 }
 
@@ -629,17 +622,15 @@ mod tests {
 
     const MIN: i64 = 60_000_000;
 
-    fn trw() -> Trw {
+    fn trw() -> Tracked<Trw> {
         let p = Params::resolve("trw", INFO.params, &[]).unwrap();
-        Trw {
-            feed: ConnFeed::new(FlowConfig::default()),
-            score: Inbound {
-                walk: Walker::new("trw", sprt(&p).unwrap(), 1 << 30),
-                home: p.cidrs("home_net").unwrap(),
-                no_flag_friendly: true,
-                friendly: TimedMap::new(1 << 30),
-            },
-        }
+        Tracked::new(Trw {
+            flow: FlowConfig::default(),
+            walk: Walker::new("trw", sprt(&p).unwrap(), 1 << 30),
+            home: p.cidrs("home_net").unwrap(),
+            no_flag_friendly: true,
+            friendly: TimedMap::new(1 << 30),
+        })
     }
 
     fn push(d: &mut dyn Detector, frame: &mut u64, t: i64, b: &[u8], out: &mut Vec<Alert>) {
@@ -678,7 +669,7 @@ mod tests {
         }
         d.flush(Instant::from_micros(4 * MIN), &mut out);
         assert!(out.is_empty());
-        assert_eq!(d.remote_state(ip("198.51.100.7")).unwrap().1, 3);
+        assert_eq!(d.inner().remote_state(ip("198.51.100.7")).unwrap().1, 3);
         probe(&mut d, &mut f, 5 * MIN, 4, false, &mut out);
         d.flush(Instant::from_micros(6 * MIN), &mut out);
         assert_eq!(out.len(), 1);
@@ -702,7 +693,7 @@ mod tests {
         }
         d.flush(Instant::from_micros(10 * MIN), &mut out);
         // Benign: no state kept, later failures are ignored for an hour.
-        assert!(d.remote_state(ip("198.51.100.7")).is_none());
+        assert!(d.inner().remote_state(ip("198.51.100.7")).is_none());
         for i in 0..6u8 {
             probe(
                 &mut d,
@@ -740,7 +731,7 @@ mod tests {
         }
         d.flush(Instant::from_micros(20 * MIN), &mut out);
         assert!(out.is_empty());
-        assert_eq!(d.remote_state(r).unwrap().1, 1);
+        assert_eq!(d.inner().remote_state(r).unwrap().1, 1);
     }
 
     #[test]

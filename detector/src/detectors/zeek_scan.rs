@@ -57,10 +57,12 @@ use core::net::Ipv4Addr;
 use std::collections::BTreeSet;
 
 use crate::DetectorInfo;
-use crate::flow::{Conn, ConnEvent, ConnEventKind, ConnFeed, EndpointState, FlowConfig};
+use crate::flow::{
+    Conn, ConnConsumer, ConnEvent, ConnEventKind, EndpointState, FlowConfig, Tracked,
+};
 use crate::params::{ConfigError, ParamSpec, Params};
 use crate::state::{TimedMap, entry_cost};
-use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, Memory, PacketView, Rule};
+use crate::{Alert, AlertKind, Counted, Detector, Evidence, Instant, Memory, Rule};
 
 static PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -117,29 +119,27 @@ fn build(p: &Params) -> Result<Box<dyn Detector>, ConfigError> {
     let secs =
         |n: &str| -> Result<i64, ConfigError> { Ok(p.u64_in(n, 0, 1 << 32)? as i64 * 1_000_000) };
     let memcap = p.u64_in("memcap", 1 << 16, 1 << 40)?;
-    let feed = ConnFeed::new(FlowConfig {
+    let flow = FlowConfig {
         attempt_delay_us: secs("tcp_attempt_delay")?,
         inactivity_us: secs("tcp_inactivity_timeout")?.max(1),
         memcap: memcap / 2,
         ..FlowConfig::default()
-    });
-    Ok(Box::new(ZeekScan {
-        feed,
-        scan: Scans {
-            port: Stream::new(
-                p.u64_in("port_scan_threshold", 1, 1 << 20)? as usize,
-                secs("port_scan_interval")?.max(1),
-                memcap / 5,
-            ),
-            addr: Stream::new(
-                p.u64_in("addr_scan_threshold", 1, 1 << 20)? as usize,
-                secs("addr_scan_interval")?.max(1),
-                memcap / 5,
-            ),
-            suppress_us: secs("suppression_interval")?,
-            suppressed: TimedMap::new(memcap / 10),
-        },
-    }))
+    };
+    Ok(Box::new(Tracked::new(ZeekScan {
+        flow,
+        port: Stream::new(
+            p.u64_in("port_scan_threshold", 1, 1 << 20)? as usize,
+            secs("port_scan_interval")?.max(1),
+            memcap / 5,
+        ),
+        addr: Stream::new(
+            p.u64_in("addr_scan_threshold", 1, 1 << 20)? as usize,
+            secs("addr_scan_interval")?.max(1),
+            memcap / 5,
+        ),
+        suppress_us: secs("suppression_interval")?,
+        suppressed: TimedMap::new(memcap / 10),
+    })))
 }
 
 /// One SumStats result: unique values, capped at threshold + 2 as the UNIQUE reducer.
@@ -230,16 +230,13 @@ impl Stream {
     }
 }
 
-/// Zeek scan.zeek: connection events from the feed, counted by [`Scans`].
+/// Zeek scan.zeek: the two SumStats streams and the Notice framework's
+/// suppression, counting the failures among a [`Tracked`] feed's
+/// connection events.
 #[derive(Debug)]
 pub struct ZeekScan {
-    feed: ConnFeed,
-    scan: Scans,
-}
-
-/// The two SumStats streams and the Notice framework's suppression.
-#[derive(Debug)]
-struct Scans {
+    /// The connection table it reads: half the memcap, the two timeouts.
+    flow: FlowConfig,
     port: Stream,
     addr: Stream,
     suppress_us: i64,
@@ -274,7 +271,7 @@ fn mins_secs(us: i64) -> String {
     format!("{}m{}s", s / 60, s % 60)
 }
 
-impl Scans {
+impl ZeekScan {
     fn add(&mut self, ev: &ConnEvent, reverse: bool, out: &mut Vec<Alert>) {
         let c = &ev.conn;
         let (scanner, victim, port) = if reverse {
@@ -442,30 +439,28 @@ impl Scans {
     }
 }
 
-impl Detector for ZeekScan {
+impl ConnConsumer for ZeekScan {
     fn name(&self) -> &'static str {
         "zeek-scan"
     }
 
-    fn observe(&mut self, now: Instant, pkt: &PacketView<'_>, out: &mut Vec<Alert>) {
-        let events = self.feed.observe(now, pkt);
-        // Epochs tick with network time, as SumStats' epoch timer does.
-        self.scan.port.roll(now.total_micros());
-        self.scan.addr.roll(now.total_micros());
-        self.scan.process(events, out);
+    fn flow_config(&self) -> FlowConfig {
+        self.flow
     }
 
-    fn flush(&mut self, now: Instant, out: &mut Vec<Alert>) {
-        let events = self.feed.advance(now);
-        self.scan.process(events, out);
+    fn on_packet(&mut self, now: Instant, events: &[ConnEvent], out: &mut Vec<Alert>) {
+        // Epochs tick with network time, as SumStats' epoch timer does.
+        self.port.roll(now.total_micros());
+        self.addr.roll(now.total_micros());
+        self.process(events, out);
+    }
+
+    fn on_timers(&mut self, _: Instant, events: &[ConnEvent], out: &mut Vec<Alert>) {
+        self.process(events, out);
     }
 
     fn memory(&self) -> Memory {
-        let s = &self.scan;
-        self.feed.memory()
-            + Memory::of(&s.port.table)
-            + Memory::of(&s.addr.table)
-            + Memory::of(&s.suppressed)
+        Memory::of(&self.port.table) + Memory::of(&self.addr.table) + Memory::of(&self.suppressed)
     }
 }
 
