@@ -1,0 +1,183 @@
+//! Fuzz inputs through `scanbench replay`'s own path (the library functions
+//! the command calls), not only the reader and the detectors: the time clamp,
+//! the ground truth, a labels file read beside the capture, the drop-log
+//! vantage, scoring, and every report format rendered from the result.
+//!
+//! The replay functions read files, so each input is written to a scratch
+//! directory of this process (removed when the run ends).
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use scanbench::Report;
+use scanbench::capture::CaptureReader;
+use scanbench::detect::default_suite;
+use scanbench::labels::FrameLabels;
+use scanbench::replay::{ReplayOptions, Replayed, replay_capture, replay_iptables_log};
+use scanbench::report::{Format, TableLayout, table_with};
+use scanbench_detector::iptables_log::LogOptions;
+
+use crate::Rng;
+
+/// A directory for this process's replay inputs.
+pub struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    /// A fresh directory under the system's temporary directory, named by
+    /// this process's id.
+    pub fn new() -> Scratch {
+        let dir = std::env::temp_dir().join(format!("scanbench-fuzz-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        Scratch { dir }
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> Option<PathBuf> {
+        let p = self.dir.join(name);
+        std::fs::write(&p, bytes).ok().map(|()| p)
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::new()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn options(drop_log: bool, labels: Option<FrameLabels>) -> ReplayOptions {
+    ReplayOptions {
+        specs: default_suite(),
+        drop_log,
+        labels,
+        threads: 1,
+        ..ReplayOptions::default()
+    }
+}
+
+/// Every report format of a replayed input, as the command renders them.
+fn render(r: Replayed) {
+    let _ = r.error.as_ref().map(ToString::to_string);
+    let report = Report {
+        specs: default_suite(),
+        runs: vec![r.run],
+    };
+    for f in [
+        Format::Table,
+        Format::Json,
+        Format::Csv,
+        Format::Markdown,
+        Format::Html,
+        Format::Junit,
+    ] {
+        let _ = report.render(f);
+    }
+    let _ = table_with(
+        &report,
+        &TableLayout {
+            width: Some(60),
+            columns: None,
+        },
+    );
+}
+
+/// A capture replayed as the command does, sometimes with a labels file
+/// beside it (lines for its records, some of them broken), on the wire or as
+/// a drop log.
+pub fn capture(rng: &mut Rng, scratch: &Scratch, bytes: &[u8]) -> Result<(), String> {
+    let Some(path) = scratch.write("input.pcap", bytes) else {
+        return Ok(());
+    };
+    let labels = if rng.one_in(2) {
+        let text = labels_for(rng, bytes);
+        scratch
+            .write("input.labels.jsonl", text.as_bytes())
+            .and_then(|p| FrameLabels::load(&p).ok())
+    } else {
+        None
+    };
+    if let Ok(r) = replay_capture(&path, &options(rng.one_in(3), labels)) {
+        render(r);
+    }
+    Ok(())
+}
+
+/// An iptables log replayed as `replay --iptables-log` does.
+pub fn iptables_log(scratch: &Scratch, text: &str, log: LogOptions) -> Result<(), String> {
+    let Some(path) = scratch.write("input.log", text.as_bytes()) else {
+        return Ok(());
+    };
+    if let Ok(r) = replay_iptables_log(&path, &options(true, None), log) {
+        render(r);
+    }
+    Ok(())
+}
+
+/// A labels file for the records of capture `bytes`: one line per record
+/// with its addresses as `run` writes them, some lines then broken
+/// (dropped, repeated, another frame number, wrong addresses or fields).
+fn labels_for(rng: &mut Rng, bytes: &[u8]) -> String {
+    let mut lines = Vec::new();
+    if let Ok(mut reader) = CaptureReader::new(bytes, "fuzz") {
+        while lines.len() < 5_000 {
+            let Some(Ok(f)) = reader.next_frame_ref() else {
+                break;
+            };
+            let addr = |at: usize| {
+                f.bytes.get(at..at + 4).map_or(Ipv4Addr::UNSPECIFIED, |a| {
+                    Ipv4Addr::new(a[0], a[1], a[2], a[3])
+                })
+            };
+            let (class, cause) = if rng.one_in(2) {
+                ("malicious", "scan")
+            } else {
+                ("benign", "poll")
+            };
+            lines.push(format!(
+                r#"{{"frame":{},"tap":"t","time_us":{},"proto":"tcp","src":"{}","sport":1,"dst":"{}","dport":2,"flags":"S","actor":"a{}","class":"{class}","cause":"{cause}"}}"#,
+                f.index,
+                f.at().total_micros(),
+                addr(12),
+                addr(16),
+                rng.below(4),
+            ));
+        }
+    }
+    for _ in 0..rng.below(4) {
+        let n = lines.len();
+        let i = rng.below(n.max(1));
+        let odd = [
+            r#"{"frame":18446744073709551615,"actor":"a","class":"malicious","cause":"c"}"#,
+            r#"{"frame":-1,"actor":"a","class":"malicious","cause":"c"}"#,
+            r#"{"frame":0,"actor":"a","class":"evil","cause":"c"}"#,
+            r#"{"frame":0,"actor":"a","class":"benign","cause":"c","src":"999.0.0.1","dst":"1.2.3.4"}"#,
+            r#"{"frame":0,"actor":"a","class":"benign","cause":"c","src":"1.2.3.4"}"#,
+            r#"{"frame":1e3,"actor":"a","class":"benign","cause":"c"}"#,
+            r#"{"frame":2,"frame":1,"actor":"\u0000","class":"benign","cause":"\ud800"}"#,
+            r#"[0,"a","benign","c"]"#,
+            "",
+            "{",
+            "null",
+        ];
+        match rng.below(4) {
+            0 if i < n => {
+                lines.remove(i);
+            }
+            1 if i < n => {
+                let l = lines[i].clone();
+                lines.insert(i, l);
+            }
+            2 if i < n => lines.swap(i, rng.below(n)),
+            _ => lines.insert(i.min(n), rng.pick(&odd).to_string()),
+        }
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
