@@ -576,9 +576,20 @@ mod tests {
         let mut rng = Rng::new(5);
         let built: Vec<Vec<u8>> = (0..300).map(|_| build(&mut rng)).collect();
         let readable = built.iter().filter(|b| frames(b) > 0).count();
-        assert!(readable > 150, "{readable} of 300 built captures yield frames");
-        assert!(built.iter().any(|b| b.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a])));
-        assert!(built.iter().any(|b| b.starts_with(&[0xd4, 0xc3, 0xb2, 0xa1])));
+        assert!(
+            readable > 150,
+            "{readable} of 300 built captures yield frames"
+        );
+        assert!(
+            built
+                .iter()
+                .any(|b| b.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]))
+        );
+        assert!(
+            built
+                .iter()
+                .any(|b| b.starts_with(&[0xd4, 0xc3, 0xb2, 0xa1]))
+        );
     }
 
     /// Field mutations of a built pcapng keep most of it readable: they

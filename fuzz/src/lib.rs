@@ -39,10 +39,10 @@ use scanbench_detector::iptables_log::{LogOptions, LogParser, TimeSource};
 use scanbench_detector::{Detector, Instant, PacketView, registry};
 
 mod capture_gen;
-mod replay_path;
+mod command_path;
 mod scenario_gen;
 
-use replay_path::Scratch;
+use command_path::Scratch;
 
 /// A small, fast, seeded generator (xorshift64*): the inputs of a run are a
 /// function of its seed alone.
@@ -237,8 +237,8 @@ pub fn run(target: Target, corpus: &Corpus, seed: u64, cases: u64, limit: Durati
             Target::Capture => {
                 stats.inputs += 1;
                 let bytes = capture_input(&mut rng, corpus.captures.as_slice());
-                let r = if case % REPLAY_EVERY == 0 {
-                    catch(|| replay_path::capture(&mut rng, &scratch, &bytes))
+                let r = if case % COMMAND_EVERY == 0 {
+                    catch(|| command_path::capture(&mut rng, &scratch, &bytes))
                 } else {
                     let detectors = suite.rotation(case);
                     catch(|| capture(&bytes, detectors, &mut frames))
@@ -248,8 +248,8 @@ pub fn run(target: Target, corpus: &Corpus, seed: u64, cases: u64, limit: Durati
             Target::Iptables => {
                 stats.inputs += 1;
                 let (text, opts) = log_input(&mut rng, &corpus.log_lines);
-                let r = if case % REPLAY_EVERY == 0 {
-                    catch(|| replay_path::iptables_log(&scratch, &text, opts))
+                let r = if case % COMMAND_EVERY == 0 {
+                    catch(|| command_path::iptables_log(&scratch, &text, opts))
                 } else {
                     catch(|| iptables(&text, opts))
                 };
@@ -258,7 +258,8 @@ pub fn run(target: Target, corpus: &Corpus, seed: u64, cases: u64, limit: Durati
             Target::Scenario => {
                 stats.inputs += 1;
                 let text = scenario_gen::scenario_input(&mut rng, &corpus.scenarios);
-                let r = catch(|| scenario(&text));
+                let full = (case % COMMAND_EVERY == 0).then_some((&mut rng, &scratch));
+                let r = catch(|| scenario(&text, full));
                 if matches!(r, Ok(true)) {
                     stats.accepted += 1;
                 }
@@ -279,12 +280,13 @@ pub fn run(target: Target, corpus: &Corpus, seed: u64, cases: u64, limit: Durati
     stats
 }
 
-/// One capture (or log) input in this many goes through `scanbench
-/// replay`'s own path ([`replay_path`]: clamping, ground truth, labels,
-/// every report format) instead of straight into the detectors: it is
-/// slower (every configuration, files written), and its code is the same
-/// for most inputs.
-const REPLAY_EVERY: u64 = 8;
+/// One input in this many goes through its command's own path
+/// ([`command_path`]: for a capture or a log `scanbench replay`'s clamping,
+/// ground truth, labels file and every report format; for a scenario `run`'s
+/// detectors, capture writing and claim checks) instead of only the reader,
+/// the detectors or the simulator: it is slower (every configuration, files
+/// written), and most of its code is the same for every input.
+const COMMAND_EVERY: u64 = 8;
 
 /// A capture input: a seed mutated byte-wise or field by field, or a file
 /// built from scratch ([`capture_gen`]), sometimes byte-mutated after.
@@ -775,7 +777,7 @@ const SCENARIO_WALL: Duration = Duration::from_secs(10);
 
 /// Loads a scenario; simulates an accepted one under a budget. `Ok(true)`
 /// when it was accepted.
-fn scenario(text: &str) -> Result<bool, String> {
+fn scenario(text: &str, full: Option<(&mut Rng, &Scratch)>) -> Result<bool, String> {
     let Ok(sc) = Scenario::parse(Path::new("fuzz.toml"), text.to_string()) else {
         return Ok(false);
     };
@@ -787,7 +789,12 @@ fn scenario(text: &str) -> Result<bool, String> {
         ..Outputs::default()
     };
     let started = WallClock::now();
-    let _ = simulate(&sc, sc.seed, &outputs, &mut ());
+    match full {
+        Some((rng, scratch)) => command_path::run(rng, scratch, &sc, outputs),
+        None => {
+            let _ = simulate(&sc, sc.seed, &outputs, &mut ());
+        }
+    }
     if started.elapsed() > SCENARIO_WALL {
         return Err(format!(
             "simulation took {:?}, past the {:?} budget",
@@ -834,7 +841,7 @@ pub fn fuzz_bytes(target: Target, data: &[u8]) {
             };
             iptables(&String::from_utf8_lossy(data), opts)
         }
-        Target::Scenario => scenario(&String::from_utf8_lossy(data)).map(|_| ()),
+        Target::Scenario => scenario(&String::from_utf8_lossy(data), None).map(|_| ()),
     };
     if let Err(what) = r {
         panic!("{what}");

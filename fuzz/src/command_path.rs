@@ -1,20 +1,27 @@
-//! Fuzz inputs through `scanbench replay`'s own path (the library functions
-//! the command calls), not only the reader and the detectors: the time clamp,
-//! the ground truth, a labels file read beside the capture, the drop-log
-//! vantage, scoring, and every report format rendered from the result.
+//! Fuzz inputs through the commands' own paths (the library functions
+//! `scanbench replay` and `scanbench run` call), not only the reader, the
+//! detectors and the simulator: for a replay the time clamp, the ground
+//! truth, a labels file read beside the capture, the drop-log vantage; for a
+//! run the detectors on the taps, the capture and labels files written, the
+//! scenario's `[[expect]]` claims checked; for both, scoring and every report
+//! format rendered from the result.
 //!
-//! The replay functions read files, so each input is written to a scratch
-//! directory of this process (removed when the run ends).
+//! The replay functions read files and a run writes them, so each input's
+//! files go to a scratch directory of this process (removed when the run
+//! ends).
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use scanbench::Report;
-use scanbench::capture::CaptureReader;
+use scanbench::capture::{CaptureReader, PcapFormat};
 use scanbench::detect::default_suite;
+use scanbench::evaluate::evaluate;
 use scanbench::labels::FrameLabels;
 use scanbench::replay::{ReplayOptions, Replayed, replay_capture, replay_iptables_log};
 use scanbench::report::{Format, TableLayout, table_with};
+use scanbench::simulate::Outputs;
+use scanbench::{Report, Scenario};
 use scanbench_detector::iptables_log::LogOptions;
 
 use crate::Rng;
@@ -26,9 +33,12 @@ pub struct Scratch {
 
 impl Scratch {
     /// A fresh directory under the system's temporary directory, named by
-    /// this process's id.
+    /// this process's id and a count (the smoke tests run targets on
+    /// threads of one process).
     pub fn new() -> Scratch {
-        let dir = std::env::temp_dir().join(format!("scanbench-fuzz-{}", std::process::id()));
+        static MADE: AtomicU64 = AtomicU64::new(0);
+        let n = MADE.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("scanbench-fuzz-{}-{n}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         Scratch { dir }
     }
@@ -62,12 +72,16 @@ fn options(drop_log: bool, labels: Option<FrameLabels>) -> ReplayOptions {
 }
 
 /// Every report format of a replayed input, as the command renders them.
-fn render(r: Replayed) {
+fn render_replayed(r: Replayed) {
     let _ = r.error.as_ref().map(ToString::to_string);
-    let report = Report {
+    render(Report {
         specs: default_suite(),
         runs: vec![r.run],
-    };
+    });
+}
+
+/// Every report format of `report`.
+fn render(report: Report) {
     for f in [
         Format::Table,
         Format::Json,
@@ -103,9 +117,40 @@ pub fn capture(rng: &mut Rng, scratch: &Scratch, bytes: &[u8]) -> Result<(), Str
         None
     };
     if let Ok(r) = replay_capture(&path, &options(rng.one_in(3), labels)) {
-        render(r);
+        render_replayed(r);
     }
     Ok(())
+}
+
+/// A scenario run as `scanbench run --check --pcap FILE` runs it: the
+/// default detectors and those its claims name, a capture written (either
+/// format) with its labels, the claims checked, the report rendered.
+pub fn run(rng: &mut Rng, scratch: &Scratch, sc: &Scenario, mut outputs: Outputs) {
+    outputs.format = *rng.pick(&[
+        PcapFormat::Pcap { nanos: false },
+        PcapFormat::Pcap { nanos: true },
+        PcapFormat::Pcapng { nanos: false },
+        PcapFormat::Pcapng { nanos: true },
+    ]);
+    outputs.pcap = Some(scratch.dir.join("run.pcap"));
+    let mut specs = default_suite();
+    for e in &sc.expectations {
+        for d in &e.detectors {
+            if !specs.contains(d) {
+                specs.push(d.clone());
+            }
+        }
+    }
+    let Ok(run) = evaluate(sc, sc.seed, &specs, &outputs) else {
+        return;
+    };
+    for e in &sc.expectations {
+        let _ = scanbench::check::check(e, &run);
+    }
+    render(Report {
+        specs,
+        runs: vec![run],
+    });
 }
 
 /// An iptables log replayed as `replay --iptables-log` does.
@@ -114,7 +159,7 @@ pub fn iptables_log(scratch: &Scratch, text: &str, log: LogOptions) -> Result<()
         return Ok(());
     };
     if let Ok(r) = replay_iptables_log(&path, &options(true, None), log) {
-        render(r);
+        render_replayed(r);
     }
     Ok(())
 }
