@@ -153,6 +153,19 @@ pub fn run(rng: &mut Rng, scratch: &Scratch, sc: &Scenario, mut outputs: Outputs
     });
 }
 
+/// The capture `scanbench run --pcap FILE` writes for `sc` in `format`
+/// (the first tap's, when it has several), or `None` if the run fails.
+pub fn write_capture(scratch: &Scratch, sc: &Scenario, format: PcapFormat) -> Option<Vec<u8>> {
+    let outputs = Outputs {
+        pcap: Some(scratch.dir.join("suite.pcap")),
+        format,
+        ..Outputs::default()
+    };
+    let summary = scanbench::simulate(sc, sc.seed, &outputs, &mut ()).ok()?;
+    let file = summary.taps.first()?.files.first()?;
+    std::fs::read(file).ok()
+}
+
 /// An iptables log replayed as `replay --iptables-log` does.
 pub fn iptables_log(scratch: &Scratch, text: &str, log: LogOptions) -> Result<(), String> {
     let Some(path) = scratch.write("input.log", text.as_bytes()) else {

@@ -192,6 +192,31 @@ impl Corpus {
     }
 }
 
+impl Corpus {
+    /// Adds the captures `scanbench run` writes for the suite's scenarios
+    /// (pcapng with label comments, and nanosecond pcap), as the outside
+    /// testers' seeds were: seconds of simulation in a release build, so
+    /// long runs do it (`scanbench-fuzz --run-captures`), the smoke test
+    /// does not.
+    pub fn add_suite_captures(&mut self, root: &Path) {
+        let scratch = Scratch::new();
+        for p in files(&root.join("scenarios"), &["toml"]) {
+            let Ok(sc) = Scenario::load(&p) else { continue };
+            for format in [
+                scanbench::capture::PcapFormat::Pcapng { nanos: false },
+                scanbench::capture::PcapFormat::Pcap { nanos: true },
+            ] {
+                let Some(out) = command_path::write_capture(&scratch, &sc, format) else {
+                    continue;
+                };
+                if out.len() <= 1 << 20 {
+                    self.captures.push(out);
+                }
+            }
+        }
+    }
+}
+
 fn files(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
