@@ -142,6 +142,19 @@ pub struct Stats {
     pub accepted: u64,
     /// What broke.
     pub findings: Vec<Finding>,
+    /// The input that took the most CPU time (capture and scenario
+    /// targets, where one input is a whole file), with that time: a slow
+    /// class shows here long before it passes a hang limit.
+    pub slowest: Option<(Duration, Finding)>,
+}
+
+/// CPU time this thread has used, from `/proc/thread-self/schedstat` (Linux);
+/// zero where it cannot be read.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
 /// Seed inputs, read from the repository.
@@ -252,6 +265,8 @@ pub fn run(target: Target, corpus: &Corpus, seed: u64, cases: u64, limit: Durati
         // The input is kept as it was generated; its bytes are made only
         // for a finding (formatting every packet batch costs more than
         // feeding it).
+        let timed = matches!(target, Target::Capture | Target::Scenario);
+        let cpu_before = if timed { thread_cpu() } else { Duration::ZERO };
         let (outcome, input): (_, Box<dyn FnOnce() -> Vec<u8>>) = match target {
             Target::Packets => {
                 let pkts = packets(&mut rng);
@@ -291,13 +306,28 @@ pub fn run(target: Target, corpus: &Corpus, seed: u64, cases: u64, limit: Durati
                 (r.map(|_| ()), Box::new(move || text.into_bytes()))
             }
         };
-        if let Err(Some(what)) = outcome {
-            stats.findings.push(Finding {
+        let cpu = thread_cpu().saturating_sub(cpu_before);
+        let slowest = stats.slowest.as_ref().map_or(Duration::ZERO, |s| s.0);
+        match outcome {
+            Err(Some(what)) => stats.findings.push(Finding {
                 target,
                 case,
                 what,
                 input: input(),
-            });
+            }),
+            _ if timed && cpu > slowest => {
+                let what = format!("{cpu:?} of CPU time");
+                stats.slowest = Some((
+                    cpu,
+                    Finding {
+                        target,
+                        case,
+                        what,
+                        input: input(),
+                    },
+                ));
+            }
+            _ => {}
         }
     }
     std::panic::set_hook(hook);

@@ -63,6 +63,12 @@ fn main() -> ExitCode {
             s.accepted,
             s.findings.len()
         );
+        if let Some((_, f)) = &s.slowest {
+            let _ = std::fs::create_dir_all(&out);
+            let p = out.join(format!("slowest-{}-{seed}-{}.bin", t.name(), f.case));
+            let _ = std::fs::write(&p, &f.input);
+            println!("  slowest: case {}, {} ({})", f.case, f.what, p.display());
+        }
         for f in &s.findings {
             found += 1;
             let _ = std::fs::create_dir_all(&out);
