@@ -239,3 +239,46 @@ fn labels_for(rng: &mut Rng, bytes: &[u8]) -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A built capture and the labels file made for it replay labelled:
+    /// the replay path's labels and scoring are reached, not refused.
+    #[test]
+    fn built_captures_replay_with_their_labels() {
+        let scratch = Scratch::new();
+        let mut rng = Rng::new(11);
+        let mut labelled = 0;
+        for _ in 0..40 {
+            let bytes = crate::capture_gen::build(&mut rng);
+            let Some(path) = scratch.write("t.pcap", &bytes) else {
+                continue;
+            };
+            let text = labels_for(&mut rng, &bytes);
+            // Only the lines made from the capture's frames (the broken
+            // ones carry no `tap`), reordered ones aside.
+            let clean: String = text
+                .lines()
+                .filter(|l| l.contains("\"tap\""))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let Some(lp) = scratch.write("t.labels.jsonl", clean.as_bytes()) else {
+                continue;
+            };
+            let Ok(labels) = FrameLabels::load(&lp) else {
+                continue;
+            };
+            if let Ok(r) = replay_capture(&path, &options(false, Some(labels)))
+                && r.labelled
+            {
+                labelled += 1;
+            }
+        }
+        assert!(
+            labelled >= 5,
+            "{labelled} of 40 built captures replayed labelled"
+        );
+    }
+}
