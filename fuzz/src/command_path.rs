@@ -105,7 +105,12 @@ fn render(report: Report) {
 /// beside it (lines for its records, some of them broken), on the wire or as
 /// a drop log.
 pub fn capture(rng: &mut Rng, scratch: &Scratch, bytes: &[u8]) -> Result<(), String> {
-    let Some(path) = scratch.write("input.pcap", bytes) else {
+    let written = if rng.one_in(6) {
+        gzip(rng, bytes)
+    } else {
+        bytes.to_vec()
+    };
+    let Some(path) = scratch.write("input.pcap", &written) else {
         return Ok(());
     };
     let labels = if rng.one_in(2) {
@@ -164,6 +169,32 @@ pub fn write_capture(scratch: &Scratch, sc: &Scenario, format: PcapFormat) -> Op
     let summary = scanbench::simulate(sc, sc.seed, &outputs, &mut ()).ok()?;
     let file = summary.taps.first()?.files.first()?;
     std::fs::read(file).ok()
+}
+
+/// `bytes` gzip'd as `tcpdump -w - | gzip` writes them, sometimes damaged:
+/// cut, a byte of the body or of the CRC trailer changed, a second member
+/// or noise appended.
+fn gzip(rng: &mut Rng, bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = enc.write_all(bytes);
+    let mut z = enc.finish().unwrap_or_default();
+    let n = z.len();
+    match rng.below(6) {
+        0 if n > 0 => z.truncate(rng.below(n)),
+        1 if n > 0 => {
+            let i = rng.below(n);
+            z[i] ^= 1 << rng.below(8);
+        }
+        2 if n >= 8 => z[n - 8] ^= 0xff,
+        3 => {
+            let again = z.clone();
+            z.extend(again);
+        }
+        4 => z.extend((0..rng.below(64)).map(|_| rng.next_u64() as u8)),
+        _ => {}
+    }
+    z
 }
 
 /// An iptables log replayed as `replay --iptables-log` does.
