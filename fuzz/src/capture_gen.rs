@@ -277,6 +277,17 @@ fn option(o: Order, code: u16, value: &[u8]) -> Vec<u8> {
     b
 }
 
+/// An `if_tsoffset` option with one of [`TSOFFSET`].
+fn tsoffset_option(rng: &mut Rng, o: Order) -> Vec<u8> {
+    let off = *rng.pick(TSOFFSET);
+    let bytes = if o.big {
+        off.to_be_bytes()
+    } else {
+        off.to_le_bytes()
+    };
+    option(o, 14, &bytes)
+}
+
 fn shb(o: Order) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend(o.u32(0x1a2b_3c4d));
@@ -299,13 +310,7 @@ fn idb(rng: &mut Rng, o: Order, linktype: u32) -> Vec<u8> {
         body.extend(option(o, 9, &[*rng.pick(TSRESOL)]));
     }
     if rng.one_in(3) {
-        let off = *rng.pick(TSOFFSET);
-        let bytes = if o.big {
-            off.to_be_bytes()
-        } else {
-            off.to_le_bytes()
-        };
-        body.extend(option(o, 14, &bytes));
+        body.extend(tsoffset_option(rng, o));
     }
     if rng.one_in(4) {
         body.extend(option(o, 0, &[]));
@@ -496,13 +501,7 @@ fn mutate_pcapng(rng: &mut Rng, b: &mut Vec<u8>) {
             (2, 1) if body.len() >= 8 => {
                 // New timestamp options, placed first so they are read.
                 let mut opts = option(o, 9, &[*rng.pick(TSRESOL)]);
-                let off = *rng.pick(TSOFFSET);
-                let bytes = if o.big {
-                    off.to_be_bytes()
-                } else {
-                    off.to_le_bytes()
-                };
-                opts.extend(option(o, 14, &bytes));
+                opts.extend(tsoffset_option(rng, o));
                 body.splice(8..8, opts);
             }
             (3, 6) if body.len() >= 20 => {
