@@ -38,6 +38,12 @@ use scanbench_capture::CaptureReader;
 use scanbench_detector::iptables_log::{LogOptions, LogParser, TimeSource};
 use scanbench_detector::{Detector, Instant, PacketView, registry};
 
+mod capture_gen;
+mod command_path;
+mod scenario_gen;
+
+use command_path::Scratch;
+
 /// A small, fast, seeded generator (xorshift64*): the inputs of a run are a
 /// function of its seed alone.
 #[derive(Clone, Debug)]
@@ -136,6 +142,19 @@ pub struct Stats {
     pub accepted: u64,
     /// What broke.
     pub findings: Vec<Finding>,
+    /// The input that took the most CPU time (capture and scenario
+    /// targets, where one input is a whole file), with that time: a slow
+    /// class shows here long before it passes a hang limit.
+    pub slowest: Option<(Duration, Finding)>,
+}
+
+/// CPU time this thread has used, from `/proc/thread-self/schedstat` (Linux);
+/// zero where it cannot be read.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
 /// Seed inputs, read from the repository.
@@ -186,6 +205,31 @@ impl Corpus {
     }
 }
 
+impl Corpus {
+    /// Adds the captures `scanbench run` writes for the suite's scenarios
+    /// (pcapng with label comments, and nanosecond pcap), as the outside
+    /// testers' seeds were: seconds of simulation in a release build, so
+    /// long runs do it (`scanbench-fuzz --run-captures`), the smoke test
+    /// does not.
+    pub fn add_suite_captures(&mut self, root: &Path) {
+        let scratch = Scratch::new();
+        for p in files(&root.join("scenarios"), &["toml"]) {
+            let Ok(sc) = Scenario::load(&p) else { continue };
+            for format in [
+                scanbench::capture::PcapFormat::Pcapng { nanos: false },
+                scanbench::capture::PcapFormat::Pcap { nanos: true },
+            ] {
+                let Some(out) = command_path::write_capture(&scratch, &sc, format) else {
+                    continue;
+                };
+                if out.len() <= 1 << 20 {
+                    self.captures.push(out);
+                }
+            }
+        }
+    }
+}
+
 fn files(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
@@ -209,6 +253,7 @@ pub fn run(target: Target, corpus: &Corpus, seed: u64, cases: u64, limit: Durati
     let mut stats = Stats::default();
     let suite = Suite::default_configurations();
     let mut frames = Frames::default();
+    let scratch = Scratch::new();
     // The panic hook would print every caught panic; findings carry them.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -220,6 +265,8 @@ pub fn run(target: Target, corpus: &Corpus, seed: u64, cases: u64, limit: Durati
         // The input is kept as it was generated; its bytes are made only
         // for a finding (formatting every packet batch costs more than
         // feeding it).
+        let timed = matches!(target, Target::Capture | Target::Scenario);
+        let cpu_before = if timed { thread_cpu() } else { Duration::ZERO };
         let (outcome, input): (_, Box<dyn FnOnce() -> Vec<u8>>) = match target {
             Target::Packets => {
                 let pkts = packets(&mut rng);
@@ -229,39 +276,91 @@ pub fn run(target: Target, corpus: &Corpus, seed: u64, cases: u64, limit: Durati
             }
             Target::Capture => {
                 stats.inputs += 1;
-                let bytes = mutate_bytes(&mut rng, corpus.captures.as_slice());
-                let detectors = suite.rotation(case);
-                let r = catch(|| capture(&bytes, detectors, &mut frames));
+                let bytes = capture_input(&mut rng, corpus.captures.as_slice());
+                let r = if case % COMMAND_EVERY == 0 {
+                    catch(|| command_path::capture(&mut rng, &scratch, &bytes))
+                } else {
+                    let detectors = suite.rotation(case);
+                    catch(|| capture(&bytes, detectors, &mut frames))
+                };
                 (r, Box::new(move || bytes))
             }
             Target::Iptables => {
                 stats.inputs += 1;
                 let (text, opts) = log_input(&mut rng, &corpus.log_lines);
-                let r = catch(|| iptables(&text, opts));
+                let r = if case % COMMAND_EVERY == 0 {
+                    catch(|| command_path::iptables_log(&scratch, &text, opts))
+                } else {
+                    catch(|| iptables(&text, opts))
+                };
                 (r, Box::new(move || text.into_bytes()))
             }
             Target::Scenario => {
                 stats.inputs += 1;
-                let text = scenario_input(&mut rng, &corpus.scenarios);
-                let r = catch(|| scenario(&text));
+                let text = scenario_gen::scenario_input(&mut rng, &corpus.scenarios);
+                let full = (case % COMMAND_EVERY == 0).then_some((&mut rng, &scratch));
+                let r = catch(|| scenario(&text, full));
                 if matches!(r, Ok(true)) {
                     stats.accepted += 1;
                 }
                 (r.map(|_| ()), Box::new(move || text.into_bytes()))
             }
         };
-        if let Err(Some(what)) = outcome {
-            stats.findings.push(Finding {
+        let cpu = thread_cpu().saturating_sub(cpu_before);
+        let slowest = stats.slowest.as_ref().map_or(Duration::ZERO, |s| s.0);
+        match outcome {
+            Err(Some(what)) => stats.findings.push(Finding {
                 target,
                 case,
                 what,
                 input: input(),
-            });
+            }),
+            _ if timed && cpu > slowest => {
+                let what = format!("{cpu:?} of CPU time");
+                stats.slowest = Some((
+                    cpu,
+                    Finding {
+                        target,
+                        case,
+                        what,
+                        input: input(),
+                    },
+                ));
+            }
+            _ => {}
         }
     }
     std::panic::set_hook(hook);
     stats.elapsed = started.elapsed();
     stats
+}
+
+/// One input in this many goes through its command's own path
+/// ([`command_path`]: for a capture or a log `scanbench replay`'s clamping,
+/// ground truth, labels file and every report format; for a scenario `run`'s
+/// detectors, capture writing and claim checks) instead of only the reader,
+/// the detectors or the simulator: it is slower (every configuration, files
+/// written), and most of its code is the same for every input.
+const COMMAND_EVERY: u64 = 8;
+
+/// A capture input: a seed mutated byte-wise or field by field, or a file
+/// built from scratch ([`capture_gen`]), sometimes byte-mutated after.
+fn capture_input(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
+    match rng.below(10) {
+        0..=3 => mutate_bytes(rng, seeds),
+        4..=6 if !seeds.is_empty() => {
+            let seed = &seeds[rng.below(seeds.len())];
+            capture_gen::mutate(rng, seed)
+        }
+        _ => {
+            let built = capture_gen::build(rng);
+            if rng.one_in(4) {
+                mutate_bytes(rng, &[built])
+            } else {
+                built
+            }
+        }
+    }
 }
 
 /// The default detector configurations ([`default_suite`]), resolved once
@@ -329,7 +428,7 @@ fn catch<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, Option<String>> 
 
 /// Timestamps a fuzzed packet may carry: ordinary ones, and the extremes,
 /// repeats and jumps that broke detectors before.
-fn timestamp(rng: &mut Rng, last: i64) -> i64 {
+pub(crate) fn timestamp(rng: &mut Rng, last: i64) -> i64 {
     match rng.below(10) {
         0 => *rng.pick(&[i64::MIN, i64::MAX, i64::MIN + 1, i64::MAX - 1, 0, -1]),
         1 => last,
@@ -344,9 +443,7 @@ fn timestamp(rng: &mut Rng, last: i64) -> i64 {
 fn packets(rng: &mut Rng) -> Vec<(i64, Vec<u8>)> {
     let mut out = Vec::new();
     let mut t = 0i64;
-    let addrs: Vec<[u8; 4]> = (0..rng.below(6) + 2)
-        .map(|_| (rng.next_u64() as u32).to_be_bytes())
-        .collect();
+    let addrs: Vec<[u8; 4]> = (0..rng.below(6) + 2).map(|_| address(rng)).collect();
     for _ in 0..rng.below(200) + 1 {
         t = timestamp(rng, t);
         let pkt = if rng.one_in(8) {
@@ -359,9 +456,30 @@ fn packets(rng: &mut Rng) -> Vec<(i64, Vec<u8>)> {
     out
 }
 
+/// An address for fuzzed packets: random mostly, sometimes one a stack
+/// treats specially (unspecified, limited or subnet broadcast, multicast,
+/// loopback, reserved, a network address).
+pub(crate) fn address(rng: &mut Rng) -> [u8; 4] {
+    if rng.one_in(4) {
+        *rng.pick(&[
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [224, 0, 0, 1],
+            [239, 255, 255, 250],
+            [127, 0, 0, 1],
+            [240, 0, 0, 1],
+            [198, 51, 100, 255],
+            [198, 51, 100, 0],
+            [203, 0, 113, 66],
+        ])
+    } else {
+        (rng.next_u64() as u32).to_be_bytes()
+    }
+}
+
 /// A structurally valid IPv4 packet (TCP mostly) between a few addresses,
 /// sometimes cut or corrupted.
-fn ipv4(rng: &mut Rng, addrs: &[[u8; 4]]) -> Vec<u8> {
+pub(crate) fn ipv4(rng: &mut Rng, addrs: &[[u8; 4]]) -> Vec<u8> {
     let proto = *rng.pick(&[6u8, 6, 6, 17, 1, 1, 50]);
     let mut l4 = match proto {
         6 => {
@@ -405,14 +523,36 @@ fn ipv4(rng: &mut Rng, addrs: &[[u8; 4]]) -> Vec<u8> {
         }
         _ => (0..rng.below(16)).map(|_| rng.next_u64() as u8).collect(),
     };
-    let total = 20 + l4.len();
     let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0];
-    ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
     if rng.one_in(10) {
         ip[6] = rng.next_u64() as u8; // fragment offset / flags
     }
     ip.extend(rng.pick(addrs));
     ip.extend(rng.pick(addrs));
+    if rng.one_in(12) {
+        // Header options (IHL up to 15), or an IHL that lies.
+        let words = rng.below(11);
+        ip.extend((0..words * 4).map(|_| *rng.pick(&[0u8, 1, 7, 68, 130, 0xff])));
+        ip[0] = 0x40
+            | if rng.one_in(4) {
+                rng.below(16) as u8
+            } else {
+                5 + words as u8
+            };
+    }
+    let total = ip.len() + l4.len();
+    ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    if rng.one_in(12) {
+        // A total length that lies (shorter than the header, longer than the bytes).
+        let lie = *rng.pick(&[0u16, 1, 19, 20, 21, 0xffff]);
+        ip[2..4].copy_from_slice(&lie.to_be_bytes());
+    }
+    if rng.one_in(15) {
+        // Data offset below 5 words or past the segment.
+        if proto == 6 && l4.len() > 12 {
+            l4[12] = (rng.below(16) as u8) << 4;
+        }
+    }
     ip.append(&mut l4);
     if rng.one_in(10) {
         let cut = rng.below(ip.len() + 1);
@@ -611,6 +751,36 @@ fn log_input(rng: &mut Rng, seeds: &[String]) -> (String, LogOptions) {
                 "TOS=0xZZ",
                 "TYPE=3",
                 "CODE=3",
+                "[18446744073709551615.999999]",
+                "[-1.000000]",
+                "[0.0000001]",
+                "SRC=0.0.0.0",
+                "DST=255.255.255.255",
+                "SRC=224.0.0.1",
+                "LEN=0",
+                "LEN=65535",
+                "LEN=19",
+                "WINDOW=4294967295",
+                "RES=0xff",
+                "URGP=65535",
+                "SPT=0",
+                "PROTO=ICMP",
+                "PROTO=UDP",
+                "PROTO=47",
+                "PROTO=99999",
+                "OPT (0101080A00000000)",
+                "MF",
+                "DF",
+                "FRAG:8191",
+                "Dec",
+                "Jan",
+                "29",
+                "23:59:60",
+                "99:99:99",
+                "2024-02-30T00:00:00Z",
+                "0000-01-01T00:00:00-23:59",
+                "9999-12-31T23:59:59.999999999+00:00",
+                "2024-11-21T14:35:01.1234567890123456789Z",
             ];
             let t = rng.pick(&odd).to_string();
             match rng.below(3) {
@@ -622,6 +792,18 @@ fn log_input(rng: &mut Rng, seeds: &[String]) -> (String, LogOptions) {
             }
         }
         lines.push(toks.join(" "));
+    }
+    if rng.one_in(20) {
+        // Syslog stamps whose month goes back again and again: each is a
+        // new year for the parser.
+        let base = lines[0].clone();
+        for i in 0..rng.below(3000) {
+            let month = if i % 2 == 0 { "Dec" } else { "Jan" };
+            lines.push(format!(
+                "{month} {}",
+                base.split_once(' ').map_or("", |p| p.1)
+            ));
+        }
     }
     let opts = LogOptions {
         search: rng.pick(&["DROP", "", "X"]).to_string(),
@@ -645,97 +827,12 @@ fn iptables(text: &str, opts: LogOptions) -> Result<(), String> {
     Ok(())
 }
 
-/// A structurally mutated scenario: valid TOML whose values are changed.
-fn scenario_input(rng: &mut Rng, seeds: &[String]) -> String {
-    let seed = if seeds.is_empty() {
-        "seed = 1\nduration = \"1s\"\n".to_string()
-    } else {
-        rng.pick(seeds).clone()
-    };
-    let Ok(mut doc) = seed.parse::<toml::Table>() else {
-        return seed;
-    };
-    for _ in 0..rng.below(6) + 1 {
-        mutate_value(rng, &mut doc, 0);
-    }
-    toml::to_string(&doc).unwrap_or(seed)
-}
-
-/// Odd values a field may be given.
-fn odd_value(rng: &mut Rng) -> toml::Value {
-    use toml::Value;
-    match rng.below(8) {
-        0 => Value::Integer(*rng.pick(&[0, -1, i64::MAX, i64::MIN, 1 << 32, 65536, 100_000_000])),
-        1 => Value::String(
-            rng.pick(&[
-                "0.0.0.0",
-                "255.255.255.255",
-                "224.0.0.1",
-                "127.0.0.1",
-                "10.0.0.0/16",
-                "0s",
-                "1us",
-                "1us..1us",
-                "1000000d",
-                "1d",
-                "1e-300bps",
-                "inf",
-                "-",
-                "",
-                "T5",
-                "x",
-                "1-65535",
-                "198.51.100.255",
-            ])
-            .to_string(),
-        ),
-        2 => Value::Float(*rng.pick(&[f64::NAN, -1.0, 1e300, 0.5, 1.0])),
-        3 => Value::Boolean(rng.one_in(2)),
-        4 => Value::Array(vec![Value::String("10.0.0.0/16".into())]),
-        5 => Value::Integer(rng.next_u64() as i64),
-        _ => Value::String(format!("{}ms", rng.below(100_000))),
-    }
-}
-
-fn mutate_value(rng: &mut Rng, t: &mut toml::Table, depth: usize) {
-    use toml::Value;
-    if t.is_empty() {
-        return;
-    }
-    let keys: Vec<String> = t.keys().cloned().collect();
-    let k = rng.pick(&keys).clone();
-    let Some(v) = t.get_mut(&k) else { return };
-    match v {
-        Value::Table(inner) if depth < 4 && rng.below(4) != 0 => {
-            mutate_value(rng, inner, depth + 1)
-        }
-        Value::Array(items) if depth < 4 && !items.is_empty() && rng.below(4) != 0 => {
-            let i = rng.below(items.len());
-            match &mut items[i] {
-                Value::Table(inner) => mutate_value(rng, inner, depth + 1),
-                other => *other = odd_value(rng),
-            }
-            if rng.one_in(5) {
-                let copy = items[i].clone();
-                items.push(copy);
-            }
-        }
-        _ => {
-            if rng.one_in(6) {
-                t.remove(&k);
-            } else {
-                *v = odd_value(rng);
-            }
-        }
-    }
-}
-
 /// Wall time a simulated scenario may take before it counts as a hang.
 const SCENARIO_WALL: Duration = Duration::from_secs(10);
 
 /// Loads a scenario; simulates an accepted one under a budget. `Ok(true)`
 /// when it was accepted.
-fn scenario(text: &str) -> Result<bool, String> {
+fn scenario(text: &str, full: Option<(&mut Rng, &Scratch)>) -> Result<bool, String> {
     let Ok(sc) = Scenario::parse(Path::new("fuzz.toml"), text.to_string()) else {
         return Ok(false);
     };
@@ -747,7 +844,12 @@ fn scenario(text: &str) -> Result<bool, String> {
         ..Outputs::default()
     };
     let started = WallClock::now();
-    let _ = simulate(&sc, sc.seed, &outputs, &mut ());
+    match full {
+        Some((rng, scratch)) => command_path::run(rng, scratch, &sc, outputs),
+        None => {
+            let _ = simulate(&sc, sc.seed, &outputs, &mut ());
+        }
+    }
     if started.elapsed() > SCENARIO_WALL {
         return Err(format!(
             "simulation took {:?}, past the {:?} budget",
@@ -794,7 +896,7 @@ pub fn fuzz_bytes(target: Target, data: &[u8]) {
             };
             iptables(&String::from_utf8_lossy(data), opts)
         }
-        Target::Scenario => scenario(&String::from_utf8_lossy(data)).map(|_| ()),
+        Target::Scenario => scenario(&String::from_utf8_lossy(data), None).map(|_| ()),
     };
     if let Err(what) = r {
         panic!("{what}");

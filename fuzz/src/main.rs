@@ -1,8 +1,10 @@
-//! `scanbench-fuzz TARGET [--cases N] [--seed S] [--minutes M] [--out DIR]`:
+//! `scanbench-fuzz TARGET [--cases N] [--seed S] [--minutes M] [--out DIR]
+//! [--run-captures]`:
 //! a long seeded mutation run of one target (`packets`, `capture`,
 //! `iptables`, `scenario`, or `all`); prints inputs, inputs/s and findings,
 //! and writes each finding's input to `DIR` (default `fuzz-findings/`).
-//! Exit 1 when anything was found.
+//! `--run-captures` adds the captures `run` writes for the suite's
+//! scenarios to the capture seeds. Exit 1 when anything was found.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,6 +17,7 @@ fn main() -> ExitCode {
     let mut targets = Vec::new();
     let (mut cases, mut seed, mut minutes) = (1_000u64, 1u64, 60u64);
     let mut out = PathBuf::from("fuzz-findings");
+    let mut run_captures = false;
     let mut i = 0;
     while i < args.len() {
         let val = |i: usize| args.get(i + 1).cloned().unwrap_or_default();
@@ -24,20 +27,29 @@ fn main() -> ExitCode {
             "--minutes" => minutes = val(i).parse().unwrap_or(minutes),
             "--out" => out = PathBuf::from(val(i)),
             "all" => targets.extend(Target::ALL),
+            "--run-captures" => run_captures = true,
             t => match Target::parse(t) {
                 Some(t) => targets.push(t),
                 None => {
                     eprintln!(
-                        "usage: scanbench-fuzz packets|capture|iptables|scenario|all [--cases N] [--seed S] [--minutes M] [--out DIR]"
+                        "usage: scanbench-fuzz packets|capture|iptables|scenario|all [--cases N] [--seed S] [--minutes M] [--out DIR] [--run-captures]"
                     );
                     return ExitCode::from(2);
                 }
             },
         }
-        i += if args[i].starts_with("--") { 2 } else { 1 };
+        i += if args[i].starts_with("--") && args[i] != "--run-captures" {
+            2
+        } else {
+            1
+        };
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let corpus = Corpus::load(&root);
+    let mut corpus = Corpus::load(&root);
+    if run_captures {
+        corpus.add_suite_captures(&root);
+        println!("{} capture seeds", corpus.captures.len());
+    }
     let mut found = 0;
     for t in targets {
         let s = run(t, &corpus, seed, cases, Duration::from_secs(minutes * 60));
@@ -51,6 +63,12 @@ fn main() -> ExitCode {
             s.accepted,
             s.findings.len()
         );
+        if let Some((_, f)) = &s.slowest {
+            let _ = std::fs::create_dir_all(&out);
+            let p = out.join(format!("slowest-{}-{seed}-{}.bin", t.name(), f.case));
+            let _ = std::fs::write(&p, &f.input);
+            println!("  slowest: case {}, {} ({})", f.case, f.what, p.display());
+        }
         for f in &s.findings {
             found += 1;
             let _ = std::fs::create_dir_all(&out);
