@@ -78,7 +78,7 @@ const SCAPY_PACKETS: usize = 50_000;
 /// The goal of issue 17 for `gen`.
 const GEN_GOAL: f64 = 1000.0;
 
-/// `gen` of [`GEN_SCENARIO`] with `hosts` client hosts, with and without a
+/// `gen` of `GEN_SCENARIO` with `hosts` client hosts, with and without a
 /// labels file, then Scapy writing the same packets (headers and sizes) with
 /// `PcapWriter`, if a Python with Scapy is found (`SCANBENCH_SCAPY_PYTHON`,
 /// else `bench/.venv/bin/python` as `bench/scapy-venv.sh` makes it).

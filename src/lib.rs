@@ -7,7 +7,7 @@
 //! detector path. Capture formats and labels files live in `scanbench-capture`
 //! (re-exported as [`capture`] and [`labels`]).
 //!
-//! Modules: [`scenario`] (TOML -> network), [`simulate`] (run + outputs),
+//! Modules: [`scenario`] (TOML -> network), [`simulate`](mod@simulate) (run + outputs),
 //! [`capture`] (pcap/pcapng writing and reading, labels), [`scanbench_sim::units`] (durations, bandwidths),
 //! [`error`], [`sweep`] (detector parameters over a grid), [`shard`] (sliced
 //! runs and their merge), [`parallel`] (jobs on threads, results in order);

@@ -10,11 +10,11 @@
 //! bytes into a block. The bytes and the digest are those of writing and
 //! hashing in place.
 //!
-//! Memory is bounded: at most [`QUEUED`] blocks wait for the thread, and
-//! the thread hands written blocks back for reuse ([`ChunkThread`]). The first I/O error
-//! stops the thread; the next block handed over, or [`WriteBehind::finish`],
-//! returns it, so a failing disk stops `gen` within a block (what was
-//! written before stays on disk).
+//! Memory is bounded: at most [`QUEUED`](crate::chunk_thread::QUEUED)
+//! blocks wait for the thread, and the thread hands written blocks back for
+//! reuse ([`ChunkThread`]). The first I/O error stops the thread; the next
+//! block handed over, or [`WriteBehind::finish`], returns it, so a failing
+//! disk stops `gen` within a block (what was written before stays on disk).
 
 use std::io::{self, Write};
 use std::ops::ControlFlow;

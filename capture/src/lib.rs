@@ -3,8 +3,8 @@
 //! magic and byte order.
 //!
 //! Modules:
-//! - [`format`]: the on-disk constants of classic pcap and pcapng.
-//! - [`write`]: [`PcapWriter`] streams raw IPv4 frames into classic pcap (µs
+//! - [`format`](mod@format): the on-disk constants of classic pcap and pcapng.
+//! - [`write`](mod@write): [`PcapWriter`] streams raw IPv4 frames into classic pcap (µs
 //!   or ns) or pcapng with per-packet comments, byte-deterministically.
 //! - [`read`]: [`CaptureReader`] streams frames out of pcap or pcapng (either
 //!   byte order, any resolution), naming the byte offset of any damage.

@@ -47,7 +47,7 @@
 //!   reversal flip inside `UpdateInactiveState` is not modelled.
 //! - Payload bytes are the TCP payload lengths seen, not sequence-space sizes.
 //! - `likely_server_ports` is a fixed list of ports that Zeek's default
-//!   analyzers register (see [`LIKELY_SERVER_PORTS`]) **[unverified]** in detail.
+//!   analyzers register (see [`LIKELY_SERVER_PORTS`]) **\[unverified\]** in detail.
 //! - Timers are evaluated when time advances (a packet or `advance`), with the
 //!   exact deadline as the event time.
 
@@ -67,7 +67,7 @@ pub use shared::{ConnConsumer, Members, SharedFeed, Tracked, flow_config};
 use timers::TimerQueue;
 
 /// Ports for which a Zeek default analyzer registers, used for role flipping
-/// (`likely_server_ports`). Sorted. **[unverified]** exact membership.
+/// (`likely_server_ports`). Sorted. **\[unverified\]** exact membership.
 pub const LIKELY_SERVER_PORTS: &[u16] = &[
     21, 22, 23, 25, 53, 80, 88, 110, 111, 135, 137, 139, 143, 389, 443, 445, 465, 502, 563, 585,
     587, 614, 636, 989, 990, 992, 993, 994, 995, 1080, 1812, 1883, 3128, 3306, 3389, 5060, 5222,

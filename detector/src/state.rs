@@ -69,7 +69,7 @@ struct Slot<V> {
 }
 
 /// Whether a queued pair of `k` under time `t` is the one its entry is
-/// filed under (see [`order`]).
+/// filed under (see `order`).
 fn live<K: Hash + Eq, V>(map: &Table<K, Slot<V>>) -> impl Fn(&K, i64) -> bool + '_ {
     move |k, t| {
         map.get(k)
@@ -79,14 +79,14 @@ fn live<K: Hash + Eq, V>(map: &Table<K, Slot<V>>) -> impl Fn(&K, i64) -> bool + 
 
 /// A map under a byte budget, ordered by entry time (see the module docs).
 ///
-/// The entries live in a hash table ([`Table`], whose order is never walked: no
+/// The entries live in a hash table (`Table`, whose order is never walked: no
 /// result depends on it); the time order is that of a B-tree set of
 /// `(time, key)`, kept as a queue of the pairs filed in order and a B-tree
-/// of the others (see [`order`]).
+/// of the others (see `order`).
 /// Moving an entry to a later time (an LRU touch, the common case: one per
 /// packet) only rewrites its time; the order keeps it filed under the old,
 /// earlier time until it reaches the front, where it is refiled
-/// ([`TimedMap::settle`]). Every entry is filed at or before its time, so
+/// (`TimedMap::settle`). Every entry is filed at or before its time, so
 /// once the front entry's filed time is its time it is the oldest: the
 /// order of evictions and expiries is exactly that of an eagerly kept
 /// order, at a fraction of the B-tree work.

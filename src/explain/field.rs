@@ -1,6 +1,6 @@
 //! A field report with no capture: one detector log line. The line is read
 //! into the alert it reports ([`logline`]), every hypothesis of the library
-//! ([`hypotheses`]) is simulated through that detector's configurations, and
+//! ([`super::hypotheses`]) is simulated through that detector's configurations, and
 //! the hypotheses whose runs raise an alert of the same shape (same detector,
 //! same blamed address and victim, same port roles: a service port to a high
 //! port) are ranked, with what they need and what a capture would show.

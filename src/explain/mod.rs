@@ -11,7 +11,7 @@
 //!   label, the key it was counted as, its role in its connection read from
 //!   the capture alone ([`roles`]), and the drop log that recorded the same
 //!   packet, if any (a middlebox may have relabelled it `state-loss` there);
-//! - the **diagnosis** ([`diagnose`]): one sentence from the packets' shape,
+//! - the **diagnosis** ([`diagnose`](mod@diagnose)): one sentence from the packets' shape,
 //!   roles and causes.
 //!
 //! For a scenario, [`counterfactual`] then reruns the same seed once per

@@ -99,7 +99,7 @@ impl Scenario {
     /// override), with the scenario's [`Scenario::switches`] applied.
     ///
     /// # Errors
-    /// [`Error::Scenario`] naming the line and field of a bad value or reference.
+    /// [`crate::error::Error::Scenario`] naming the line and field of a bad value or reference.
     pub fn build(&self, seed: u64) -> Result<Built> {
         let switched;
         let f = if self.switches.is_empty() {

@@ -1,7 +1,7 @@
 //! The serde form of a scenario file: one struct per TOML table, unknown
 //! fields rejected, values kept as written (with their spans) so that
 //! validation can name the line of anything wrong. Nothing here checks a
-//! value; [`super::fields`] and [`super::build`] do.
+//! value; `super::fields` and [`super::build`] do.
 
 use scanbench_sim::middlebox::{BalancerSpec, FirewallSpec, NatSpec};
 use serde::Deserialize;

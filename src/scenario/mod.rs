@@ -1,8 +1,8 @@
 //! Scenario files: TOML describing hosts, routers, links, applications, taps,
 //! duration and seed. The format is documented in `docs/scenarios.md`.
 //!
-//! - [`file`]: the serde form (unknown fields rejected, spans kept);
-//! - [`fields`]: value checks that name the file, line and field;
+//! - [`file`](mod@file): the serde form (unknown fields rejected, spans kept);
+//! - `fields`: value checks that name the file, line and field;
 //! - [`build`]: the validated file turned into a [`scanbench_sim::Network`];
 //! - [`expect`]: the `[[expect]]` claims a scenario makes about verdicts;
 //! - [`live`]: the `[live]` table, where the world beyond the simulation attaches.

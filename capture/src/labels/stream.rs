@@ -111,7 +111,7 @@ impl<R: BufRead> LabelStream<R> {
     /// its first label.
     ///
     /// # Errors
-    /// A read error, a malformed first line (see [`FrameLabels::load`]), or
+    /// A read error, a malformed first line (see [`FrameLabels::load`](crate::labels::FrameLabels::load)), or
     /// no label at all.
     pub fn new(path: &Path, reader: R) -> Result<Self> {
         let mut s = LabelStream {

@@ -42,7 +42,7 @@
 //! | `ports_needed` | 10 | Junos *Understanding Port Scanning*: "10 different ports" |
 //! | `count_mode` | `syn-set` | the vendor's "containing TCP SYN segments"; the others are hypotheses to test |
 //! | `window` | `sliding` | not documented by the vendor: sliding is the conservative reading |
-//! | `block_timeout` | `threshold` (µs) | "rejects all further packets ... for the remainder of the timeout period" **[unverified]** length |
+//! | `block_timeout` | `threshold` (µs) | "rejects all further packets ... for the remainder of the timeout period" **\[unverified\]** length |
 //! | `ip_sweep_threshold` | 5000 µs (1000..=1_000_000) | Junos CLI *ip-sweep* |
 //! | `ip_sweep_needed` | 10 | Junos CLI *ip-sweep*: "10 different destination addresses" |
 //! | `tcp_session_timeout` | 1800 s | ScreenOS default TCP session timeout, 30 min (`no-session-any` only) |

@@ -49,7 +49,7 @@
 //!   still open at the end of a capture are never scored.
 //! - Friendly-remote exceptions: triggered services (ident 113, finger 79,
 //!   ftp-data 20) and OTH do not make a remote friendly; other exceptions of
-//!   trw-impl.bro are not modelled. **[unverified]**: we could not read
+//!   trw-impl.bro are not modelled. **\[unverified\]**: we could not read
 //!   trw-impl.bro itself; this follows the paper's model as the Bro wiring is described
 //!   (docs/detectors/trw.md).
 //! - Honeypot locals (always failures) are not modelled.
